@@ -1,0 +1,73 @@
+# jobgen's build, test and demo entry points. Every tool the tests need is installed from here:
+# Python tools into pinned venvs under .venv/, Rust crates by cargo. Nothing is assumed installed by hand.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON     ?= python3
+VENV       := .venv/tools
+CHECKOV_VENV := .venv/checkov
+VENV_BIN   := $(CURDIR)/$(VENV)/bin
+JOBGEN     := target/debug/jobgen
+# Lambda architecture for `make package`: arm64 (default, matches the generator's default) or x86_64.
+ARCH       ?= arm64
+EXAMPLES   := $(sort $(wildcard examples/*/jobgen.yaml))
+
+export PATH := $(VENV_BIN):$(PATH)
+# Never reach a real AWS endpoint from tests: fake credentials and a default region.
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_REGION ?= us-east-1
+export JOBGEN_VENV_BIN := $(VENV_BIN)
+export JOBGEN_CHECKOV := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+
+.PHONY: help
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/tools.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/tools.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+.PHONY: tools
+tools: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## install the pinned Python tools (moto, awscli, cfn-lint, cargo-lambda, checkov)
+
+.PHONY: build
+build: ## build the jobgen CLI and the handlers (debug)
+	cargo build --workspace --all-targets
+
+.PHONY: synth-examples
+synth-examples: build ## re-synthesize every example's template.yaml
+	for f in $(EXAMPLES); do $(JOBGEN) synth -c $$f -o $$(dirname $$f); done
+
+.PHONY: check-examples
+check-examples: build ## fail when an example's committed template.yaml is stale
+	for f in $(EXAMPLES); do $(JOBGEN) synth -c $$f -o $$(dirname $$f) --check; done
+
+.PHONY: lint
+lint: tools build ## cfn-lint and checkov on every example's template
+	for f in $(EXAMPLES); do d=$$(dirname $$f); echo "cfn-lint $$d"; $(VENV_BIN)/cfn-lint $$d/template.yaml; done
+	for f in $(EXAMPLES); do d=$$(dirname $$f); echo "checkov $$d"; $(JOBGEN_CHECKOV) --quiet --compact --framework cloudformation -f $$d/template.yaml; done
+
+.PHONY: test
+test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
+	cargo fmt --all -- --check
+	$(MAKE) check-examples
+	$(MAKE) lint
+	cargo test --workspace --all-targets
+
+.PHONY: demo
+demo: tools build ## synthesize the quickstart example (the local-emulator demo grows here)
+	$(JOBGEN) synth -c examples/quickstart/jobgen.yaml
+
+.PHONY: bench
+bench: tools ## benchmarks; numbers go in BENCHMARKS.md
+	@echo "no benchmarks yet"

@@ -1,0 +1,283 @@
+//! The `jobgen.yaml` schema: plain serde types, unknown keys rejected. Parsing lives in
+//! [`crate::parse`]; every rule beyond "the types fit" lives in [`crate::validate`].
+//!
+//! Growth rule: a new capability is a new optional key (per job type where it belongs, e.g. a future
+//! `concurrency`, `timeout_seconds`, `retries`, `schedule` under `job_types.NAME`), so files written
+//! for an older jobgen keep parsing. `version` changes only for a breaking change.
+
+use std::collections::BTreeMap;
+
+use indexmap::IndexMap;
+use jobgen_runtime::contract::{Architecture, Capacity};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A whole `jobgen.yaml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Schema version of this file. Only `1` exists.
+    pub version: u32,
+    /// The project: its name prefixes resource names; its tags go on every resource.
+    pub project: Project,
+    /// Defaults every job type inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// ECS clusters by a short name used in `job_types.NAME.cluster`: each is created by the stack or an
+    /// existing one.
+    pub clusters: IndexMap<String, Cluster>,
+    /// Job types by name: each is one task definition that `create-job` runs as one Fargate task per job.
+    pub job_types: IndexMap<String, JobType>,
+    /// The DynamoDB jobs table.
+    #[serde(default)]
+    pub table: Table,
+    /// The create-job and track Lambda functions.
+    #[serde(default)]
+    pub lambda: Lambda,
+}
+
+/// The project.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Lowercase letters, digits and hyphens, starting with a letter, at most 32 characters.
+    pub name: String,
+    /// Tags applied to every resource that supports them.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Defaults for job types.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The cluster a job type runs on when it names none (optional when there is only one cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// FARGATE (default) or FARGATE_SPOT.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// The awsvpc network of every job type that sets none.
+    #[serde(default)]
+    pub network: Option<Network>,
+}
+
+/// awsvpc network settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Subnet ids (`subnet-` and 8 or 17 hex digits), 1 to 16.
+    pub subnets: Vec<String>,
+    /// Security group ids (`sg-` and 8 or 17 hex digits), 0 to 5.
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Give each task a public IP (needed in public subnets without a NAT gateway to pull images).
+    #[serde(default)]
+    pub assign_public_ip: bool,
+}
+
+/// A cluster: exactly one of `create` or `existing`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Create the cluster in this stack.
+    #[serde(default)]
+    pub create: Option<CreateCluster>,
+    /// Use an existing cluster, by name or ARN.
+    #[serde(default)]
+    pub existing: Option<String>,
+}
+
+/// A cluster the stack creates.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCluster {
+    /// Capacity providers to attach: FARGATE and/or FARGATE_SPOT (default both).
+    #[serde(default = "default_capacity_providers")]
+    pub capacity_providers: Vec<Capacity>,
+    /// Turn on CloudWatch Container Insights.
+    #[serde(default)]
+    pub container_insights: bool,
+}
+
+fn default_capacity_providers() -> Vec<Capacity> {
+    vec![Capacity::Fargate, Capacity::FargateSpot]
+}
+
+/// One job type: exactly one of `task` (jobgen defines the task definition) or `task_definition`
+/// (an existing one).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobType {
+    /// Cluster name from `clusters` (default: `defaults.cluster`, or the only cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// FARGATE or FARGATE_SPOT (default: `defaults.capacity`, or FARGATE).
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// Network for this job type's tasks, replacing `defaults.network`.
+    #[serde(default)]
+    pub network: Option<Network>,
+    /// A task definition jobgen creates.
+    #[serde(default)]
+    pub task: Option<Task>,
+    /// An existing task definition.
+    #[serde(default)]
+    pub task_definition: Option<ExistingTaskDefinition>,
+}
+
+/// A task definition jobgen creates: one essential container.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// Container image.
+    pub image: String,
+    /// Task cpu units: 256, 512, 1024, 2048, 4096, 8192 or 16384.
+    pub cpu: u32,
+    /// Task memory in MiB, valid for the cpu.
+    pub memory: u32,
+    /// Command (overrides the image's CMD).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Fixed environment variables.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Secrets as environment variables: name to an SSM parameter or Secrets Manager ARN.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Main container name (default `main`).
+    #[serde(default = "default_container_name")]
+    pub container_name: String,
+    /// X86_64 (default) or ARM64.
+    #[serde(default = "default_task_architecture")]
+    pub architecture: Architecture,
+    /// Ephemeral storage in GiB, 21 to 200 (Fargate gives 20 without it).
+    #[serde(default)]
+    pub ephemeral_storage_gib: Option<u32>,
+    /// Days to keep the task's logs (a CloudWatch Logs retention value, default 30).
+    #[serde(default = "default_log_retention")]
+    pub log_retention_days: u32,
+    /// Extra statements for the task role.
+    #[serde(default)]
+    pub policies: Vec<PolicyStatement>,
+}
+
+fn default_container_name() -> String {
+    "main".to_string()
+}
+
+fn default_task_architecture() -> Architecture {
+    Architecture::X86_64
+}
+
+fn default_log_retention() -> u32 {
+    30
+}
+
+/// An IAM policy statement for a task role.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyStatement {
+    /// Allow (default) or Deny.
+    #[serde(default)]
+    pub effect: Effect,
+    /// Actions, e.g. `s3:GetObject`.
+    pub actions: Vec<String>,
+    /// Resource ARNs.
+    pub resources: Vec<String>,
+}
+
+/// A statement's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+pub enum Effect {
+    /// Allow.
+    #[default]
+    Allow,
+    /// Deny.
+    Deny,
+}
+
+/// An existing task definition.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingTaskDefinition {
+    /// `family`, `family:revision` or a task definition ARN.
+    pub name: String,
+    /// The container that gets the job's environment and whose exit code is the job's.
+    pub container_name: String,
+    /// X86_64 (default) or ARM64, for the cost estimate.
+    #[serde(default = "default_task_architecture")]
+    pub architecture: Architecture,
+    /// The task definition's task role ARN, if it has one (create-job must pass it).
+    #[serde(default)]
+    pub task_role_arn: Option<String>,
+    /// The task definition's execution role ARN, if it has one (create-job must pass it).
+    #[serde(default)]
+    pub execution_role_arn: Option<String>,
+}
+
+/// The jobs table.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Days a finished job is kept before DynamoDB's TTL deletes it; 0 keeps jobs forever (default 90).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// Point-in-time recovery (default on).
+    #[serde(default = "default_true")]
+    pub point_in_time_recovery: bool,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table { retention_days: default_retention_days(), point_in_time_recovery: true }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The Lambda functions.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lambda {
+    /// arm64 (default) or x86_64: must match how `make package` built the handlers.
+    #[serde(default)]
+    pub architecture: LambdaArchitecture,
+    /// Memory in MB, 128 to 10240 (default 256).
+    #[serde(default = "default_lambda_memory")]
+    pub memory_mb: u32,
+    /// Days to keep the functions' logs (default 30).
+    #[serde(default = "default_log_retention")]
+    pub log_retention_days: u32,
+}
+
+impl Default for Lambda {
+    fn default() -> Self {
+        Lambda {
+            architecture: LambdaArchitecture::default(),
+            memory_mb: default_lambda_memory(),
+            log_retention_days: default_log_retention(),
+        }
+    }
+}
+
+fn default_lambda_memory() -> u32 {
+    256
+}
+
+/// A Lambda function's architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LambdaArchitecture {
+    /// Graviton.
+    #[default]
+    Arm64,
+    /// x86-64.
+    X86_64,
+}
