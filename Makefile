@@ -44,6 +44,16 @@ tools: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## install the pinned Pytho
 build: ## build the jobgen CLI and the handlers (debug)
 	cargo build --workspace --all-targets
 
+.PHONY: package
+package: tools ## build both handlers with cargo-lambda into dist/lambda/*.zip (ARCH=arm64|x86_64)
+	case "$(ARCH)" in arm64) flag=--arm64;; x86_64) flag=--x86-64;; *) echo "ARCH must be arm64 or x86_64" >&2; exit 2;; esac; \
+	cargo lambda build --release $$flag --output-format zip -p jobgen-runtime --bin create-job --bin track
+	mkdir -p dist/lambda
+	for f in create-job track; do cp target/lambda/$$f/bootstrap.zip dist/lambda/$$f.zip; done
+	# The template's Architectures must match these binaries: jobgen dev and the tests read this file.
+	echo "$(ARCH)" > dist/lambda/ARCH
+	ls -l dist/lambda
+
 .PHONY: synth-examples
 synth-examples: build ## re-synthesize every example's template.yaml
 	for f in $(EXAMPLES); do $(JOBGEN) synth -c $$f -o $$(dirname $$f); done
