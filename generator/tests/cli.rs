@@ -1,0 +1,176 @@
+//! The real `jobgen` binary: init, validate and schema, with their exit codes (0 ok, 2 usage or
+//! config error) and the promise that a refused command leaves files untouched.
+
+// A test fails by panicking, with a message that says what was expected.
+#![allow(clippy::panic)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn jobgen(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("jobgen").unwrap_or_else(|e| panic!("jobgen binary: {e}"));
+    cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn init_writes_a_file_that_validates() {
+    let dir = tempdir();
+    jobgen(dir.path()).arg("init").assert().success().stderr(predicate::str::contains("wrote jobgen.yaml"));
+    let text = read(&dir.path().join("jobgen.yaml"));
+    assert!(text.starts_with("# yaml-language-server: $schema=./jobgen.schema.json\n"), "{text}");
+    let schema: serde_json::Value = serde_json::from_str(&read(&dir.path().join("jobgen.schema.json")))
+        .unwrap_or_else(|e| panic!("the schema beside the file is not JSON: {e}"));
+    assert!(schema.get("properties").is_some());
+    jobgen(dir.path()).arg("validate").assert().success().stdout("ok: 1 job types, 1 clusters\n");
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let dir = tempdir();
+    let path = dir.path().join("jobgen.yaml");
+    std::fs::write(&path, "mine\n").unwrap_or_else(|e| panic!("{e}"));
+    jobgen(dir.path())
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("jobgen.yaml already exists").and(predicate::str::contains("--force")));
+    assert_eq!(read(&path), "mine\n", "the refused init changed the file");
+
+    jobgen(dir.path()).args(["init", "--force"]).assert().success();
+    assert!(read(&path).contains("job_types:"));
+    // No temporary files are left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn init_writes_every_example_and_each_validates() {
+    for name in ["quickstart", "realistic", "existing-task-definition"] {
+        let dir = tempdir();
+        jobgen(dir.path()).args(["init", "--example", name, "-c", "p.yaml"]).assert().success();
+        let text = read(&dir.path().join("p.yaml"));
+        assert!(text.starts_with("# yaml-language-server: $schema=./jobgen.schema.json\n"), "{name}");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("jobgen.yaml");
+        assert!(text.ends_with(&read(&repo)), "{name}: not the repository's example");
+        jobgen(dir.path())
+            .args(["validate", "-c", "p.yaml"])
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with("ok: "));
+    }
+}
+
+#[test]
+fn init_rejects_an_unknown_example() {
+    let dir = tempdir();
+    jobgen(dir.path())
+        .args(["init", "--example", "realistc"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("realistic"));
+    assert!(!dir.path().join("jobgen.yaml").exists());
+}
+
+#[test]
+fn validate_reports_every_problem_with_location_and_exits_2() {
+    let dir = tempdir();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many-errors.yaml");
+    std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let out = jobgen(dir.path()).arg("validate").assert().code(2).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(!stderr.contains('\u{1b}'), "NO_COLOR is set: {stderr}");
+    for expected in [
+        "version: 3 is not a supported version",
+        "[jobgen.yaml:2:10]",
+        "project.name: `Media` is not a valid project name",
+        "defaults.network.subnets[0]",
+        "job_types.transcode.task.memory: 100 is not valid with cpu 1024 (allowed: 2048-8192 in steps of 1024)",
+        "help: set memory to a value in 2048-8192 in steps of 1024",
+        "4 problems in jobgen.yaml",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in\n{stderr}");
+    }
+}
+
+#[test]
+fn validate_a_missing_file_exits_2_with_a_hint() {
+    let dir = tempdir();
+    jobgen(dir.path())
+        .args(["validate", "-c", "nope.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read nope.yaml").and(predicate::str::contains("jobgen init")));
+}
+
+#[test]
+fn validate_refuses_an_alias_bomb_quickly() {
+    let dir = tempdir();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/alias-bomb.yaml");
+    std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    // assert_cmd's timeout turns a hang into a failure rather than a stuck test run.
+    jobgen(dir.path())
+        .arg("validate")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("alias bomb"));
+}
+
+#[test]
+fn schema_is_json_schema_for_the_project_file() {
+    let dir = tempdir();
+    let out = jobgen(dir.path()).arg("schema").assert().success().get_output().stdout.clone();
+    let schema: serde_json::Value =
+        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("jobgen schema printed invalid JSON: {e}"));
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["additionalProperties"], false);
+    let required: Vec<&str> =
+        schema["required"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+    assert_eq!(required, ["version", "project", "clusters", "job_types"]);
+    // The enums come from the runtime contract.
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("FARGATE_SPOT") && text.contains("ARM64"));
+}
+
+#[test]
+fn the_starter_explains_every_key_of_the_schema() {
+    let starter = jobgen::cli::STARTER;
+    let schema = jobgen::schema::json_schema();
+    let mut keys = Vec::new();
+    let mut stack = vec![&schema];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::Object(props)) = m.get("properties") {
+                    keys.extend(props.keys().cloned());
+                }
+                stack.extend(m.values());
+            }
+            serde_json::Value::Array(a) => stack.extend(a.iter()),
+            _ => {}
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    assert!(keys.len() > 30, "{keys:?}");
+    for key in keys {
+        assert!(starter.contains(&format!("{key}:")), "the starter jobgen.yaml never mentions `{key}:`");
+    }
+}
