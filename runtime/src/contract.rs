@@ -48,6 +48,86 @@ pub const INDEX_BY_TYPE: &str = "byType";
 /// The TTL attribute (epoch seconds), set when a job reaches a terminal status.
 pub const TTL_ATTR: &str = "expiresAt";
 
+/// Names of the other attributes of a job record, shared by the handlers (which write them) and the
+/// operator commands (which read them). The key, status, job type, creation time and TTL attributes
+/// are the top-level constants above; a test in `job` proves the record's serde names match these.
+pub mod attr {
+    /// Last write time of the record (RFC 3339, UTC, milliseconds).
+    pub const UPDATED_AT: &str = "updatedAt";
+    /// The caller's idempotency key, when one was given.
+    pub const IDEMPOTENCY_KEY: &str = "idempotencyKey";
+    /// Hash of the request's parameters: a replay with the same key must carry the same fingerprint.
+    pub const FINGERPRINT: &str = "fingerprint";
+    /// The user's environment variables for the main container (map of strings).
+    pub const ENVIRONMENT: &str = "environment";
+    /// The command override (list of strings).
+    pub const COMMAND: &str = "command";
+    /// Free-form JSON object stored with the job.
+    pub const METADATA: &str = "metadata";
+    /// Launch lease (epoch milliseconds): while it is in the future, one create-job call owns the launch.
+    pub const LEASE_UNTIL: &str = "leaseUntil";
+    /// Earlier attempts (list of maps with the per-attempt attributes below), oldest first.
+    pub const HISTORY: &str = "history";
+    /// The current attempt number, starting at 1.
+    pub const ATTEMPT: &str = "attempt";
+    /// The current attempt's task ARN.
+    pub const TASK_ARN: &str = "taskArn";
+    /// The cluster ARN the task runs in.
+    pub const CLUSTER_ARN: &str = "clusterArn";
+    /// When RunTask accepted the task.
+    pub const LAUNCHED_AT: &str = "launchedAt";
+    /// Why the launch failed (RunTask exception or failures[] reason).
+    pub const LAUNCH_ERROR: &str = "launchError";
+    /// Kind of launch failure (THROTTLED, CAPACITY, ...).
+    pub const LAUNCH_ERROR_KIND: &str = "launchErrorKind";
+    /// Whether a later launch attempt may succeed.
+    pub const LAUNCH_RETRYABLE: &str = "launchRetryable";
+    /// RunTask calls made in the failed launch.
+    pub const LAUNCH_TRIES: &str = "launchTries";
+    /// ECS `lastStatus` from the newest applied event.
+    pub const ECS_LAST_STATUS: &str = "ecsLastStatus";
+    /// ECS `desiredStatus` from the newest applied event.
+    pub const ECS_DESIRED_STATUS: &str = "ecsDesiredStatus";
+    /// `detail.version` of the newest applied event: the tracker's ordering key.
+    pub const ECS_VERSION: &str = "ecsVersion";
+    /// Task `createdAt` (ECS accepted the task).
+    pub const TASK_CREATED_AT: &str = "taskCreatedAt";
+    /// Image pull start (Fargate billing starts here).
+    pub const PULL_STARTED_AT: &str = "pullStartedAt";
+    /// Image pull end.
+    pub const PULL_STOPPED_AT: &str = "pullStoppedAt";
+    /// The task reached RUNNING.
+    pub const STARTED_AT: &str = "startedAt";
+    /// The task began stopping.
+    pub const STOPPING_AT: &str = "stoppingAt";
+    /// The task stopped.
+    pub const STOPPED_AT: &str = "stoppedAt";
+    /// Milliseconds from task creation to start.
+    pub const WAIT_MS: &str = "waitMs";
+    /// Milliseconds from start to stop.
+    pub const RUN_MS: &str = "runMs";
+    /// The main container's exit code.
+    pub const EXIT_CODE: &str = "exitCode";
+    /// The main container's `reason`.
+    pub const CONTAINER_REASON: &str = "containerReason";
+    /// ECS `stopCode`.
+    pub const STOP_CODE: &str = "stopCode";
+    /// ECS `stoppedReason`.
+    pub const STOPPED_REASON: &str = "stoppedReason";
+    /// The failure class of a FAILED job.
+    pub const FAILURE_CLASS: &str = "failureClass";
+    /// Task cpu units from the event.
+    pub const CPU: &str = "cpu";
+    /// Task memory (MiB) from the event.
+    pub const MEMORY: &str = "memory";
+    /// FARGATE or FARGATE_SPOT, from the event's capacity provider.
+    pub const CAPACITY: &str = "capacity";
+    /// X86_64 or ARM64, from the event's `ecs.cpu-architecture` attribute.
+    pub const ARCHITECTURE: &str = "architecture";
+    /// Estimated Fargate cost in USD, set when the task stopped.
+    pub const COST_USD: &str = "costUsd";
+}
+
 /// The `startedBy` value on every task this project launches; the EventBridge rule matches it exactly.
 ///
 /// ECS allows up to 128 letters, digits, `-`, `/` and `_` here; project names are validated to fit.

@@ -40,7 +40,7 @@ impl CpuSize {
         if self.cpu == 256 {
             return matches!(memory, 512 | 1024 | 2048);
         }
-        memory >= self.min_memory && memory <= self.max_memory && (memory - self.min_memory) % self.step == 0
+        memory >= self.min_memory && memory <= self.max_memory && (memory - self.min_memory).is_multiple_of(self.step)
     }
 
     /// Human-readable allowed range, for error messages.

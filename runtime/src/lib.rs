@@ -1,8 +1,26 @@
 //! jobgen's runtime: the job model and state machine, the DynamoDB store, the ECS launcher and the
 //! two Lambda handlers (create-job and track) the synthesized stack deploys.
 //!
-//! Without the default `aws` feature the crate is only the generator/runtime [`contract`] and the
-//! pure [`fargate`] facts, so the generator can share them without linking the AWS SDK.
+//! Without the default `aws` feature the crate is only the generator/runtime [`contract`], the
+//! pure [`fargate`] facts and the pure halves of the handlers (job model, event types, request
+//! validation, event planning), so the generator can share them without linking the AWS SDK.
+//!
+//! Module map: [`contract`] (names both crates share) · [`config`] (handler configuration from the
+//! environment) · [`job`] (record + state machine) · [`event`] (ECS task state change types) ·
+//! [`launch`] (RunTask parameters, failure classes, retry policy) · `launcher` (RunTask with
+//! retries) · `store` (DynamoDB conditional writes and listings) · [`create_job`] and [`track`]
+//! (the handlers).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod config;
 pub mod contract;
+pub mod create_job;
+pub mod event;
 pub mod fargate;
+pub mod job;
+pub mod launch;
+#[cfg(feature = "aws")]
+pub mod launcher;
+#[cfg(feature = "aws")]
+pub mod store;
+pub mod track;

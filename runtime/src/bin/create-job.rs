@@ -1,1 +1,38 @@
-fn main() {}
+//! The create-job Lambda function: configuration from the stack's environment variables, AWS
+//! clients created once per cold start, then one [`CreateJob::handle`] per invocation.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use jobgen_runtime::config::RuntimeConfig;
+use jobgen_runtime::create_job::CreateJob;
+use jobgen_runtime::launch::RetryPolicy;
+use jobgen_runtime::launcher::Launcher;
+use jobgen_runtime::store::Store;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = RuntimeConfig::from_env()?;
+    // AWS_ENDPOINT_URL (the local emulator) and credentials come from the standard chain.
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build())
+        .load()
+        .await;
+    // The launcher owns RunTask retries (it must also retry 200-with-failures answers); SDK retries
+    // on top would multiply the budget.
+    let ecs_config = aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build();
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
+    let launcher = Launcher::new(aws_sdk_ecs::Client::from_conf(ecs_config), RetryPolicy::default());
+    let handler = CreateJob::new(store, launcher, config);
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = i64::try_from(event.context.deadline).ok();
+        Ok::<Value, Error>(handler.handle(event.payload, deadline).await)
+    }))
+    .await
+}

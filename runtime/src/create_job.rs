@@ -1,0 +1,746 @@
+//! The create-job handler: validate a request, record the job exactly once, start its task exactly
+//! once, and answer a direct invoke or a Lambda function URL (payload format 2.0) request.
+//!
+//! Exactly once rests on three things:
+//! - the job id is derived from the idempotency key (lowercase RFC 4648 base32 of SHA-256 of the
+//!   key, first 26 characters = 130 bits; without a key, a fresh lowercase ULID), so all replays
+//!   of one key hit one record;
+//! - the record is written with a conditional PutItem carrying a request fingerprint and a launch
+//!   lease (until the invocation's deadline plus a margin): only the writer launches, a replay with
+//!   the same parameters gets the existing job (a different fingerprint is a 409), and a replay
+//!   after the lease expired with no task recorded (the launcher crashed) claims the lease with a
+//!   conditional update and launches with the SAME RunTask clientToken;
+//! - the clientToken (`<job id>-<attempt>`) makes ECS itself start at most one task per attempt.
+//!
+//! Everything is validated before anything is written.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::RuntimeConfig;
+use crate::contract::{self, ResolvedJobType};
+use crate::job::{FailureClass, Job, JobStatus, LaunchErrorKind, format_ts};
+use crate::launch::LaunchSpec;
+
+/// Largest accepted `metadata` (its JSON text), in bytes.
+pub const METADATA_LIMIT_BYTES: usize = 64 * 1024;
+/// Longest accepted idempotency key, in characters.
+pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 256;
+/// Longest environment variable name, in bytes.
+pub const ENV_NAME_MAX_BYTES: usize = 255;
+/// Length of a job id.
+pub const JOB_ID_LEN: usize = 26;
+
+/// A create-job request.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateJobRequest {
+    /// The job type (a job type of the stack).
+    #[serde(alias = "job_type")]
+    pub job_type: String,
+    /// Replays with the same key return the same job and never start a second task.
+    #[serde(default, alias = "idempotency_key", skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// Environment variables for the job's main container.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// Command override for the main container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Free-form JSON object stored with the job (not passed to the task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, Value>>,
+}
+
+/// A request the handler refuses or cannot complete, with its HTTP-like status.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status: 400, 404, 405, 409, 429, 500, 503.
+    pub status: u16,
+    /// Machine-readable code (e.g. `InvalidRequest`, `UnknownJobType`).
+    pub code: &'static str,
+    /// What happened and how to fix it.
+    pub message: String,
+    /// Whether the same request may succeed later.
+    pub retryable: bool,
+    /// The job, when one was recorded (a failed launch).
+    pub job: Option<Box<JobView>>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), retryable: false, job: None }
+    }
+
+    /// 400.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(400, "InvalidRequest", message)
+    }
+
+    /// The JSON error body.
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::json!({
+            "error": {"code": self.code, "message": self.message, "retryable": self.retryable}
+        });
+        if let Some(job) = &self.job {
+            body["job"] = serde_json::to_value(job).unwrap_or(Value::Null);
+        }
+        body
+    }
+}
+
+/// What create-job returns about a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    /// The job id.
+    pub job_id: String,
+    /// The job type.
+    pub job_type: String,
+    /// The status.
+    pub status: JobStatus,
+    /// The attempt number.
+    pub attempt: u32,
+    /// The task ARN, once launched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_arn: Option<String>,
+    /// When the job was recorded.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// When RunTask accepted the task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launched_at: Option<String>,
+    /// Why the launch failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_error: Option<String>,
+    /// Why the job failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<FailureClass>,
+    /// The main container's exit code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// True when this request recorded the job; false for a replay of an idempotency key.
+    pub created: bool,
+}
+
+impl JobView {
+    /// The view of `job`.
+    pub fn of(job: &Job, created: bool) -> JobView {
+        JobView {
+            job_id: job.job_id.clone(),
+            job_type: job.job_type.clone(),
+            status: job.status,
+            attempt: job.attempt.number,
+            task_arn: job.attempt.task_arn.clone(),
+            created_at: format_ts(&job.created_at),
+            updated_at: format_ts(&job.updated_at),
+            launched_at: job.attempt.launched_at.as_ref().map(format_ts),
+            launch_error: job.attempt.launch_error.clone(),
+            failure_class: job.attempt.failure_class,
+            exit_code: job.attempt.exit_code,
+            created,
+        }
+    }
+}
+
+/// A request that passed validation: everything needed to record and launch the job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidRequest<'a> {
+    /// The request.
+    pub request: CreateJobRequest,
+    /// The job type's launch parameters.
+    pub job_type: ResolvedJobType<'a>,
+    /// The job id.
+    pub job_id: String,
+    /// The request fingerprint.
+    pub fingerprint: String,
+    /// The launch of attempt 1.
+    pub spec: LaunchSpec,
+}
+
+/// The job id for an idempotency key: lowercase base32 of SHA-256 of the key, first 26 characters.
+pub fn job_id_for_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut id = data_encoding::BASE32_NOPAD.encode(&digest).to_ascii_lowercase();
+    id.truncate(JOB_ID_LEN);
+    id
+}
+
+/// A fresh job id for a request without an idempotency key: a lowercase ULID (time-ordered).
+pub fn new_job_id() -> String {
+    ulid::Ulid::new().to_string().to_ascii_lowercase()
+}
+
+/// JSON with object keys sorted at every level, so equal requests hash equally.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The request fingerprint: lowercase hex SHA-256 of the canonical JSON of job type, environment,
+/// command and metadata (not the idempotency key).
+pub fn fingerprint(request: &CreateJobRequest) -> String {
+    let value = serde_json::json!({
+        "jobType": request.job_type,
+        "environment": request.environment,
+        "command": request.command,
+        "metadata": request.metadata.clone().map(Value::Object).map(|m| canonical(&m)),
+    });
+    data_encoding::HEXLOWER.encode(&Sha256::digest(value.to_string().as_bytes()))
+}
+
+fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Validates a request against the stack's job types. Nothing is written before this passes.
+pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<ValidRequest<'_>, ApiError> {
+    if request.job_type.is_empty() {
+        return Err(ApiError::invalid("jobType: is empty: name one of the stack's job types"));
+    }
+    let Some(job_type) = config.launch_table.resolve(&request.job_type) else {
+        let known: Vec<&str> = config.launch_table.job_types.keys().map(String::as_str).collect();
+        return Err(ApiError::new(
+            404,
+            "UnknownJobType",
+            format!("jobType: {:?} is not a job type of this stack (known: {})", request.job_type, known.join(", ")),
+        ));
+    };
+    if let Some(key) = &request.idempotency_key {
+        let chars = key.chars().count();
+        if chars == 0 || chars > IDEMPOTENCY_KEY_MAX_CHARS || key.chars().any(char::is_control) {
+            return Err(ApiError::invalid(format!(
+                "idempotencyKey: must be 1-{IDEMPOTENCY_KEY_MAX_CHARS} characters without control characters (got {chars})"
+            )));
+        }
+    }
+    for name in request.environment.keys() {
+        if !valid_env_name(name) || name.len() > ENV_NAME_MAX_BYTES {
+            return Err(ApiError::invalid(format!(
+                "environment.{name}: is not a valid variable name: use letters, digits and _, not starting with a digit, at most {ENV_NAME_MAX_BYTES} characters"
+            )));
+        }
+        if name.starts_with("JOBGEN_") {
+            return Err(ApiError::invalid(format!(
+                "environment.{name}: the JOBGEN_ prefix is reserved for the variables jobgen sets ({}, {}, {}): rename it",
+                contract::TASK_ENV_JOB_ID,
+                contract::TASK_ENV_JOB_TYPE,
+                contract::TASK_ENV_ATTEMPT
+            )));
+        }
+    }
+    for (name, value) in &request.environment {
+        if value.contains('\0') {
+            return Err(ApiError::invalid(format!("environment.{name}: contains a NUL character")));
+        }
+    }
+    if let Some(command) = &request.command {
+        if command.is_empty() {
+            return Err(ApiError::invalid("command: is empty: omit it to run the image's default command"));
+        }
+        if command.iter().any(|arg| arg.contains('\0')) {
+            return Err(ApiError::invalid("command: an argument contains a NUL character"));
+        }
+    }
+    if let Some(metadata) = &request.metadata {
+        let size = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
+        if size > METADATA_LIMIT_BYTES {
+            return Err(ApiError::invalid(format!(
+                "metadata: is {size} bytes of JSON, more than the {METADATA_LIMIT_BYTES}-byte limit: store large data elsewhere and pass a reference"
+            )));
+        }
+    }
+    let job_id = match &request.idempotency_key {
+        Some(key) => job_id_for_key(key),
+        None => new_job_id(),
+    };
+    let spec = LaunchSpec::new(
+        &config.project,
+        &job_type,
+        &job_id,
+        1,
+        request.environment.iter().map(|(k, v)| (k.clone(), v.clone())),
+        request.command.clone(),
+    );
+    let size = spec.overrides_json().len();
+    if size > contract::RUN_TASK_OVERRIDES_LIMIT_BYTES {
+        return Err(ApiError::invalid(format!(
+            "environment and command: the RunTask overrides would be {size} bytes, more than ECS's {}-byte limit: pass large values through metadata or S3",
+            contract::RUN_TASK_OVERRIDES_LIMIT_BYTES
+        )));
+    }
+    let fingerprint = fingerprint(&request);
+    Ok(ValidRequest { request, job_type, job_id, fingerprint, spec })
+}
+
+/// How the function was invoked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    /// Direct invoke: the payload is the request.
+    Direct(Value),
+    /// Function URL (payload format 2.0): the body parsed as JSON, or the error to answer with.
+    Http(Result<Value, ApiError>),
+}
+
+/// Tells a function URL event (it has `requestContext.http`) from a direct invoke and extracts the
+/// request body (base64-decoded when `isBase64Encoded`).
+pub fn parse_invocation(payload: Value) -> Invocation {
+    let Some(http) = payload.get("requestContext").and_then(|c| c.get("http")) else {
+        return Invocation::Direct(payload);
+    };
+    let method = http.get("method").and_then(Value::as_str).unwrap_or_default();
+    if !method.eq_ignore_ascii_case("POST") {
+        return Invocation::Http(Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("method {method} is not allowed: POST a JSON job request"),
+        )));
+    }
+    let body = payload.get("body").and_then(Value::as_str).unwrap_or_default();
+    let bytes = if payload.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false) {
+        match data_encoding::BASE64.decode(body.as_bytes()) {
+            Ok(bytes) => bytes,
+            Err(e) => return Invocation::Http(Err(ApiError::invalid(format!("body: is not valid base64: {e}")))),
+        }
+    } else {
+        body.as_bytes().to_vec()
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Invocation::Http(Err(ApiError::invalid("body: is empty: POST a JSON job request")));
+    }
+    Invocation::Http(serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("body: is not JSON: {e}"))))
+}
+
+/// Parses the request object; unknown fields are refused so a typo does not silently drop data.
+pub fn parse_request(value: Value) -> Result<CreateJobRequest, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("request: {e}")))
+}
+
+/// A function URL response.
+pub fn http_response(status: u16, body: &Value) -> Value {
+    serde_json::json!({
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": body.to_string(),
+        "isBase64Encoded": false,
+    })
+}
+
+/// A direct-invoke response: the body with an HTTP-like `statusCode` member.
+pub fn direct_response(status: u16, body: Value) -> Value {
+    let mut body = body;
+    if let Value::Object(map) = &mut body {
+        map.insert("statusCode".into(), Value::from(status));
+    }
+    body
+}
+
+/// The HTTP status for a failed launch.
+pub fn launch_failure_status(kind: LaunchErrorKind) -> (u16, &'static str) {
+    match kind {
+        LaunchErrorKind::Throttled => (429, "Throttled"),
+        LaunchErrorKind::Capacity => (503, "CapacityUnavailable"),
+        LaunchErrorKind::Unavailable => (503, "EcsUnavailable"),
+        LaunchErrorKind::Rejected | LaunchErrorKind::Unknown => (500, "LaunchRejected"),
+    }
+}
+
+#[cfg(feature = "aws")]
+pub use handler::*;
+
+#[cfg(feature = "aws")]
+mod handler {
+    use chrono::{DateTime, Utc};
+    use serde_json::Value;
+
+    use super::*;
+    use crate::launcher::{Launcher, RunTaskApi};
+    use crate::store::{PutOutcome, Store, StoreError};
+
+    /// Lease margin beyond the invocation deadline: a replay only takes over a launch once the
+    /// launching invocation has certainly ended.
+    pub const LEASE_MARGIN_MS: i64 = 5_000;
+    /// Lease when the invocation's deadline is unknown.
+    pub const DEFAULT_LEASE_MS: i64 = 120_000;
+
+    /// A fault to inject, for tests and the local simulator.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        /// Stop right after the record is written (or the lease claimed), before RunTask, as if the
+        /// function crashed or timed out there.
+        CrashBeforeRunTask,
+    }
+
+    fn store_error(err: StoreError) -> ApiError {
+        let retryable = err.is_retryable();
+        let (status, code) = if retryable { (503, "StoreUnavailable") } else { (500, "StoreError") };
+        ApiError { status, code, message: err.to_string(), retryable, job: None }
+    }
+
+    /// The create-job handler.
+    #[derive(Debug)]
+    pub struct CreateJob<A> {
+        store: Store,
+        launcher: Launcher<A>,
+        config: RuntimeConfig,
+        lease_margin_ms: i64,
+        fault: Option<Fault>,
+    }
+
+    impl<A: RunTaskApi> CreateJob<A> {
+        /// A handler over `store` and `launcher`.
+        pub fn new(store: Store, launcher: Launcher<A>, config: RuntimeConfig) -> Self {
+            CreateJob { store, launcher, config, lease_margin_ms: LEASE_MARGIN_MS, fault: None }
+        }
+
+        /// Sets the lease margin beyond the deadline (tests use 0 to expire leases at once).
+        pub fn with_lease_margin_ms(mut self, margin: i64) -> Self {
+            self.lease_margin_ms = margin;
+            self
+        }
+
+        /// Injects a fault.
+        pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
+            self.fault = fault;
+            self
+        }
+
+        /// The store.
+        pub fn store(&self) -> &Store {
+            &self.store
+        }
+
+        /// The configuration.
+        pub fn config(&self) -> &RuntimeConfig {
+            &self.config
+        }
+
+        /// Handles one invocation payload (direct or function URL) and never fails: every error is
+        /// an HTTP-like response.
+        pub async fn handle(&self, payload: Value, deadline_ms: Option<i64>) -> Value {
+            match parse_invocation(payload) {
+                Invocation::Direct(request) => {
+                    let (status, body) = self.respond(Ok(request), deadline_ms).await;
+                    direct_response(status, body)
+                }
+                Invocation::Http(request) => {
+                    let (status, body) = self.respond(request, deadline_ms).await;
+                    http_response(status, &body)
+                }
+            }
+        }
+
+        async fn respond(&self, request: Result<Value, ApiError>, deadline_ms: Option<i64>) -> (u16, Value) {
+            let result = match request.and_then(parse_request) {
+                Ok(request) => self.create(request, Utc::now(), deadline_ms).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(view) => {
+                    let status = if view.created { 201 } else { 200 };
+                    (status, serde_json::to_value(&view).unwrap_or(Value::Null))
+                }
+                Err(e) => {
+                    if e.status >= 500 || e.status == 429 {
+                        tracing::warn!(status = e.status, code = e.code, message = %e.message, "create-job failed");
+                    }
+                    (e.status, e.body())
+                }
+            }
+        }
+
+        /// Creates (or replays) a job. `Ok` is 201 when `created`, else 200.
+        pub async fn create(
+            &self,
+            request: CreateJobRequest,
+            now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
+        ) -> Result<JobView, ApiError> {
+            let valid = validate(request, &self.config)?;
+            let lease_until = match deadline_ms {
+                Some(deadline) if deadline > 0 => deadline.max(now.timestamp_millis()) + self.lease_margin_ms,
+                _ => now.timestamp_millis() + DEFAULT_LEASE_MS,
+            };
+            let req = &valid.request;
+            let job = Job::submitted(
+                valid.job_id.clone(),
+                req.job_type.clone(),
+                req.idempotency_key.clone(),
+                valid.fingerprint.clone(),
+                req.environment.clone(),
+                req.command.clone(),
+                req.metadata.clone(),
+                now,
+                lease_until,
+            );
+            match self.store.put_new(&job).await.map_err(store_error)? {
+                PutOutcome::Created => self.launch(job, &valid, true).await,
+                PutOutcome::Exists(existing) => {
+                    let existing = match existing {
+                        Some(job) => *job,
+                        None => self.get_existing(&valid.job_id).await?,
+                    };
+                    self.replay(existing, &valid, now, lease_until).await
+                }
+            }
+        }
+
+        async fn get_existing(&self, job_id: &str) -> Result<Job, ApiError> {
+            self.store.get(job_id).await.map_err(store_error)?.ok_or_else(|| {
+                // The record existed a moment ago; only a TTL deletion or an operator removes one.
+                ApiError {
+                    retryable: true,
+                    ..ApiError::new(503, "Conflict", format!("job {job_id} vanished while being read: retry"))
+                }
+            })
+        }
+
+        async fn replay(
+            &self,
+            existing: Job,
+            valid: &ValidRequest<'_>,
+            now: DateTime<Utc>,
+            lease_until: i64,
+        ) -> Result<JobView, ApiError> {
+            if existing.fingerprint != valid.fingerprint {
+                return Err(ApiError::new(
+                    409,
+                    "IdempotencyKeyReused",
+                    format!(
+                        "idempotencyKey: was already used for job {} with different parameters: use a new key for a different job",
+                        existing.job_id
+                    ),
+                ));
+            }
+            let no_task = existing.attempt.task_arn.is_none();
+            let abandoned = existing.status == JobStatus::Submitted
+                && existing.lease_until.is_none_or(|lease| lease < now.timestamp_millis());
+            let relaunchable =
+                existing.status == JobStatus::LaunchFailed && existing.attempt.launch_retryable == Some(true);
+            if no_task && (abandoned || relaunchable) {
+                let attempt = existing.attempt.number;
+                if let Some(claimed) =
+                    self.store.claim_launch(&existing.job_id, attempt, now, lease_until).await.map_err(store_error)?
+                {
+                    tracing::info!(job_id = %claimed.job_id, attempt, "launch claimed from an earlier invocation");
+                    return self.launch(claimed, valid, false).await;
+                }
+                let current = self.get_existing(&existing.job_id).await?;
+                return Ok(JobView::of(&current, false));
+            }
+            Ok(JobView::of(&existing, false))
+        }
+
+        async fn launch(&self, job: Job, valid: &ValidRequest<'_>, created: bool) -> Result<JobView, ApiError> {
+            if self.fault == Some(Fault::CrashBeforeRunTask) {
+                return Err(ApiError::new(500, "InjectedFault", "injected fault: stopped before RunTask"));
+            }
+            let attempt = job.attempt.number;
+            let spec = if attempt == 1 {
+                valid.spec.clone()
+            } else {
+                LaunchSpec::new(
+                    &self.config.project,
+                    &valid.job_type,
+                    &job.job_id,
+                    attempt,
+                    job.environment.clone(),
+                    job.command.clone(),
+                )
+            };
+            match self.launcher.launch(&spec).await {
+                Ok(launched) => {
+                    let recorded = self.store.record_launch(&job.job_id, attempt, &launched, Utc::now()).await;
+                    let job = match recorded.map_err(store_error)? {
+                        Ok(job) => job,
+                        // The tracker applied an event first: its record is newer.
+                        Err(Some(current)) => current,
+                        Err(None) => self.get_existing(&job.job_id).await?,
+                    };
+                    Ok(JobView::of(&job, created))
+                }
+                Err(failure) => {
+                    tracing::warn!(job_id = %job.job_id, kind = ?failure.kind, reason = %failure.reason, "launch failed");
+                    let recorded = self.store.record_launch_failure(&job.job_id, attempt, &failure, Utc::now()).await;
+                    let current = match recorded.map_err(store_error)? {
+                        Ok(job) => job,
+                        // Events for this attempt arrived: a task did start after all.
+                        Err(Some(current)) if current.status != JobStatus::Submitted => {
+                            return Ok(JobView::of(&current, created));
+                        }
+                        Err(Some(current)) => current,
+                        Err(None) => self.get_existing(&job.job_id).await?,
+                    };
+                    let (status, code) = launch_failure_status(failure.kind);
+                    Err(ApiError {
+                        status,
+                        code,
+                        message: format!(
+                            "job {} was recorded but its task did not start: {}{}",
+                            current.job_id,
+                            failure.reason,
+                            if failure.kind.is_retryable() {
+                                " (retry with the same idempotency key to relaunch it)"
+                            } else {
+                                " (check the stack's task definition, cluster and network)"
+                            }
+                        ),
+                        retryable: failure.kind.is_retryable(),
+                        job: Some(Box::new(JobView::of(&current, created))),
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{Architecture, Capacity, JobTypeEntry, LaunchTable, Network};
+
+    fn config() -> RuntimeConfig {
+        RuntimeConfig {
+            table_name: "jobs".into(),
+            project: "demo".into(),
+            launch_table: LaunchTable {
+                clusters: vec!["main".into()],
+                networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
+                job_types: BTreeMap::from([(
+                    "report".to_string(),
+                    JobTypeEntry {
+                        task_definition: "report:3".into(),
+                        cluster: 0,
+                        network: 0,
+                        capacity: Capacity::Fargate,
+                        container: "app".into(),
+                        architecture: Architecture::Arm64,
+                    },
+                )]),
+            },
+            retention_days: 0,
+        }
+    }
+
+    fn request(value: Value) -> Result<CreateJobRequest, ApiError> {
+        parse_request(value)
+    }
+
+    #[test]
+    fn accepts_a_full_request_with_either_spelling() {
+        let c = config();
+        let r = request(serde_json::json!({
+            "job_type": "report", "idempotency_key": "k1",
+            "environment": {"INPUT": "s3://b/k", "_X1": ""}, "command": ["run", "--fast"], "metadata": {"user": 7}
+        }))
+        .unwrap();
+        let v = validate(r, &c).unwrap();
+        assert_eq!(v.job_id, job_id_for_key("k1"));
+        assert_eq!(v.job_id.len(), JOB_ID_LEN);
+        assert!(v.job_id.chars().all(|ch| ch.is_ascii_lowercase() || ('2'..='7').contains(&ch)));
+        assert_eq!(v.spec.client_token, format!("{}-1", v.job_id));
+        let camel = request(serde_json::json!({"jobType": "report", "idempotencyKey": "k1"})).unwrap();
+        assert_eq!(camel.idempotency_key.as_deref(), Some("k1"));
+        let fresh = validate(request(serde_json::json!({"jobType": "report"})).unwrap(), &c).unwrap();
+        assert_eq!(fresh.job_id.len(), JOB_ID_LEN);
+        assert_ne!(
+            fresh.job_id,
+            validate(request(serde_json::json!({"jobType": "report"})).unwrap(), &c).unwrap().job_id
+        );
+    }
+
+    #[test]
+    fn refuses_bad_requests_with_the_field_path() {
+        let c = config();
+        let check = |value: Value, status: u16, needle: &str| {
+            let err = match request(value) {
+                Ok(r) => validate(r, &c).err(),
+                Err(e) => Some(e),
+            };
+            let err = err.unwrap_or_else(|| panic!("expected an error containing {needle}"));
+            assert_eq!(err.status, status, "{}", err.message);
+            assert!(err.message.contains(needle), "{} does not contain {needle}", err.message);
+        };
+        check(serde_json::json!({"jobType": "nope"}), 404, "known: report");
+        check(serde_json::json!({"jobType": ""}), 400, "jobType");
+        check(serde_json::json!({"jobType": "report", "env": {}}), 400, "unknown field `env`");
+        check(serde_json::json!({"jobType": "report", "environment": {"1A": "x"}}), 400, "environment.1A");
+        check(serde_json::json!({"jobType": "report", "environment": {"A-B": "x"}}), 400, "environment.A-B");
+        check(serde_json::json!({"jobType": "report", "environment": {"JOBGEN_JOB_ID": "x"}}), 400, "reserved");
+        check(serde_json::json!({"jobType": "report", "environment": {"A": 1}}), 400, "request");
+        check(serde_json::json!({"jobType": "report", "command": []}), 400, "command");
+        check(serde_json::json!({"jobType": "report", "idempotencyKey": ""}), 400, "idempotencyKey");
+        check(serde_json::json!({"jobType": "report", "metadata": [1]}), 400, "request");
+        let big = "x".repeat(METADATA_LIMIT_BYTES);
+        check(serde_json::json!({"jobType": "report", "metadata": {"blob": big}}), 400, "metadata");
+        let env: BTreeMap<String, String> = (0..10).map(|i| (format!("V{i}"), "y".repeat(800))).collect();
+        check(serde_json::json!({"jobType": "report", "environment": env}), 400, "8192-byte limit");
+    }
+
+    #[test]
+    fn overrides_limit_is_measured_on_the_exact_json() {
+        let c = config();
+        // Find the largest single value that fits: the limit must be hit exactly at 8192 bytes.
+        let base = validate(
+            request(serde_json::json!({"jobType": "report", "idempotencyKey": "k", "environment": {"V": ""}})).unwrap(),
+            &c,
+        )
+        .unwrap()
+        .spec
+        .overrides_json()
+        .len();
+        let room = contract::RUN_TASK_OVERRIDES_LIMIT_BYTES - base;
+        let fits =
+            serde_json::json!({"jobType": "report", "idempotencyKey": "k", "environment": {"V": "a".repeat(room)}});
+        assert!(validate(request(fits).unwrap(), &c).is_ok());
+        let over =
+            serde_json::json!({"jobType": "report", "idempotencyKey": "k", "environment": {"V": "a".repeat(room + 1)}});
+        assert!(validate(request(over).unwrap(), &c).is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_key_order_but_not_values() {
+        let a = request(serde_json::json!({"jobType": "report", "metadata": {"a": 1, "b": {"c": 2, "d": 3}}})).unwrap();
+        let b = request(serde_json::json!({"jobType": "report", "metadata": {"b": {"d": 3, "c": 2}, "a": 1}})).unwrap();
+        let c = request(serde_json::json!({"jobType": "report", "metadata": {"a": 2, "b": {"c": 2, "d": 3}}})).unwrap();
+        let d = request(serde_json::json!({"jobType": "report", "idempotencyKey": "other", "metadata": {"a": 1, "b": {"c": 2, "d": 3}}})).unwrap();
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+        assert_eq!(fingerprint(&a), fingerprint(&d));
+    }
+
+    #[test]
+    fn reads_function_url_events() {
+        let body = r#"{"jobType":"report"}"#;
+        let event = serde_json::json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/", "headers": {},
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+            "body": data_encoding::BASE64.encode(body.as_bytes()), "isBase64Encoded": true
+        });
+        assert_eq!(parse_invocation(event), Invocation::Http(Ok(serde_json::json!({"jobType": "report"}))));
+        let get = serde_json::json!({"requestContext": {"http": {"method": "GET"}}});
+        assert!(matches!(parse_invocation(get), Invocation::Http(Err(ApiError { status: 405, .. }))));
+        let empty = serde_json::json!({"requestContext": {"http": {"method": "POST"}}, "body": ""});
+        assert!(matches!(parse_invocation(empty), Invocation::Http(Err(ApiError { status: 400, .. }))));
+        let direct = serde_json::json!({"jobType": "report"});
+        assert_eq!(parse_invocation(direct.clone()), Invocation::Direct(direct));
+        let response = http_response(201, &serde_json::json!({"a": 1}));
+        assert_eq!(response["statusCode"], 201);
+        assert_eq!(response["body"], r#"{"a":1}"#);
+        assert_eq!(launch_failure_status(LaunchErrorKind::Throttled).0, 429);
+        assert_eq!(launch_failure_status(LaunchErrorKind::Capacity).0, 503);
+    }
+}

@@ -1,0 +1,350 @@
+//! Starts a job's task: one logical RunTask with bounded, jittered retries inside the call, over a
+//! small [`RunTaskApi`] seam (the ECS client in production; a scripted double in unit tests for the
+//! throttle and `failures[]` answers the emulator cannot produce).
+//!
+//! RunTask fails three ways and each ends in a [`LaunchFailure`], never in a started job:
+//! an exception (classified by error code), a throttle (an unmodeled error code in the Rust SDK),
+//! and HTTP 200 with `failures[]` and no task (capacity). Retries reuse the attempt's clientToken,
+//! so ECS starts at most one task however many calls reach it.
+
+use std::future::Future;
+use std::hash::BuildHasher;
+
+use aws_sdk_ecs::config::http::HttpResponse;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, KeyValuePair, LaunchType,
+    NetworkConfiguration, TaskOverride,
+};
+
+use crate::contract::Capacity;
+use crate::job::LaunchErrorKind;
+use crate::launch::{LaunchFailure, LaunchSpec, RetryPolicy, classify_error_code, failures_reason};
+
+/// The answer of one RunTask call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunTaskAnswer {
+    /// ECS accepted the task.
+    Started {
+        /// The task ARN.
+        task_arn: String,
+        /// The cluster ARN.
+        cluster_arn: Option<String>,
+    },
+    /// HTTP 200 with `failures[]` (and no task): the reasons.
+    Failures(Vec<String>),
+    /// An exception, timeout or transport error.
+    Error {
+        /// What kind, for retry and HTTP status.
+        kind: LaunchErrorKind,
+        /// The error code, when the service sent one.
+        code: Option<String>,
+        /// The message.
+        message: String,
+    },
+}
+
+/// One RunTask call. Implemented by [`aws_sdk_ecs::Client`]; tests implement it to script answers.
+pub trait RunTaskApi: Send + Sync {
+    /// Calls RunTask once.
+    fn run_task(&self, spec: &LaunchSpec) -> impl Future<Output = RunTaskAnswer> + Send;
+}
+
+/// A task that ECS accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launched {
+    /// The task ARN.
+    pub task_arn: String,
+    /// The cluster ARN.
+    pub cluster_arn: Option<String>,
+    /// RunTask calls made.
+    pub tries: u32,
+}
+
+/// RunTask with retries.
+#[derive(Debug, Clone)]
+pub struct Launcher<A> {
+    api: A,
+    policy: RetryPolicy,
+}
+
+impl<A: RunTaskApi> Launcher<A> {
+    /// A launcher calling `api` with `policy`.
+    pub fn new(api: A, policy: RetryPolicy) -> Self {
+        Launcher { api, policy }
+    }
+
+    /// The underlying API.
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// Starts the task of `spec`, retrying throttles, capacity failures and server errors with
+    /// backoff until the policy's tries are spent.
+    pub async fn launch(&self, spec: &LaunchSpec) -> Result<Launched, LaunchFailure> {
+        let mut tries = 0;
+        let random = std::collections::hash_map::RandomState::new();
+        loop {
+            tries += 1;
+            let (kind, code, reason) = match self.api.run_task(spec).await {
+                RunTaskAnswer::Started { task_arn, cluster_arn } => {
+                    return Ok(Launched { task_arn, cluster_arn, tries });
+                }
+                RunTaskAnswer::Failures(reasons) => {
+                    (LaunchErrorKind::Capacity, reasons.first().cloned(), failures_reason(&reasons))
+                }
+                RunTaskAnswer::Error { kind, code, message } => {
+                    let reason = match &code {
+                        Some(code) => format!("{code}: {message}"),
+                        None => message,
+                    };
+                    (kind, code, reason)
+                }
+            };
+            if !kind.is_retryable() || tries >= self.policy.max_tries {
+                return Err(LaunchFailure { kind, code, reason, tries });
+            }
+            let delay = self.policy.delay(tries + 1, random.hash_one((spec.client_token.as_str(), tries)));
+            tracing::warn!(tries, ?kind, %reason, delay_ms = delay.as_millis() as u64, "RunTask failed, retrying");
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+impl RunTaskApi for aws_sdk_ecs::Client {
+    async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        let request = match build_request(self, spec) {
+            Ok(request) => request,
+            Err(message) => return RunTaskAnswer::Error { kind: LaunchErrorKind::Rejected, code: None, message },
+        };
+        match request.send().await {
+            Ok(output) => {
+                if let Some(task) = output.tasks().first()
+                    && let Some(arn) = task.task_arn()
+                {
+                    return RunTaskAnswer::Started {
+                        task_arn: arn.to_string(),
+                        cluster_arn: task.cluster_arn().map(str::to_string),
+                    };
+                }
+                let reasons = output
+                    .failures()
+                    .iter()
+                    .map(|f| match (f.reason(), f.detail()) {
+                        (Some(r), Some(d)) => format!("{r} ({d})"),
+                        (Some(r), None) => r.to_string(),
+                        (None, _) => "unspecified failure".to_string(),
+                    })
+                    .collect();
+                RunTaskAnswer::Failures(reasons)
+            }
+            Err(err) => classify_sdk_error(&err),
+        }
+    }
+}
+
+fn build_request(
+    client: &aws_sdk_ecs::Client,
+    spec: &LaunchSpec,
+) -> Result<aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder, String> {
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(spec.network.subnets.clone()))
+        .set_security_groups(Some(spec.network.security_groups.clone()))
+        .assign_public_ip(if spec.network.assign_public_ip {
+            AssignPublicIp::Enabled
+        } else {
+            AssignPublicIp::Disabled
+        })
+        .build()
+        .map_err(|e| format!("invalid network configuration: {e}"))?;
+    let environment =
+        spec.environment.iter().map(|(name, value)| KeyValuePair::builder().name(name).value(value).build()).collect();
+    let overrides = TaskOverride::builder()
+        .container_overrides(
+            ContainerOverride::builder()
+                .name(&spec.container)
+                .set_environment(Some(environment))
+                .set_command(spec.command.clone())
+                .build(),
+        )
+        .build();
+    let mut request = client
+        .run_task()
+        .cluster(&spec.cluster)
+        .task_definition(&spec.task_definition)
+        .count(1)
+        .started_by(&spec.started_by)
+        .group(&spec.group)
+        .client_token(&spec.client_token)
+        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        .overrides(overrides);
+    request = match spec.capacity {
+        // A launch type and a capacity provider strategy are mutually exclusive in RunTask.
+        Capacity::Fargate => request.launch_type(LaunchType::Fargate),
+        Capacity::FargateSpot => request.capacity_provider_strategy(
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(Capacity::FargateSpot.provider_name())
+                .weight(1)
+                .build()
+                .map_err(|e| format!("invalid capacity provider strategy: {e}"))?,
+        ),
+    };
+    Ok(request)
+}
+
+/// Classifies an SDK error: service errors by code (an error without a code by its HTTP status:
+/// 429 throttled, 5xx unavailable), timeouts and transport failures as
+/// [`LaunchErrorKind::Unavailable`], request construction failures as rejected.
+pub fn classify_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> RunTaskAnswer {
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().map(str::to_string);
+            let status = service.raw().status().as_u16();
+            let message = match inner.message() {
+                Some(message) => message.to_string(),
+                None => {
+                    let body = service.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+                    let snippet: String = body.chars().take(200).collect();
+                    format!("HTTP {status} without an error code: {snippet}")
+                }
+            };
+            let kind = match (&code, status) {
+                (Some(_), _) => classify_error_code(code.as_deref()),
+                (None, 429) => LaunchErrorKind::Throttled,
+                (None, s) if s >= 500 => LaunchErrorKind::Unavailable,
+                (None, _) => LaunchErrorKind::Rejected,
+            };
+            RunTaskAnswer::Error { kind, code, message }
+        }
+        SdkError::ConstructionFailure(_) => RunTaskAnswer::Error {
+            kind: LaunchErrorKind::Rejected,
+            code: None,
+            message: format!("cannot build the RunTask request: {}", error_chain(err)),
+        },
+        _ => RunTaskAnswer::Error {
+            kind: LaunchErrorKind::Unavailable,
+            code: None,
+            message: format!("ECS did not answer: {}", error_chain(err)),
+        },
+    }
+}
+
+/// An error and its sources on one line (SDK errors put the useful part in the sources).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::contract::{Architecture, JobTypeEntry, LaunchTable, Network};
+
+    /// Answers from a script, recording the client tokens it was called with.
+    struct Scripted {
+        answers: Mutex<Vec<RunTaskAnswer>>,
+        tokens: Mutex<Vec<String>>,
+    }
+
+    impl Scripted {
+        fn new(mut answers: Vec<RunTaskAnswer>) -> Self {
+            answers.reverse();
+            Scripted { answers: Mutex::new(answers), tokens: Mutex::new(Vec::new()) }
+        }
+    }
+
+    impl RunTaskApi for Scripted {
+        async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+            self.tokens.lock().unwrap().push(spec.client_token.clone());
+            self.answers.lock().unwrap().pop().unwrap_or(RunTaskAnswer::Failures(vec!["script exhausted".into()]))
+        }
+    }
+
+    fn spec() -> LaunchSpec {
+        let table = LaunchTable {
+            clusters: vec!["main".into()],
+            networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
+            job_types: BTreeMap::from([(
+                "t".to_string(),
+                JobTypeEntry {
+                    task_definition: "t:1".into(),
+                    cluster: 0,
+                    network: 0,
+                    capacity: Capacity::Fargate,
+                    container: "main".into(),
+                    architecture: Architecture::X86_64,
+                },
+            )]),
+        };
+        let resolved = table.resolve("t").unwrap();
+        LaunchSpec::new("p", &resolved, "job1", 1, [], None)
+    }
+
+    fn throttle() -> RunTaskAnswer {
+        RunTaskAnswer::Error {
+            kind: classify_error_code(Some("ThrottlingException")),
+            code: Some("ThrottlingException".into()),
+            message: "Rate exceeded".into(),
+        }
+    }
+
+    fn started() -> RunTaskAnswer {
+        RunTaskAnswer::Started { task_arn: "arn:task".into(), cluster_arn: None }
+    }
+
+    #[tokio::test]
+    async fn retries_throttles_and_capacity_with_the_same_token() {
+        let api = Scripted::new(vec![
+            throttle(),
+            RunTaskAnswer::Failures(vec!["Capacity is unavailable at this time".into()]),
+            started(),
+        ]);
+        let launcher = Launcher::new(api, RetryPolicy::immediate(4));
+        let launched = launcher.launch(&spec()).await.unwrap();
+        assert_eq!((launched.task_arn.as_str(), launched.tries), ("arn:task", 3));
+        assert_eq!(*launcher.api().tokens.lock().unwrap(), vec!["job1-1"; 3]);
+    }
+
+    #[tokio::test]
+    async fn gives_up_after_the_budget_with_the_last_reason() {
+        let launcher =
+            Launcher::new(Scripted::new(vec![throttle(), throttle(), throttle()]), RetryPolicy::immediate(3));
+        let failure = launcher.launch(&spec()).await.unwrap_err();
+        assert_eq!(failure.kind, LaunchErrorKind::Throttled);
+        assert_eq!(failure.tries, 3);
+        assert_eq!(failure.code.as_deref(), Some("ThrottlingException"));
+        assert!(failure.reason.contains("Rate exceeded"), "{failure}");
+
+        let capacity = vec![RunTaskAnswer::Failures(vec!["RESOURCE:MEMORY".into()]); 2];
+        let failure =
+            Launcher::new(Scripted::new(capacity), RetryPolicy::immediate(2)).launch(&spec()).await.unwrap_err();
+        assert_eq!((failure.kind, failure.tries), (LaunchErrorKind::Capacity, 2));
+        assert!(failure.reason.contains("RESOURCE:MEMORY"));
+    }
+
+    #[tokio::test]
+    async fn does_not_retry_a_rejected_request() {
+        let rejected = RunTaskAnswer::Error {
+            kind: classify_error_code(Some("ClientException")),
+            code: Some("ClientException".into()),
+            message: "TaskDefinition not found.".into(),
+        };
+        let launcher = Launcher::new(Scripted::new(vec![rejected, started()]), RetryPolicy::immediate(4));
+        let failure = launcher.launch(&spec()).await.unwrap_err();
+        assert_eq!((failure.kind, failure.tries), (LaunchErrorKind::Rejected, 1));
+    }
+}

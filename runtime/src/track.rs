@@ -1,0 +1,410 @@
+//! The track handler: turns one "ECS Task State Change" event into one conditional write of the
+//! job record.
+//!
+//! [`plan`] is pure: it parses the event, drops what is not ours (other detail types, other
+//! projects' `startedBy`, groups that are not `jobgen:<job id>:<attempt>`), and computes the
+//! complete new state of the attempt from this event alone — job status, ECS status, timestamps,
+//! durations, exit code, failure class, cost. [`Tracker`] writes it with
+//! [`crate::store::Store::apply_event`], whose condition on `detail.version` makes duplicates and
+//! stale events no-ops. Because the record always mirrors the newest event, every delivery order
+//! ends in the same record.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::config::RuntimeConfig;
+use crate::contract::{self, Architecture, Capacity, JobTypeEntry, attr};
+use crate::event::{self, TaskDetail};
+use crate::fargate;
+use crate::job::{JobStatus, StoppedTask, format_ts, status_for_event};
+
+/// What the tracker writes for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventUpdate {
+    /// The job.
+    pub job_id: String,
+    /// The attempt the event's task belongs to.
+    pub attempt: u32,
+    /// The event's task ARN.
+    pub task_arn: String,
+    /// `detail.version`.
+    pub version: i64,
+    /// The job status derived from the event.
+    pub status: JobStatus,
+    /// Event-derived attributes (contract names) and their values; a `None` is removed, so the
+    /// record mirrors the newest event exactly, whatever arrived before it.
+    pub fields: Vec<(&'static str, Option<Value>)>,
+    /// TTL to set (terminal events when retention is configured).
+    pub expires_at: Option<i64>,
+    /// Write time.
+    pub now: DateTime<Utc>,
+}
+
+/// Why an event was skipped without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Not a task state change (the rule should not have sent it).
+    OtherDetailType(String),
+    /// A task of another project or not launched by jobgen.
+    ForeignStartedBy(Option<String>),
+    /// A task whose group is not a jobgen group.
+    ForeignGroup(Option<String>),
+    /// The event cannot be read; retrying cannot fix it.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::OtherDetailType(t) => write!(f, "not a task state change: detail-type {t:?}"),
+            Skip::ForeignStartedBy(s) => write!(f, "task not started by this project: startedBy {s:?}"),
+            Skip::ForeignGroup(g) => write!(f, "task group is not a jobgen group: {g:?}"),
+            Skip::Malformed(why) => write!(f, "malformed event: {why}"),
+        }
+    }
+}
+
+/// The launch-table entry a task definition ARN belongs to: `family:revision` entries match the
+/// ARN's suffix, bare families match any revision, full ARNs match exactly.
+fn entry_for_task_definition<'a>(config: &'a RuntimeConfig, arn: Option<&str>) -> Option<&'a JobTypeEntry> {
+    let arn = arn?;
+    let family_rev = arn.rsplit_once('/').map_or(arn, |(_, rest)| rest);
+    let family = family_rev.split(':').next().unwrap_or(family_rev);
+    config.launch_table.job_types.values().find(|e| {
+        let td = e.task_definition.as_str();
+        td == arn || td == family_rev || td == family
+    })
+}
+
+fn parse_architecture(value: &str) -> Option<Architecture> {
+    match value.to_ascii_lowercase().as_str() {
+        "x86_64" | "x86-64" | "amd64" => Some(Architecture::X86_64),
+        "arm64" | "aarch64" => Some(Architecture::Arm64),
+        _ => None,
+    }
+}
+
+fn ms_between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<i64> {
+    Some((to? - from?).num_milliseconds().max(0))
+}
+
+fn json<T: serde::Serialize>(value: Option<T>) -> Option<Value> {
+    value.and_then(|v| serde_json::to_value(v).ok())
+}
+
+/// Computes the write for one event, or why it is skipped.
+pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<EventUpdate, Skip> {
+    let envelope = event::parse_envelope(event).map_err(|e| Skip::Malformed(e.to_string()))?;
+    if envelope.detail_type != event::DETAIL_TYPE {
+        return Err(Skip::OtherDetailType(envelope.detail_type));
+    }
+    let d: TaskDetail = event::parse_detail(envelope.detail).map_err(|e| Skip::Malformed(e.to_string()))?;
+    if d.started_by.as_deref() != Some(config.started_by().as_str()) {
+        return Err(Skip::ForeignStartedBy(d.started_by));
+    }
+    let Some((job_id, attempt)) = d.group.as_deref().and_then(contract::parse_task_group) else {
+        return Err(Skip::ForeignGroup(d.group));
+    };
+    let task_arn = d.task_arn.clone().ok_or_else(|| Skip::Malformed("detail.taskArn is missing".into()))?;
+    let version = d.version.ok_or_else(|| Skip::Malformed("detail.version is missing".into()))?;
+    let last_status = d.last_status.clone().ok_or_else(|| Skip::Malformed("detail.lastStatus is missing".into()))?;
+
+    let entry = entry_for_task_definition(config, d.task_definition_arn.as_deref());
+    // The main container: named by the launch table; else the one carrying jobgen's overrides; else
+    // the only container.
+    let main = entry
+        .map(|e| e.container.as_str())
+        .or_else(|| d.container_with_override_env(contract::TASK_ENV_JOB_ID))
+        .and_then(|name| d.container(name))
+        .or_else(|| if d.containers.len() == 1 { d.containers.first() } else { None });
+    let exit_code = main.and_then(|c| c.exit_code);
+    let container_reason = main.and_then(|c| c.reason.clone());
+    let stopped = StoppedTask {
+        stop_code: d.stop_code.as_deref(),
+        stopped_reason: d.stopped_reason.as_deref(),
+        exit_code,
+        container_reason: container_reason.as_deref(),
+        started: d.started_at.is_some(),
+    };
+    let (status, failure_class) = status_for_event(&last_status, &stopped);
+
+    let capacity = match d.capacity_provider_name.as_deref() {
+        Some("FARGATE_SPOT") => Some(Capacity::FargateSpot),
+        Some("FARGATE") => Some(Capacity::Fargate),
+        _ if d.launch_type.as_deref() == Some("FARGATE") => Some(Capacity::Fargate),
+        _ => entry.map(|e| e.capacity),
+    };
+    let architecture = d.cpu_architecture().and_then(parse_architecture).or_else(|| entry.map(|e| e.architecture));
+    // Fargate bills from the start of the image pull to the stop; a task that never pulled an
+    // image (failed before) is not billed.
+    let cost = match (last_status.as_str(), d.cpu, d.memory, d.stopped_at) {
+        ("STOPPED", Some(cpu), Some(memory), Some(stopped_at)) => Some(match d.pull_started_at.or(d.started_at) {
+            Some(from) => fargate::estimate_cost(
+                cpu,
+                memory,
+                architecture.unwrap_or(Architecture::X86_64),
+                capacity.unwrap_or(Capacity::Fargate),
+                (stopped_at - from).num_milliseconds(),
+            ),
+            None => 0.0,
+        }),
+        _ => None,
+    };
+    let ts = |t: Option<DateTime<Utc>>| t.map(|t| Value::String(format_ts(&t)));
+    let fields = vec![
+        (attr::CLUSTER_ARN, d.cluster_arn.clone().map(Value::String)),
+        (attr::ECS_LAST_STATUS, Some(Value::String(last_status))),
+        (attr::ECS_DESIRED_STATUS, d.desired_status.clone().map(Value::String)),
+        (attr::TASK_CREATED_AT, ts(d.created_at)),
+        (attr::PULL_STARTED_AT, ts(d.pull_started_at)),
+        (attr::PULL_STOPPED_AT, ts(d.pull_stopped_at)),
+        (attr::STARTED_AT, ts(d.started_at)),
+        (attr::STOPPING_AT, ts(d.stopping_at)),
+        (attr::STOPPED_AT, ts(d.stopped_at)),
+        (attr::WAIT_MS, json(ms_between(d.created_at, d.started_at))),
+        (attr::RUN_MS, json(ms_between(d.started_at, d.stopped_at))),
+        (attr::EXIT_CODE, json(exit_code)),
+        (attr::CONTAINER_REASON, container_reason.map(Value::String)),
+        (attr::STOP_CODE, d.stop_code.clone().map(Value::String)),
+        (attr::STOPPED_REASON, d.stopped_reason.clone().map(Value::String)),
+        (attr::FAILURE_CLASS, json(failure_class)),
+        (attr::CPU, json(d.cpu)),
+        (attr::MEMORY, json(d.memory)),
+        (attr::CAPACITY, json(capacity)),
+        (attr::ARCHITECTURE, json(architecture)),
+        (attr::COST_USD, json(cost)),
+    ];
+    let expires_at = if status.is_terminal() { config.expires_at(now.timestamp()) } else { None };
+    Ok(EventUpdate { job_id: job_id.to_string(), attempt, task_arn, version, status, fields, expires_at, now })
+}
+
+#[cfg(feature = "aws")]
+pub use handler::*;
+
+#[cfg(feature = "aws")]
+mod handler {
+    use chrono::{DateTime, Utc};
+    use serde_json::{Value, json};
+
+    use super::{Skip, plan};
+    use crate::config::RuntimeConfig;
+    use crate::job::JobStatus;
+    use crate::store::{ApplyOutcome, Store, StoreError};
+
+    /// What happened to one event.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum TrackOutcome {
+        /// The record now reflects the event.
+        Applied {
+            /// The job.
+            job_id: String,
+            /// Its new status.
+            status: JobStatus,
+        },
+        /// The write's condition failed: duplicate, stale, other attempt/task, terminal, or no such job.
+        Unchanged {
+            /// The job the event named.
+            job_id: String,
+            /// Whether the job exists at all (when DynamoDB said).
+            exists: Option<bool>,
+        },
+        /// Not ours or unreadable: dropped without error.
+        Skipped(Skip),
+    }
+
+    impl TrackOutcome {
+        /// A JSON summary (the Lambda's response, for logs and local invokes).
+        pub fn to_json(&self) -> Value {
+            match self {
+                TrackOutcome::Applied { job_id, status } => {
+                    json!({"outcome": "applied", "jobId": job_id, "status": status})
+                }
+                TrackOutcome::Unchanged { job_id, exists } => {
+                    json!({"outcome": "unchanged", "jobId": job_id, "jobExists": exists})
+                }
+                TrackOutcome::Skipped(skip) => json!({"outcome": "skipped", "reason": skip.to_string()}),
+            }
+        }
+    }
+
+    /// A failure to record an event. Returned to Lambda as an error so EventBridge's asynchronous
+    /// invocation retries it and, when retries run out, the stack's dead-letter queue keeps it.
+    #[derive(Debug, thiserror::Error)]
+    pub enum TrackError {
+        /// The table write failed.
+        #[error("cannot record the event for job {job_id} (retryable: {retryable}): {source}")]
+        Store {
+            /// The job.
+            job_id: String,
+            /// Whether a retry may succeed.
+            retryable: bool,
+            /// The store error.
+            source: StoreError,
+        },
+    }
+
+    impl TrackError {
+        /// Whether a retry may succeed (a DynamoDB throttle: yes; access denied: no).
+        pub fn is_retryable(&self) -> bool {
+            match self {
+                TrackError::Store { retryable, .. } => *retryable,
+            }
+        }
+    }
+
+    /// The track handler: configuration plus the table.
+    #[derive(Debug, Clone)]
+    pub struct Tracker {
+        store: Store,
+        config: RuntimeConfig,
+    }
+
+    impl Tracker {
+        /// A tracker writing to `store`.
+        pub fn new(store: Store, config: RuntimeConfig) -> Self {
+            Tracker { store, config }
+        }
+
+        /// The store.
+        pub fn store(&self) -> &Store {
+            &self.store
+        }
+
+        /// Handles one event: at most one UpdateItem, no reads.
+        pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<TrackOutcome, TrackError> {
+            let update = match plan(event, &self.config, now) {
+                Ok(update) => update,
+                Err(skip) => {
+                    if matches!(skip, Skip::Malformed(_)) {
+                        tracing::warn!(%skip, "event dropped");
+                    } else {
+                        tracing::debug!(%skip, "event ignored");
+                    }
+                    return Ok(TrackOutcome::Skipped(skip));
+                }
+            };
+            match self.store.apply_event(&update).await {
+                Ok(ApplyOutcome::Applied(job)) => {
+                    tracing::info!(job_id = %job.job_id, status = %job.status, version = update.version, "event applied");
+                    Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
+                }
+                Ok(ApplyOutcome::Ignored(existing)) => {
+                    tracing::info!(job_id = %update.job_id, version = update.version, exists = existing.is_some(), "event changed nothing");
+                    // DynamoDB returns the old item on a failed condition; without it we cannot tell.
+                    let exists = existing.map(|_| true);
+                    Ok(TrackOutcome::Unchanged { job_id: update.job_id, exists })
+                }
+                Err(source) => {
+                    let retryable = source.is_retryable();
+                    tracing::error!(job_id = %update.job_id, retryable, error = %source, "event not recorded");
+                    Err(TrackError::Store { job_id: update.job_id, retryable, source })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::contract::{LaunchTable, Network};
+    use crate::job::FailureClass;
+
+    fn config() -> RuntimeConfig {
+        RuntimeConfig {
+            table_name: "jobs".into(),
+            project: "demo".into(),
+            launch_table: LaunchTable {
+                clusters: vec!["main".into()],
+                networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
+                job_types: BTreeMap::from([(
+                    "report".to_string(),
+                    JobTypeEntry {
+                        task_definition: "report:3".into(),
+                        cluster: 0,
+                        network: 0,
+                        capacity: Capacity::Fargate,
+                        container: "app".into(),
+                        architecture: Architecture::Arm64,
+                    },
+                )]),
+            },
+            retention_days: 30,
+        }
+    }
+
+    fn event(detail: Value) -> Value {
+        serde_json::json!({"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": detail})
+    }
+
+    fn stopped_detail() -> Value {
+        serde_json::json!({
+            "startedBy": "jobgen/demo", "group": "jobgen:job1:2", "taskArn": "arn:t", "version": 5,
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/report:3",
+            "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "cpu": "1024", "memory": "2048",
+            "capacityProviderName": "FARGATE_SPOT",
+            "containers": [{"name": "sidecar", "exitCode": 0}, {"name": "app", "exitCode": 3}],
+            "stopCode": "EssentialContainerExited",
+            "createdAt": "2026-01-01T00:00:00.000Z", "pullStartedAt": "2026-01-01T00:00:10.000Z",
+            "startedAt": "2026-01-01T00:00:30.000Z", "stoppedAt": "2026-01-01T01:00:10.000Z"
+        })
+    }
+
+    fn field<'a>(u: &'a EventUpdate, name: &str) -> Option<&'a Value> {
+        u.fields.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_ref())
+    }
+
+    #[test]
+    fn plans_a_stopped_event_with_main_container_durations_and_cost() {
+        let now = Utc::now();
+        let u = plan(event(stopped_detail()), &config(), now).unwrap();
+        assert_eq!((u.job_id.as_str(), u.attempt, u.version), ("job1", 2, 5));
+        assert_eq!(u.status, JobStatus::Failed);
+        assert_eq!(field(&u, attr::EXIT_CODE), Some(&Value::from(3)));
+        assert_eq!(field(&u, attr::FAILURE_CLASS), Some(&Value::from(FailureClass::NonZeroExit.as_str())));
+        assert_eq!(field(&u, attr::WAIT_MS), Some(&Value::from(30_000)));
+        assert_eq!(field(&u, attr::RUN_MS), Some(&Value::from(3_580_000)));
+        assert_eq!(field(&u, attr::CAPACITY), Some(&Value::from("FARGATE_SPOT")));
+        // No architecture attribute in the event: the launch table's entry decides.
+        assert_eq!(field(&u, attr::ARCHITECTURE), Some(&Value::from("ARM64")));
+        let expected = fargate::estimate_cost(1024, 2048, Architecture::Arm64, Capacity::FargateSpot, 3_600_000);
+        assert_eq!(field(&u, attr::COST_USD).and_then(Value::as_f64), Some(expected));
+        assert_eq!(u.expires_at, Some(now.timestamp() + 30 * 86_400));
+        assert_eq!(field(&u, attr::STOPPING_AT), None);
+    }
+
+    #[test]
+    fn skips_what_is_not_ours() {
+        let c = config();
+        let now = Utc::now();
+        let mut d = stopped_detail();
+        d["startedBy"] = "jobgen/other".into();
+        assert!(matches!(plan(event(d), &c, now), Err(Skip::ForeignStartedBy(_))));
+        let mut d = stopped_detail();
+        d["group"] = "family:report".into();
+        assert!(matches!(plan(event(d), &c, now), Err(Skip::ForeignGroup(_))));
+        let other = serde_json::json!({"detail-type": "ECS Container Instance State Change", "detail": {}});
+        assert!(matches!(plan(other, &c, now), Err(Skip::OtherDetailType(_))));
+        let mut d = stopped_detail();
+        d.as_object_mut().map(|o| o.remove("version"));
+        assert!(matches!(plan(event(d), &c, now), Err(Skip::Malformed(_))));
+        assert!(matches!(plan(Value::from("nope"), &c, now), Err(Skip::Malformed(_))));
+    }
+
+    #[test]
+    fn never_started_tasks_cost_nothing_and_fail_to_start() {
+        let d = serde_json::json!({
+            "startedBy": "jobgen/demo", "group": "jobgen:job1:1", "taskArn": "arn:t", "version": 3,
+            "lastStatus": "STOPPED", "cpu": "256", "memory": "512", "containers": [],
+            "stopCode": "TaskFailedToStart", "stoppedReason": "ResourceInitializationError: unable to pull secrets",
+            "createdAt": "2026-01-01T00:00:00.000Z", "stoppedAt": "2026-01-01T00:00:40.000Z"
+        });
+        let u = plan(event(d), &config(), Utc::now()).unwrap();
+        assert_eq!(field(&u, attr::FAILURE_CLASS), Some(&Value::from("FAILED_TO_START")));
+        assert_eq!(field(&u, attr::COST_USD), Some(&Value::from(0.0)));
+        assert_eq!(field(&u, attr::EXIT_CODE), None);
+        assert_eq!(field(&u, attr::WAIT_MS), None);
+    }
+}

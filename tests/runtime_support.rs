@@ -1,0 +1,241 @@
+//! Shared set-up for the runtime integration tests (included with `#[path]` by `runtime_*.rs`): a
+//! jobs table with the contract's schema, an ECS cluster and FARGATE task definition, and a VPC
+//! subnet and security group in the moto emulator, plus a [`RuntimeConfig`] that launches there.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use jobgen_runtime::config::RuntimeConfig;
+use jobgen_runtime::contract::{self, Architecture, Capacity, JobTypeEntry, LaunchTable, Network};
+use jobgen_runtime::create_job::CreateJob;
+use jobgen_runtime::launch::RetryPolicy;
+use jobgen_runtime::launcher::{Launcher, RunTaskApi};
+use jobgen_runtime::store::Store;
+use jobgen_runtime::track::Tracker;
+use jobgen_tests::{Moto, venv_bin};
+
+/// Job type on FARGATE whose task definition exists.
+pub const REPORT: &str = "report";
+/// Job type on FARGATE_SPOT.
+pub const SPOT_REPORT: &str = "spot-report";
+/// Job type whose task definition does not exist (RunTask raises).
+pub const BROKEN: &str = "broken";
+/// Job type whose cluster does not exist (RunTask raises).
+pub const LOST: &str = "lost";
+/// The main container of the test task definition.
+pub const CONTAINER: &str = "main";
+
+/// One test's world: its own project, table, cluster and task definition in the shared emulator.
+pub struct World {
+    pub config: RuntimeConfig,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub cluster_arn: String,
+    pub task_definition_arn: String,
+}
+
+fn aws_cli(moto: &Moto, args: &[&str]) -> String {
+    let output = Command::new(venv_bin().join("aws"))
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint, "--output", "text"])
+        .envs(moto.env())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI (make tools): {e}"));
+    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A subnet and a security group, created once per test binary (moto validates both on RunTask).
+fn network(moto: &Moto) -> &'static (String, String) {
+    static NETWORK: OnceLock<(String, String)> = OnceLock::new();
+    NETWORK.get_or_init(|| {
+        let vpc = aws_cli(moto, &["ec2", "create-vpc", "--cidr-block", "10.42.0.0/16", "--query", "Vpc.VpcId"]);
+        // moto's ECS builds the task ENI's private DNS name and fails with HTTP 500 without it.
+        aws_cli(
+            moto,
+            &["ec2", "modify-vpc-attribute", "--vpc-id", &vpc, "--enable-dns-hostnames", r#"{"Value":true}"#],
+        );
+        let subnet = aws_cli(
+            moto,
+            &["ec2", "create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.42.1.0/24", "--query", "Subnet.SubnetId"],
+        );
+        let sg = aws_cli(
+            moto,
+            &[
+                "ec2",
+                "create-security-group",
+                "--group-name",
+                "jobgen-runtime-tests",
+                "--description",
+                "jobgen runtime tests",
+                "--vpc-id",
+                &vpc,
+                "--query",
+                "GroupId",
+            ],
+        );
+        (subnet, sg)
+    })
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap()
+}
+
+fn string_attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+}
+
+fn index(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash))
+        .key_schema(key(contract::CREATED_AT_ATTR, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .unwrap()
+}
+
+/// Creates the jobs table exactly as the contract describes it.
+pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
+    ddb.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(contract::KEY_ATTR, KeyType::Hash))
+        .attribute_definitions(string_attr(contract::KEY_ATTR))
+        .attribute_definitions(string_attr(contract::STATUS_ATTR))
+        .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR))
+        .attribute_definitions(string_attr(contract::CREATED_AT_ATTR))
+        .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR))
+        .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR))
+        .send()
+        .await
+        .unwrap();
+}
+
+impl World {
+    /// Sets up a world for `project` (unique per test).
+    pub async fn new(project: &str) -> World {
+        let moto = Moto::shared();
+        let (subnet, sg) = network(moto).clone();
+        let sdk = moto.sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let table = format!("jobs-{project}");
+        create_table(&ddb, &table).await;
+        let cluster = format!("cluster-{project}");
+        let cluster_arn = ecs
+            .create_cluster()
+            .cluster_name(&cluster)
+            .capacity_providers("FARGATE")
+            .capacity_providers("FARGATE_SPOT")
+            .send()
+            .await
+            .unwrap()
+            .cluster()
+            .and_then(|c| c.cluster_arn())
+            .unwrap()
+            .to_string();
+        let family = format!("{REPORT}-{project}");
+        let task_definition_arn = ecs
+            .register_task_definition()
+            .family(&family)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name(CONTAINER)
+                    .image("public.ecr.aws/docker/library/busybox:1.36")
+                    .memory(512)
+                    .essential(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap()
+            .to_string();
+        let entry = |task_definition: String, cluster: usize, capacity: Capacity| JobTypeEntry {
+            task_definition,
+            cluster,
+            network: 0,
+            capacity,
+            container: CONTAINER.to_string(),
+            architecture: Architecture::X86_64,
+        };
+        let launch_table = LaunchTable {
+            clusters: vec![cluster, format!("no-such-cluster-{project}")],
+            networks: vec![Network { subnets: vec![subnet], security_groups: vec![sg], assign_public_ip: false }],
+            job_types: BTreeMap::from([
+                (REPORT.to_string(), entry(format!("{family}:1"), 0, Capacity::Fargate)),
+                (SPOT_REPORT.to_string(), entry(format!("{family}:1"), 0, Capacity::FargateSpot)),
+                (BROKEN.to_string(), entry(format!("missing-{project}:7"), 0, Capacity::Fargate)),
+                (LOST.to_string(), entry(format!("{family}:1"), 1, Capacity::Fargate)),
+            ]),
+        };
+        let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
+        World { config, ddb, ecs, cluster_arn, task_definition_arn }
+    }
+
+    /// The store.
+    pub fn store(&self) -> Store {
+        Store::new(self.ddb.clone(), self.config.table_name.clone())
+    }
+
+    /// A create-job handler launching on the emulator's ECS.
+    pub fn create_job(&self) -> CreateJob<aws_sdk_ecs::Client> {
+        self.create_job_with(self.ecs.clone())
+    }
+
+    /// A create-job handler over another RunTask implementation (the scripted double).
+    pub fn create_job_with<A: RunTaskApi>(&self, api: A) -> CreateJob<A> {
+        CreateJob::new(self.store(), Launcher::new(api, RetryPolicy::immediate(3)), self.config.clone())
+    }
+
+    /// The track handler.
+    pub fn tracker(&self) -> Tracker {
+        Tracker::new(self.store(), self.config.clone())
+    }
+
+    /// ARNs of the tasks this project started (ListTasks by startedBy), all desired statuses.
+    pub async fn task_arns(&self) -> Vec<String> {
+        let mut arns = Vec::new();
+        for cluster in [&self.config.launch_table.clusters[0]] {
+            let out = self
+                .ecs
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(contract::started_by(&self.config.project))
+                .send()
+                .await
+                .unwrap();
+            arns.extend(out.task_arns().iter().cloned());
+        }
+        arns
+    }
+
+    /// One task, described.
+    pub async fn describe(&self, task_arn: &str) -> aws_sdk_ecs::types::Task {
+        let out = self
+            .ecs
+            .describe_tasks()
+            .cluster(&self.config.launch_table.clusters[0])
+            .tasks(task_arn)
+            .send()
+            .await
+            .unwrap();
+        out.tasks().first().cloned().unwrap()
+    }
+}

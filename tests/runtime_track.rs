@@ -1,0 +1,363 @@
+//! The track handler against the moto emulator: real-shaped "ECS Task State Change" sequences
+//! (tests/fixtures/events/sequences/) applied to jobs launched by the real create-job handler, each
+//! sequence delivered in order, with duplicates, reversed and shuffled, always ending in the same
+//! record; foreign events ignored; unknown fields and values tolerated; launch/track races.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "runtime_support.rs"]
+mod runtime_support;
+
+use chrono::Utc;
+use jobgen_runtime::contract::{self, Architecture, Capacity, attr};
+use jobgen_runtime::create_job::CreateJobRequest;
+use jobgen_runtime::fargate;
+use jobgen_runtime::job::{Job, JobStatus};
+use jobgen_runtime::launcher::Launched;
+use jobgen_runtime::store::ListFilter;
+use jobgen_runtime::track::{Skip, TrackOutcome};
+use runtime_support::{REPORT, World};
+use serde_json::{Value, json};
+
+const SEQUENCES: [&str; 7] = [
+    "success",
+    "non_zero_exit",
+    "failed_to_start",
+    "out_of_memory",
+    "image_pull_failed",
+    "spot_interruption",
+    "user_stop",
+];
+
+/// Record attributes that differ between two runs of the same sequence by nature: identity, the
+/// task ARN moto assigned, and wall-clock times of our own writes.
+const VOLATILE: [&str; 7] = [
+    contract::KEY_ATTR,
+    attr::IDEMPOTENCY_KEY,
+    attr::TASK_ARN,
+    contract::CREATED_AT_ATTR,
+    attr::UPDATED_AT,
+    attr::LAUNCHED_AT,
+    contract::TTL_ATTR,
+];
+
+struct Fixture {
+    job_type: String,
+    expect: serde_json::Map<String, Value>,
+    /// Event text with placeholders.
+    events: Vec<String>,
+}
+
+fn fixture(name: &str) -> Fixture {
+    let path = jobgen_tests::repo_root().join(format!("tests/fixtures/events/sequences/{name}.json"));
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    Fixture {
+        job_type: value["jobType"].as_str().unwrap().to_string(),
+        expect: value["expect"].as_object().unwrap().clone(),
+        events: value["events"].as_array().unwrap().iter().map(Value::to_string).collect(),
+    }
+}
+
+/// Deterministic Fisher-Yates (64-bit LCG): the same seed always gives the same order.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    for i in (1..items.len()).rev() {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let j = usize::try_from((state >> 33) % (i as u64 + 1)).unwrap();
+        items.swap(i, j);
+    }
+}
+
+/// Every delivery order tested: in order, duplicated, reversed, reversed-duplicated, and three
+/// seeded shuffles of a duplicated sequence.
+fn orders(n: usize) -> Vec<(String, Vec<usize>)> {
+    let once: Vec<usize> = (0..n).collect();
+    let twice: Vec<usize> = once.iter().flat_map(|i| [*i, *i]).collect();
+    let mut orders = vec![
+        ("in-order".to_string(), once.clone()),
+        ("duplicated".to_string(), twice.clone()),
+        ("reversed".to_string(), once.iter().rev().copied().collect()),
+        ("reversed-duplicated".to_string(), twice.iter().rev().copied().collect()),
+    ];
+    for seed in [7, 42, 2026] {
+        let mut shuffled = twice.clone();
+        shuffle(&mut shuffled, seed);
+        orders.push((format!("shuffled-{seed}"), shuffled));
+    }
+    orders
+}
+
+fn request(job_type: &str, key: &str) -> CreateJobRequest {
+    CreateJobRequest {
+        job_type: job_type.to_string(),
+        idempotency_key: Some(key.to_string()),
+        environment: [("INPUT".to_string(), "s3://bucket/input.csv".to_string())].into(),
+        ..CreateJobRequest::default()
+    }
+}
+
+/// Launches a job through the real handler and returns (job id, task ARN).
+async fn launch(world: &World, job_type: &str, key: &str) -> (String, String) {
+    let view = world.create_job().create(request(job_type, key), Utc::now(), None).await.unwrap();
+    assert_eq!(view.status, JobStatus::Starting);
+    (view.job_id, view.task_arn.unwrap())
+}
+
+fn event(world: &World, text: &str, job_id: &str, task_arn: &str, job_type: &str) -> Value {
+    let cluster = &world.config.launch_table.clusters[0];
+    let text = text
+        .replace("{{JOB_ID}}", job_id)
+        .replace("{{JOB_TYPE}}", job_type)
+        .replace("{{PROJECT}}", &world.config.project)
+        .replace("{{TASK_ARN}}", task_arn)
+        .replace("{{CLUSTER_ARN}}", &world.cluster_arn)
+        .replace("{{CLUSTER}}", cluster)
+        .replace("{{TASK_DEFINITION_ARN}}", &world.task_definition_arn);
+    serde_json::from_str(&text).unwrap()
+}
+
+fn normalized(job: &Job) -> Value {
+    let mut json = job.to_json();
+    for key in VOLATILE {
+        json.as_object_mut().unwrap().remove(key);
+    }
+    json
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_sequence_ends_in_the_same_record_in_any_delivery_order() {
+    let world = World::new("sequences").await;
+    let tracker = world.tracker();
+    for name in SEQUENCES {
+        let fixture = fixture(name);
+        let mut reference: Option<Value> = None;
+        for (order_name, order) in orders(fixture.events.len()) {
+            let (job_id, task_arn) = launch(&world, &fixture.job_type, &format!("{name}-{order_name}")).await;
+            let mut applied = 0;
+            for i in &order {
+                let e = event(&world, &fixture.events[*i], &job_id, &task_arn, &fixture.job_type);
+                match tracker.handle(e, Utc::now()).await.unwrap() {
+                    TrackOutcome::Applied { .. } => applied += 1,
+                    TrackOutcome::Unchanged { exists, .. } => assert_eq!(exists, Some(true)),
+                    TrackOutcome::Skipped(skip) => panic!("{name}/{order_name}: skipped {skip}"),
+                }
+            }
+            if order_name == "in-order" {
+                assert_eq!(applied, fixture.events.len(), "{name}: every in-order event applies");
+            }
+            if order_name.starts_with("reversed") {
+                assert_eq!(applied, 1, "{name}/{order_name}: only the newest event applies");
+            }
+            let job = world.store().get(&job_id).await.unwrap().unwrap();
+            assert!(job.status.is_terminal(), "{name}/{order_name}: {:?}", job.status);
+            assert_eq!(job.attempt.task_arn.as_deref(), Some(task_arn.as_str()));
+            assert!(job.expires_at.is_some(), "terminal records get a TTL");
+            let record = normalized(&job);
+            for (key, want) in &fixture.expect {
+                assert_eq!(&record[key], want, "{name}/{order_name}: {key} in {record:#}");
+            }
+            match &reference {
+                None => reference = Some(record),
+                Some(reference) => assert_eq!(&record, reference, "{name}/{order_name} differs from in-order"),
+            }
+        }
+        let record = reference.unwrap();
+        assert_eq!(record[attr::ECS_LAST_STATUS], "STOPPED", "{name}");
+        assert_eq!(record[attr::ECS_VERSION], fixture.events.len() as u64, "{name}");
+        assert!(record[attr::COST_USD].as_f64().is_some(), "{name}: cost recorded");
+        assert!(record.get(attr::LEASE_UNTIL).is_none(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn success_record_has_durations_and_the_billed_cost() {
+    let world = World::new("success").await;
+    let fixture = fixture("success");
+    let (job_id, task_arn) = launch(&world, REPORT, "s").await;
+    for text in &fixture.events {
+        world.tracker().handle(event(&world, text, &job_id, &task_arn, REPORT), Utc::now()).await.unwrap();
+    }
+    let job = world.store().get(&job_id).await.unwrap().unwrap();
+    let a = &job.attempt;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!((a.wait_ms, a.run_ms, a.exit_code), (Some(13_265), Some(349_354), Some(0)));
+    assert_eq!(
+        (a.cpu, a.memory, a.capacity, a.architecture),
+        (Some(256), Some(512), Some(Capacity::Fargate), Some(Architecture::X86_64))
+    );
+    // Billed from pullStartedAt (10:00:09.020) to stoppedAt (10:06:02.731).
+    let cost = fargate::estimate_cost(256, 512, Architecture::X86_64, Capacity::Fargate, 353_711);
+    assert_eq!(a.cost_usd, Some(cost));
+    assert_eq!(a.failure_class, None);
+    assert_eq!(a.cluster_arn.as_deref(), Some(world.cluster_arn.as_str()));
+    assert_eq!(a.stopped_reason.as_deref(), Some("Essential container in task exited"));
+}
+
+#[tokio::test]
+async fn events_that_are_not_ours_change_nothing() {
+    let world = World::new("foreign").await;
+    let tracker = world.tracker();
+    let fixture = fixture("success");
+    let (job_id, task_arn) = launch(&world, REPORT, "mine").await;
+    let before = world.store().get(&job_id).await.unwrap().unwrap();
+    let running = event(&world, &fixture.events[2], &job_id, &task_arn, REPORT);
+
+    let mut other_project = running.clone();
+    other_project["detail"]["startedBy"] = "jobgen/someone-else".into();
+    assert!(matches!(
+        tracker.handle(other_project, Utc::now()).await.unwrap(),
+        TrackOutcome::Skipped(Skip::ForeignStartedBy(_))
+    ));
+    let mut service_task = running.clone();
+    service_task["detail"]["startedBy"] = "ecs-svc/9223370545345641169".into();
+    service_task["detail"]["group"] = "service:web".into();
+    assert!(matches!(tracker.handle(service_task, Utc::now()).await.unwrap(), TrackOutcome::Skipped(_)));
+    let mut foreign_group = running.clone();
+    foreign_group["detail"]["group"] = "family:report".into();
+    assert!(matches!(
+        tracker.handle(foreign_group, Utc::now()).await.unwrap(),
+        TrackOutcome::Skipped(Skip::ForeignGroup(_))
+    ));
+    let instance_event =
+        json!({"detail-type": "ECS Container Instance State Change", "source": "aws.ecs", "detail": {}});
+    assert!(matches!(
+        tracker.handle(instance_event, Utc::now()).await.unwrap(),
+        TrackOutcome::Skipped(Skip::OtherDetailType(_))
+    ));
+    let garbage = json!({"detail-type": "ECS Task State Change", "detail": {"version": "seven"}});
+    assert!(matches!(tracker.handle(garbage, Utc::now()).await.unwrap(), TrackOutcome::Skipped(Skip::Malformed(_))));
+
+    // Our project and group shape, but no such job: the conditional write fails, no record appears.
+    let mut unknown_job = running.clone();
+    unknown_job["detail"]["group"] = contract::task_group("nosuchjob", 1).into();
+    let outcome = tracker.handle(unknown_job, Utc::now()).await.unwrap();
+    assert_eq!(outcome, TrackOutcome::Unchanged { job_id: "nosuchjob".into(), exists: None });
+    assert!(world.store().get("nosuchjob").await.unwrap().is_none(), "apply-event never creates a record");
+    // An event of another attempt, or of another task claiming this attempt, is not applied.
+    let mut other_attempt = running.clone();
+    other_attempt["detail"]["group"] = contract::task_group(&job_id, 2).into();
+    assert!(matches!(tracker.handle(other_attempt, Utc::now()).await.unwrap(), TrackOutcome::Unchanged { .. }));
+    let mut other_task = running.clone();
+    other_task["detail"]["taskArn"] = format!("{task_arn}-impostor").into();
+    assert!(matches!(tracker.handle(other_task, Utc::now()).await.unwrap(), TrackOutcome::Unchanged { .. }));
+
+    assert_eq!(world.store().get(&job_id).await.unwrap().unwrap(), before);
+}
+
+#[tokio::test]
+async fn unknown_fields_and_enum_values_are_tolerated() {
+    let world = World::new("unknown").await;
+    let tracker = world.tracker();
+    let fixture = fixture("success");
+    let (job_id, task_arn) = launch(&world, REPORT, "u").await;
+    let mut future = event(&world, &fixture.events[1], &job_id, &task_arn, REPORT);
+    future["detail"]["lastStatus"] = "WARMING_UP".into();
+    future["detail"]["brandNewField"] = json!({"nested": [1, 2, 3]});
+    future["detail"]["containers"][0]["healthStatus"] = "SOMETHING_NEW".into();
+    future["newTopLevel"] = true.into();
+    assert!(matches!(
+        tracker.handle(future, Utc::now()).await.unwrap(),
+        TrackOutcome::Applied { status: JobStatus::Starting, .. }
+    ));
+    let mut stopped = event(&world, &fixture.events[4], &job_id, &task_arn, REPORT);
+    stopped["detail"]["stopCode"] = "SomeFutureStopCode".into();
+    stopped["detail"]["containers"][0]["exitCode"] = 0.into();
+    tracker.handle(stopped, Utc::now()).await.unwrap();
+    let job = world.store().get(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.attempt.stop_code.as_deref(), Some("SomeFutureStopCode"));
+}
+
+#[tokio::test]
+async fn events_that_beat_the_launch_record_are_not_regressed_by_it() {
+    let world = World::new("race").await;
+    let store = world.store();
+    let tracker = world.tracker();
+    let fixture = fixture("success");
+    // The job is recorded (SUBMITTED) and RunTask succeeded, but the RUNNING event arrives before
+    // create-job records the launch.
+    let crashing = world.create_job().with_fault(Some(jobgen_runtime::create_job::Fault::CrashBeforeRunTask));
+    crashing.create(request(REPORT, "race"), Utc::now(), None).await.unwrap_err();
+    let job_id = jobgen_runtime::create_job::job_id_for_key("race");
+    let task_arn = format!("{}/task/deadbeef", world.cluster_arn.replace(":cluster/", ":task/"));
+    let running = event(&world, &fixture.events[2], &job_id, &task_arn, REPORT);
+    assert!(matches!(
+        tracker.handle(running, Utc::now()).await.unwrap(),
+        TrackOutcome::Applied { status: JobStatus::Running, .. }
+    ));
+
+    let launched = Launched { task_arn: task_arn.clone(), cluster_arn: None, tries: 1 };
+    let late = store.record_launch(&job_id, 1, &launched, Utc::now()).await.unwrap();
+    let current = late.expect_err("record-launch must not overwrite a newer event");
+    assert_eq!(current.map(|j| j.status), Some(JobStatus::Running));
+    let failure = jobgen_runtime::launch::LaunchFailure {
+        kind: jobgen_runtime::job::LaunchErrorKind::Unavailable,
+        code: None,
+        reason: "timeout".into(),
+        tries: 3,
+    };
+    assert!(store.record_launch_failure(&job_id, 1, &failure, Utc::now()).await.unwrap().is_err());
+    let job = store.get(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.attempt.ecs_version, job.lease_until), (JobStatus::Running, Some(3), None));
+    // A replay does not relaunch a job whose task is known.
+    let view = world.create_job().create(request(REPORT, "race"), Utc::now(), None).await.unwrap();
+    assert_eq!((view.status, view.task_arn.as_deref()), (JobStatus::Running, Some(task_arn.as_str())));
+    assert!(world.task_arns().await.is_empty(), "no RunTask was made");
+}
+
+#[tokio::test]
+async fn a_terminal_record_never_regresses_but_a_newer_stopped_event_refines_it() {
+    let world = World::new("terminal").await;
+    let tracker = world.tracker();
+    let fixture = fixture("success");
+    let (job_id, task_arn) = launch(&world, REPORT, "t").await;
+    let stopped = event(&world, &fixture.events[4], &job_id, &task_arn, REPORT);
+    tracker.handle(stopped.clone(), Utc::now()).await.unwrap();
+    // Even a (hypothetical) non-terminal event with a higher version cannot reopen the job.
+    let mut late_running = event(&world, &fixture.events[2], &job_id, &task_arn, REPORT);
+    late_running["detail"]["version"] = 9.into();
+    assert!(matches!(tracker.handle(late_running, Utc::now()).await.unwrap(), TrackOutcome::Unchanged { .. }));
+    assert_eq!(world.store().get(&job_id).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    // A second STOPPED event with a higher version (ECS adds detail after the stop) is applied.
+    let mut refined = stopped;
+    refined["detail"]["version"] = 6.into();
+    refined["detail"]["stoppedReason"] = "Essential container in task exited (refined)".into();
+    assert!(matches!(tracker.handle(refined, Utc::now()).await.unwrap(), TrackOutcome::Applied { .. }));
+    let job = world.store().get(&job_id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.attempt.ecs_version), (JobStatus::Succeeded, Some(6)));
+    assert!(job.attempt.stopped_reason.unwrap().ends_with("(refined)"));
+}
+
+#[tokio::test]
+async fn jobs_are_listed_by_status_and_by_type_newest_first() {
+    let world = World::new("listing").await;
+    let store = world.store();
+    let fixture = fixture("non_zero_exit");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (job_id, task_arn) = launch(&world, REPORT, &format!("l{i}")).await;
+        ids.push(job_id.clone());
+        if i == 1 {
+            for text in &fixture.events {
+                world.tracker().handle(event(&world, text, &job_id, &task_arn, REPORT), Utc::now()).await.unwrap();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let failed = store.list(&ListFilter::Status(JobStatus::Failed), None, 10, None).await.unwrap();
+    assert_eq!(failed.jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), [ids[1].as_str()]);
+    let starting = store.list(&ListFilter::Status(JobStatus::Starting), None, 10, None).await.unwrap();
+    assert_eq!(starting.jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), [ids[2].as_str(), ids[0].as_str()]);
+    // Paging by one through the type index visits every job once, newest first.
+    let mut seen = Vec::new();
+    let mut page = None;
+    loop {
+        let result = store.list(&ListFilter::JobType(REPORT.into()), None, 1, page.as_deref()).await.unwrap();
+        seen.extend(result.jobs.into_iter().map(|j| j.job_id));
+        match result.next {
+            Some(next) => page = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+}
