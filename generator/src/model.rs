@@ -127,6 +127,8 @@ pub struct Role {
     pub description: String,
     /// The service that assumes it.
     pub service: &'static str,
+    /// Condition on the trust policy (`null` for none).
+    pub assume_condition: Value,
     /// Inline policies.
     pub policies: Vec<Policy>,
     /// checkov suppressions.
@@ -519,16 +521,6 @@ struct ClusterRef {
     launch_value: String,
     /// Worst-case length of `launch_value` once resolved.
     launch_len: usize,
-    /// The cluster's name (for task ARNs in ecs:TagResource).
-    cluster_name: String,
-}
-
-/// The name part of an ECS cluster given by name or ARN.
-fn cluster_name_of(existing: &str) -> &str {
-    match existing.strip_prefix("arn:") {
-        Some(_) => existing.rsplit_once('/').map(|(_, n)| n).unwrap_or(existing),
-        None => existing,
-    }
 }
 
 /// IAM resource ARN(s) for an existing task definition given as family, family:revision or ARN.
@@ -628,7 +620,6 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
                 arn_template: local_arn("ecs", &format!("cluster/{physical}")),
                 launch_value: format!("${{{id}}}"),
                 launch_len: physical.len(),
-                cluster_name: physical.clone(),
             });
             clusters.push(Cluster {
                 output: outputs::cluster_arn(&id),
@@ -640,7 +631,6 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
                 skips,
             });
         } else if let Some(existing) = &c.existing {
-            let cname = cluster_name_of(existing).to_string();
             let (arn, arn_template) = if existing.starts_with("arn:") {
                 (json!(existing), existing.clone())
             } else {
@@ -653,7 +643,6 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
                 arn_template,
                 launch_value: sub_escape(existing),
                 launch_len: existing.len(),
-                cluster_name: cname,
             });
         } else {
             diags.push(Diagnostic::new(
@@ -854,7 +843,9 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     // IAM: create-job.
     let table_arn = get_att(&table.id, "Arn");
     let index_arn = sub(&format!("${{{}.Arn}}/index/*", table.id));
-    let cluster_arns: Vec<Value> = cluster_refs.iter().map(|c| c.arn.clone()).collect();
+    // RunTask may only target clusters some job type runs on.
+    let cluster_arns: Vec<Value> =
+        used_clusters.iter().filter_map(|i| cluster_refs.get(*i)).map(|c| c.arn.clone()).collect();
     let create_job_name = format!("{project}-create-job");
     let create_job_log = LogGroup {
         id: "CreateJobLogGroup".into(),
@@ -885,18 +876,6 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             resources: run_task_resources,
             condition: json!({ "ArnEquals": { "ecs:cluster": cluster_arns } }),
         });
-        let task_arns: Vec<Value> = used_clusters
-            .iter()
-            .filter_map(|i| cluster_refs.get(*i))
-            .map(|c| sub(&local_arn("ecs", &format!("task/{}/*", c.cluster_name))))
-            .collect();
-        create_statements.push(Statement {
-            sid: "TagTasksAtLaunch".into(),
-            effect: "Allow",
-            actions: vec!["ecs:TagResource".into()],
-            resources: task_arns,
-            condition: json!({ "StringEquals": { "ecs:CreateAction": "RunTask" } }),
-        });
     }
     if !pass_role_resources.is_empty() {
         create_statements.push(Statement {
@@ -919,6 +898,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             id: "CreateJobRole".into(),
             description: format!("jobgen {project}: create-job function"),
             service: "lambda.amazonaws.com",
+            assume_condition: Value::Null,
             policies: vec![Policy { name: "create-job".into(), statements: create_statements }],
             skips: vec![],
         },
@@ -971,6 +951,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             id: "TrackRole".into(),
             description: format!("jobgen {project}: track function"),
             service: "lambda.amazonaws.com",
+            assume_condition: Value::Null,
             policies: vec![Policy { name: "track".into(), statements: track_statements }],
             skips: vec![],
         },
@@ -1089,6 +1070,15 @@ pub fn check_template_size(bytes: usize) -> Result<(), Report> {
 
 fn cluster_arns_for_pattern(refs: &[ClusterRef]) -> Vec<Value> {
     refs.iter().map(|c| c.arn.clone()).collect()
+}
+
+/// Only ECS tasks of this account and region may assume a task role (the confused-deputy guard
+/// AWS recommends in task role trust policies).
+fn ecs_tasks_trust_condition() -> Value {
+    json!({
+        "ArnLike": { "aws:SourceArn": { "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*" } },
+        "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } }
+    })
 }
 
 /// cfn-lint warns that a local `Code` path needs `aws cloudformation package`: that is the design.
@@ -1266,6 +1256,7 @@ fn task_definition(
             id: format!("TaskRole{pascal}"),
             description: format!("jobgen {project}: tasks of job type {name}"),
             service: "ecs-tasks.amazonaws.com",
+            assume_condition: ecs_tasks_trust_condition(),
             policies: task_policies,
             skips: vec![],
         },
@@ -1273,6 +1264,9 @@ fn task_definition(
             id: format!("ExecutionRole{pascal}"),
             description: format!("jobgen {project}: ECS agent for job type {name} (image pull, logs, secrets)"),
             service: "ecs-tasks.amazonaws.com",
+            // No source condition: AWS documents it for task roles; the execution role is assumed
+            // by the ECS agent before the task exists.
+            assume_condition: Value::Null,
             policies: vec![Policy { name: "execution".into(), statements: exec_statements }],
             skips: vec![],
         },

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Benchmarks `jobgen synth` (release build) for large projects; prints the numbers BENCHMARKS.md records.
+#
+# A 500-job-type project cannot be one valid stack: every job type with `task` adds 4 resources
+# (CloudFormation allows 500 per stack) and an entry in the job-type table create-job reads from its
+# environment (Lambda allows 4 KB). So this measures what is honest:
+#   1. synth of the largest project the limits allow (found by search, same shape as the others);
+#   2. synth of a 500-job-type project: parse + validate + model, then the limit report (exit 2).
+# Uses hyperfine when installed (apt-get install hyperfine), else a timed loop.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBGEN=${JOBGEN:-target/release/jobgen}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# project FILE N: a project with one created cluster and N small job types named j-001...
+project() {
+  local file=$1 n=$2 i
+  {
+    printf 'version: 1\nproject:\n  name: bench\nclusters:\n  main:\n    create: {}\n'
+    printf 'defaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\n'
+    printf 'job_types:\n'
+    for ((i = 1; i <= n; i++)); do
+      printf '  j-%03d:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n' "$i"
+    done
+  } >"$file"
+}
+
+# The largest N that synthesizes: search down from 200.
+max=0
+for ((n = 200; n >= 1; n--)); do
+  project "$WORK/max.yaml" "$n"
+  if "$JOBGEN" synth -c "$WORK/max.yaml" -o "$WORK/out" >/dev/null 2>&1; then
+    max=$n
+    break
+  fi
+done
+project "$WORK/500.yaml" 500
+echo "largest valid project: $max job types"
+echo "  template: $(wc -c <"$WORK/out/template.yaml") bytes, $(grep -c '^    Type: ' "$WORK/out/template.yaml") resources"
+echo "500 job types: $("$JOBGEN" synth -c "$WORK/500.yaml" 2>&1 >/dev/null | grep -c '^' ) lines of diagnostics (exit 2 expected)"
+"$JOBGEN" synth -c "$WORK/500.yaml" 2>&1 >/dev/null | sed 's/^/  | /' | head -12 || true
+
+if command -v hyperfine >/dev/null; then
+  hyperfine --warmup 3 --runs 30 -N \
+    -n "synth ${max} job types (largest valid stack)" "$JOBGEN synth -c $WORK/max.yaml -o $WORK/out" \
+    -n "synth 500 job types (rejected: limits)" -i "$JOBGEN synth -c $WORK/500.yaml -o $WORK/out500"
+  hyperfine --warmup 3 --runs 30 -N \
+    -n "synth examples/realistic" "$JOBGEN synth -c examples/realistic/jobgen.yaml -o $WORK/realistic"
+else
+  for f in max 500; do
+    start=$(date +%s%N)
+    for _ in $(seq 30); do "$JOBGEN" synth -c "$WORK/$f.yaml" -o "$WORK/out-$f" >/dev/null 2>&1 || true; done
+    echo "synth $f: $(( ($(date +%s%N) - start) / 30000 )) us mean over 30 runs"
+  done
+fi
