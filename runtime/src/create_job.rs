@@ -206,6 +206,35 @@ fn valid_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Deepest `metadata` nesting accepted (DynamoDB allows 32 levels in an item; the record adds one).
+pub const METADATA_MAX_DEPTH: usize = 16;
+
+/// DynamoDB stores `metadata` as a map: it refuses empty map keys and very deep nesting.
+fn check_metadata(value: &Value, path: &str, depth: usize) -> Result<(), ApiError> {
+    if depth > METADATA_MAX_DEPTH {
+        return Err(ApiError::invalid(format!(
+            "{path}: nests deeper than {METADATA_MAX_DEPTH} levels: flatten it or store it as a JSON string"
+        )));
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                if key.is_empty() {
+                    return Err(ApiError::invalid(format!("{path}: has an empty key: DynamoDB cannot store it")));
+                }
+                check_metadata(child, &format!("{path}.{key}"), depth + 1)?;
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                check_metadata(child, &format!("{path}[{i}]"), depth + 1)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Validates a request against the stack's job types. Nothing is written before this passes.
 pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<ValidRequest<'_>, ApiError> {
     if request.job_type.is_empty() {
@@ -256,6 +285,7 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         }
     }
     if let Some(metadata) = &request.metadata {
+        check_metadata(&Value::Object(metadata.clone()), "metadata", 0)?;
         let size = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
         if size > METADATA_LIMIT_BYTES {
             return Err(ApiError::invalid(format!(
@@ -684,6 +714,16 @@ mod tests {
         check(serde_json::json!({"jobType": "report", "command": []}), 400, "command");
         check(serde_json::json!({"jobType": "report", "idempotencyKey": ""}), 400, "idempotencyKey");
         check(serde_json::json!({"jobType": "report", "metadata": [1]}), 400, "request");
+        check(
+            serde_json::json!({"jobType": "report", "metadata": {"a": {"": 1}}}),
+            400,
+            "metadata.a: has an empty key",
+        );
+        let mut deep = serde_json::json!(1);
+        for _ in 0..=METADATA_MAX_DEPTH {
+            deep = serde_json::json!([deep]);
+        }
+        check(serde_json::json!({"jobType": "report", "metadata": {"d": deep}}), 400, "deeper than 16");
         let big = "x".repeat(METADATA_LIMIT_BYTES);
         check(serde_json::json!({"jobType": "report", "metadata": {"blob": big}}), 400, "metadata");
         let env: BTreeMap<String, String> = (0..10).map(|i| (format!("V{i}"), "y".repeat(800))).collect();

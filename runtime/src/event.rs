@@ -1,10 +1,11 @@
 //! jobgen's own types for the EventBridge "ECS Task State Change" event (source `aws.ecs`), as
 //! documented in "Amazon ECS task state change events". Only the fields the tracker uses are typed;
 //! unknown fields are ignored and enum-like values (lastStatus, stopCode, ...) are kept as strings,
-//! because ECS adds new ones over time and the tracker must not fail on them.
+//! because ECS adds new ones over time and the tracker must not fail on them. The types also
+//! serialize (in the event's own spelling) so a local lifecycle simulator can emit real-shaped events.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The `detail-type` of task state change events.
 pub const DETAIL_TYPE: &str = "ECS Task State Change";
@@ -15,10 +16,13 @@ pub const ATTR_CPU_ARCHITECTURE: &str = "ecs.cpu-architecture";
 
 /// The EventBridge envelope, with the detail still untyped so a non-task event can be skipped
 /// before its detail is interpreted.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
+    /// Envelope version (always `"0"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Event id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// `detail-type`.
     #[serde(rename = "detail-type", default)]
@@ -26,57 +30,76 @@ pub struct Envelope {
     /// `source`.
     #[serde(default)]
     pub source: String,
+    /// Account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Event time.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Resource ARNs (the task ARN).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resources: Vec<String>,
     /// The detail object.
     #[serde(default)]
     pub detail: serde_json::Value,
 }
 
 /// `detail` of an "ECS Task State Change" event.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDetail {
     /// Cluster ARN.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_arn: Option<String>,
     /// Task ARN.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_arn: Option<String>,
     /// Task definition ARN.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_definition_arn: Option<String>,
     /// Task group (`jobgen:<job id>:<attempt>` for jobgen tasks).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
     /// `startedBy` (`jobgen/<project>` for jobgen tasks).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<String>,
     /// ECS last status: PROVISIONING, PENDING, ACTIVATING, RUNNING, DEACTIVATING, STOPPING,
     /// DEPROVISIONING, STOPPED, or something newer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<String>,
     /// ECS desired status.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_status: Option<String>,
     /// The task's version: increases with every change of the task; the tracker's ordering key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
     /// Task cpu units (a string in the event, e.g. `"1024"`).
-    #[serde(default, deserialize_with = "lenient_u32")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        serialize_with = "u32_as_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cpu: Option<u32>,
     /// Task memory in MiB (a string in the event, e.g. `"2048"`).
-    #[serde(default, deserialize_with = "lenient_u32")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        serialize_with = "u32_as_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory: Option<u32>,
     /// `FARGATE` or `FARGATE_SPOT` when launched with a capacity provider strategy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity_provider_name: Option<String>,
     /// `FARGATE`, `EC2`, ... when launched with a launch type.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
     /// Platform family (e.g. `Linux`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_family: Option<String>,
     /// Task attributes, among them `ecs.cpu-architecture`.
     #[serde(default, deserialize_with = "null_as_default")]
@@ -85,68 +108,68 @@ pub struct TaskDetail {
     #[serde(default, deserialize_with = "null_as_default")]
     pub containers: Vec<Container>,
     /// Overrides RunTask applied.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<Overrides>,
     /// Why the task stopped, as a code.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_code: Option<String>,
     /// Why the task stopped, as text.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
     /// Task creation.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
     /// Image pull start.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_started_at: Option<DateTime<Utc>>,
     /// Image pull end.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_stopped_at: Option<DateTime<Utc>>,
     /// Task start.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     /// Task stopping.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopping_at: Option<DateTime<Utc>>,
     /// Task stop.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<DateTime<Utc>>,
     /// Last update.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// A task attribute.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Attribute {
     /// Name.
     #[serde(default)]
     pub name: String,
     /// Value.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 
 /// A container of the task.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
     /// Container name (from the task definition).
     #[serde(default)]
     pub name: String,
     /// Exit code, once the container stopped.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Why the container stopped (e.g. `OutOfMemoryError: ...`, `CannotPullContainerError: ...`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Container last status.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<String>,
 }
 
 /// Task overrides as reported in the event.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Overrides {
     /// Per-container overrides.
@@ -155,7 +178,7 @@ pub struct Overrides {
 }
 
 /// One container override.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ContainerOverride {
     /// Container name.
     #[serde(default)]
@@ -220,6 +243,14 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     })
 }
 
+/// Writes cpu and memory as ECS does: strings.
+fn u32_as_string<S: Serializer>(value: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.serialize_str(&v.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 /// Treats an explicit `null` list like a missing one.
 fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
@@ -278,6 +309,17 @@ mod tests {
         assert_eq!(detail.container_with_override_env("JOBGEN_JOB_ID"), Some("main"));
         assert_eq!(detail.container("main").and_then(|c| c.last_status.as_deref()), Some("RUNNING"));
         assert!(detail.started_at.is_some() && detail.stopped_at.is_none());
+        // Serializing writes the event's spelling back (cpu as a string, absent fields omitted).
+        let again = serde_json::to_value(&detail).expect("serializes");
+        assert_eq!(again["cpu"], "256");
+        assert_eq!(
+            again["taskDefinitionArn"],
+            "arn:aws:ecs:us-west-2:111122223333:task-definition/nginx-sample-fargate:1"
+        );
+        assert_eq!(again["pullStartedAt"], "2020-01-23T17:57:38.543Z");
+        assert!(again.get("stoppedAt").is_none());
+        let reparsed = parse_detail(again).expect("round trip");
+        assert_eq!(reparsed.version, Some(4));
     }
 
     #[test]

@@ -17,7 +17,14 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = RuntimeConfig::from_env()?;
+    let config = match RuntimeConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            // Logged with its message (the returned error prints as Debug).
+            tracing::error!(error = %e, "cannot start: configuration error");
+            return Err(e.to_string().into());
+        }
+    };
     // AWS_ENDPOINT_URL (the local emulator) and credentials come from the standard chain.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build())

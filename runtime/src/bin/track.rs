@@ -12,7 +12,14 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = RuntimeConfig::from_env()?;
+    let config = match RuntimeConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            // Logged with its message (the returned error prints as Debug).
+            tracing::error!(error = %e, "cannot start: configuration error");
+            return Err(e.to_string().into());
+        }
+    };
     let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
     let tracker = Tracker::new(store, config);
