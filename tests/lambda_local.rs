@@ -1,0 +1,509 @@
+//! The real handler binaries, driven through cargo-lambda's local Lambda runtime against the moto
+//! emulator: `cargo lambda watch` runs `create-job` and `track` exactly as Lambda would (Runtime API,
+//! environment from the stack's contract), and `cargo lambda invoke` sends them events.
+//!
+//! This is the one test that proves the `src/bin/*.rs` wiring (configuration from the environment,
+//! SDK clients from the standard chain and `AWS_ENDPOINT_URL`, the Lambda event loop) and not only
+//! the library behind it. Every child process (cargo-lambda and the function processes it spawns in
+//! their own sessions) is stopped when the harness is dropped, also when an assertion fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use jobgen_runtime::config::RuntimeConfig;
+use jobgen_runtime::contract::{self, Architecture, Capacity, JobTypeEntry, LaunchTable, Network, attr};
+use jobgen_runtime::create_job::job_id_for_key;
+use jobgen_runtime::store::item_to_json;
+use jobgen_tests::{Moto, repo_root, venv_bin};
+use serde_json::{Value, json};
+
+/// The job type the test launches.
+const REPORT: &str = "report";
+/// The main container of its task definition.
+const CONTAINER: &str = "main";
+/// The project (drives `startedBy`).
+const PROJECT: &str = "lambdalocal";
+
+/// A pid and its start time (field 22 of `/proc/<pid>/stat`), so a recycled pid is never signalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Proc {
+    pid: u32,
+    start: u64,
+}
+
+/// `(ppid, start time)` of a live process.
+fn stat(pid: u32) -> Option<(u32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: fields start after the last ')'.
+    let fields: Vec<&str> = text.rsplit_once(')')?.1.split_whitespace().collect();
+    Some((fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+}
+
+/// Every live descendant of `root`.
+fn descendants(root: u32) -> Vec<Proc> {
+    let all: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| stat(pid).map(|(ppid, start)| (pid, ppid, start)))
+        .collect();
+    let mut found = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid, start) in &all {
+            if ppid == parent {
+                found.push(Proc { pid, start });
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+fn signal(signal: &str, pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
+}
+
+/// Builds the handler binaries in debug first, as `cargo lambda watch` would on the first invoke: the
+/// build can wait minutes for the shared target dir's lock, which an invoke should not have to.
+fn build_handlers() {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "--package", "jobgen-runtime", "--bin", "create-job", "--bin", "track"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "cannot build the handlers:\n{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A `cargo lambda watch` server with both handlers, stopped (with every process it started) on drop.
+struct LambdaWatch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl LambdaWatch {
+    /// Starts the emulator with `env` as the functions' environment and waits until it listens.
+    fn start(env: &[(&str, String)]) -> LambdaWatch {
+        let dir = tempfile::tempdir().unwrap();
+        // An env file rather than --env-var: --env-var splits values at commas, and the launch table
+        // is JSON. Single quotes keep the value literal.
+        let env_file = dir.path().join("functions.env");
+        let mut text = String::new();
+        for (name, value) in env {
+            assert!(!value.contains('\'') && !value.contains('\n'), "{name} cannot go in an env file: {value}");
+            text.push_str(&format!("{name}='{value}'\n"));
+        }
+        std::fs::write(&env_file, text).unwrap();
+        let log = dir.path().join("watch.log");
+        let log_file = std::fs::File::create(&log).unwrap();
+        let port = free_port();
+        let bin = venv_bin().join("cargo-lambda");
+        let path = std::env::join_paths(
+            std::iter::once(venv_bin()).chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+        )
+        .unwrap();
+        let child = Command::new(&bin)
+            .current_dir(repo_root())
+            .args(["lambda", "watch", "--package", "jobgen-runtime", "--ignore-changes"])
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+            .arg("--env-file")
+            .arg(&env_file)
+            // The watch process itself gets the same emulator settings, so nothing it or cargo does
+            // can pick up real credentials.
+            .envs(env.iter().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (*k, v.as_str())))
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} (run `make tools`): {e}", bin.display()));
+        let watch = LambdaWatch { child, port, log, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}:\n{}", watch.log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watch
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Invokes `function` with `payload` through `cargo lambda invoke` and returns its JSON response.
+    fn invoke(&self, function: &str, payload: &Value) -> Value {
+        let output = Command::new(venv_bin().join("cargo-lambda"))
+            .args(["lambda", "invoke", function, "--output-format", "json"])
+            .args(["--invoke-address", "127.0.0.1", "--invoke-port", &self.port.to_string()])
+            .arg("--data-ascii")
+            .arg(payload.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "invoke {function} failed: {}\n--- cargo lambda watch log ---\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            self.log_text()
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!("invoke {function}: the response is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout))
+        })
+    }
+}
+
+impl Drop for LambdaWatch {
+    fn drop(&mut self) {
+        // The function processes run in their own sessions, so a process-group kill would miss
+        // them: remember the whole tree first, ask cargo-lambda to shut down (it stops its
+        // functions on SIGTERM), then kill whatever of that tree is still alive.
+        let root = self.child.id();
+        let tree = descendants(root);
+        signal("TERM", &[root]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let alive: Vec<u32> =
+            tree.iter().filter(|p| stat(p.pid).is_some_and(|(_, s)| s == p.start)).map(|p| p.pid).collect();
+        signal("KILL", &alive);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a deployed jobgen stack provides, created in a moto server this test owns (stopped on drop,
+/// also when an assertion fails): the jobs table with the contract's key schema and indexes, an ECS
+/// cluster with a FARGATE task definition, a subnet and a security group, and the functions'
+/// configuration pointing at them.
+struct Stack {
+    config: RuntimeConfig,
+    ddb: aws_sdk_dynamodb::Client,
+    ecs: aws_sdk_ecs::Client,
+    cluster_arn: String,
+    task_definition_arn: String,
+    // Last: dropped after the clients' last use.
+    moto: Moto,
+}
+
+fn aws_cli(moto: &Moto, args: &[&str]) -> String {
+    let output = Command::new(venv_bin().join("aws"))
+        .args(args)
+        .args(["--endpoint-url", &moto.endpoint, "--output", "text"])
+        .envs(moto.env())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI (make tools): {e}"));
+    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap()
+}
+
+fn string_attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
+}
+
+fn index(name: &str, hash: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key_element(hash, KeyType::Hash))
+        .key_schema(key_element(contract::CREATED_AT_ATTR, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .unwrap()
+}
+
+impl Stack {
+    async fn deploy() -> Stack {
+        let moto = Moto::start();
+        let sdk = moto.sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+
+        let vpc = aws_cli(&moto, &["ec2", "create-vpc", "--cidr-block", "10.43.0.0/16", "--query", "Vpc.VpcId"]);
+        // moto's RunTask builds the task ENI's private DNS name and answers HTTP 500 without it.
+        aws_cli(
+            &moto,
+            &["ec2", "modify-vpc-attribute", "--vpc-id", &vpc, "--enable-dns-hostnames", r#"{"Value":true}"#],
+        );
+        let subnet = aws_cli(
+            &moto,
+            &["ec2", "create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.43.1.0/24", "--query", "Subnet.SubnetId"],
+        );
+        let security_group = aws_cli(
+            &moto,
+            &[
+                "ec2",
+                "create-security-group",
+                "--group-name",
+                "jobgen-lambda-local",
+                "--description",
+                "jobgen lambda_local test",
+                "--vpc-id",
+                &vpc,
+                "--query",
+                "GroupId",
+            ],
+        );
+
+        let table = format!("{PROJECT}-jobs");
+        ddb.create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key_element(contract::KEY_ATTR, KeyType::Hash))
+            .attribute_definitions(string_attr(contract::KEY_ATTR))
+            .attribute_definitions(string_attr(contract::STATUS_ATTR))
+            .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR))
+            .attribute_definitions(string_attr(contract::CREATED_AT_ATTR))
+            .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR))
+            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR))
+            .send()
+            .await
+            .unwrap();
+
+        let cluster = format!("{PROJECT}-cluster");
+        let cluster_arn = ecs
+            .create_cluster()
+            .cluster_name(&cluster)
+            .capacity_providers("FARGATE")
+            .capacity_providers("FARGATE_SPOT")
+            .send()
+            .await
+            .unwrap()
+            .cluster()
+            .and_then(|c| c.cluster_arn())
+            .unwrap()
+            .to_string();
+        let family = format!("{PROJECT}-{REPORT}");
+        let task_definition_arn = ecs
+            .register_task_definition()
+            .family(&family)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(NetworkMode::Awsvpc)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name(CONTAINER)
+                    .image("public.ecr.aws/docker/library/busybox:1.36")
+                    // moto's FARGATE RunTask needs a container-level memory.
+                    .memory(512)
+                    .essential(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .unwrap()
+            .to_string();
+
+        let launch_table = LaunchTable {
+            clusters: vec![cluster],
+            networks: vec![Network {
+                subnets: vec![subnet],
+                security_groups: vec![security_group],
+                assign_public_ip: false,
+            }],
+            job_types: [(
+                REPORT.to_string(),
+                JobTypeEntry {
+                    task_definition: format!("{family}:1"),
+                    cluster: 0,
+                    network: 0,
+                    capacity: Capacity::Fargate,
+                    container: CONTAINER.to_string(),
+                    architecture: Architecture::X86_64,
+                },
+            )]
+            .into(),
+        };
+        let config = RuntimeConfig { table_name: table, project: PROJECT.to_string(), launch_table, retention_days: 7 };
+        Stack { config, ddb, ecs, cluster_arn, task_definition_arn, moto }
+    }
+
+    /// The functions' environment: the stack's contract variables and the emulator's endpoint.
+    fn function_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.config.to_env();
+        env.extend(self.moto.env());
+        // No instance metadata lookups: credentials and region come from the variables above.
+        env.push(("AWS_EC2_METADATA_DISABLED", "true".into()));
+        env.push(("RUST_LOG", "info".into()));
+        env
+    }
+
+    /// The job record, read back with the contract's attribute names.
+    async fn record(&self, job_id: &str) -> Value {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key(contract::KEY_ATTR, AttributeValue::S(job_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        item_to_json(out.item().unwrap_or_else(|| panic!("no record for job {job_id}")))
+    }
+
+    /// ARNs of the tasks this project started (ListTasks by startedBy).
+    async fn task_arns(&self) -> Vec<String> {
+        let out = self
+            .ecs
+            .list_tasks()
+            .cluster(&self.cluster_arn)
+            .started_by(contract::started_by(PROJECT))
+            .send()
+            .await
+            .unwrap();
+        out.task_arns().to_vec()
+    }
+
+    async fn describe(&self, task_arn: &str) -> aws_sdk_ecs::types::Task {
+        let out = self.ecs.describe_tasks().cluster(&self.cluster_arn).tasks(task_arn).send().await.unwrap();
+        out.tasks().first().cloned().unwrap_or_else(|| panic!("ECS does not know task {task_arn}"))
+    }
+
+    /// A real-shaped event sequence fixture, with the placeholders filled in for one launched task.
+    fn sequence(&self, name: &str, job_id: &str, task_arn: &str) -> (Value, Vec<Value>) {
+        let path = repo_root().join("tests/fixtures/events/sequences").join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .replace("{{JOB_ID}}", job_id)
+            .replace("{{JOB_TYPE}}", REPORT)
+            .replace("{{PROJECT}}", PROJECT)
+            .replace("{{TASK_ARN}}", task_arn)
+            .replace("{{CLUSTER_ARN}}", &self.cluster_arn)
+            .replace("{{CLUSTER}}", &self.config.launch_table.clusters[0])
+            .replace("{{TASK_DEFINITION_ARN}}", &self.task_definition_arn);
+        let fixture: Value = serde_json::from_str(&text).unwrap();
+        (fixture["expect"].clone(), fixture["events"].as_array().unwrap().clone())
+    }
+}
+
+fn task_env(task: &aws_sdk_ecs::types::Task) -> Vec<(String, String)> {
+    let overrides = task.overrides().unwrap();
+    let main = overrides.container_overrides().iter().find(|o| o.name() == Some(CONTAINER)).unwrap();
+    main.environment().iter().map(|kv| (kv.name().unwrap().to_string(), kv.value().unwrap().to_string())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_handlers_launch_a_job_and_track_it_to_its_final_status() {
+    let stack = Stack::deploy().await;
+    build_handlers();
+    let watch = LambdaWatch::start(&stack.function_env());
+
+    // create-job, direct invoke: the job is recorded and exactly one task is started for it.
+    let key = "lambda-local-1";
+    let request = json!({
+        "jobType": REPORT,
+        "idempotencyKey": key,
+        "environment": {"INPUT": "s3://bucket/input.csv"},
+        "metadata": {"requestedBy": "lambda_local"},
+    });
+    let created = watch.invoke("create-job", &request);
+    assert_eq!(created["statusCode"], 201, "{created}");
+    assert_eq!(created["created"], true, "{created}");
+    let job_id = job_id_for_key(key);
+    assert_eq!(created["jobId"], job_id.as_str(), "{created}");
+    assert_eq!(created["status"], "STARTING", "{created}");
+    let task_arn = created["taskArn"].as_str().unwrap_or_else(|| panic!("no taskArn: {created}")).to_string();
+
+    let item = stack.record(&job_id).await;
+    assert_eq!(item[contract::STATUS_ATTR], "STARTING", "{item}");
+    assert_eq!(item[contract::JOB_TYPE_ATTR], REPORT, "{item}");
+    assert_eq!(item[attr::TASK_ARN], task_arn.as_str(), "{item}");
+    assert_eq!(item[attr::ATTEMPT], 1, "{item}");
+    assert_eq!(item[attr::IDEMPOTENCY_KEY], key, "{item}");
+    assert_eq!(item[attr::ENVIRONMENT]["INPUT"], "s3://bucket/input.csv", "{item}");
+    assert_eq!(item[attr::METADATA]["requestedBy"], "lambda_local", "{item}");
+
+    assert_eq!(stack.task_arns().await, vec![task_arn.clone()], "one task started by jobgen/lambdalocal");
+    let task = stack.describe(&task_arn).await;
+    assert_eq!(task.started_by(), Some(contract::started_by(PROJECT).as_str()));
+    assert_eq!(task.group(), Some(contract::task_group(&job_id, 1).as_str()));
+    let env = task_env(&task);
+    for (name, value) in [
+        (contract::TASK_ENV_JOB_ID, job_id.as_str()),
+        (contract::TASK_ENV_JOB_TYPE, REPORT),
+        (contract::TASK_ENV_ATTEMPT, "1"),
+        ("INPUT", "s3://bucket/input.csv"),
+    ] {
+        assert!(env.contains(&(name.to_string(), value.to_string())), "{name}={value} not in the overrides: {env:?}");
+    }
+
+    // A replay of the key through the binary: the same job, no second task.
+    let replay = watch.invoke("create-job", &request);
+    assert_eq!(replay["statusCode"], 200, "{replay}");
+    assert_eq!(replay["created"], false, "{replay}");
+    assert_eq!(replay["taskArn"], task_arn.as_str(), "{replay}");
+    assert_eq!(stack.task_arns().await.len(), 1, "a replay must not start a second task");
+
+    // The function URL shape (payload format 2.0) gets an HTTP response from the same binary.
+    let url_event = json!({
+        "version": "2.0",
+        "rawPath": "/",
+        "requestContext": {"http": {"method": "POST", "path": "/"}},
+        "body": json!({"jobType": "no-such-type"}).to_string(),
+        "isBase64Encoded": false,
+    });
+    let answer = watch.invoke("create-job", &url_event);
+    assert_eq!(answer["statusCode"], 404, "{answer}");
+    let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "UnknownJobType", "{body}");
+
+    // track: the RUNNING then STOPPED events of a task whose main container exits 3.
+    let (expect, events) = stack.sequence("non_zero_exit.json", &job_id, &task_arn);
+    let running = events.iter().find(|e| e["detail"]["lastStatus"] == "RUNNING").unwrap();
+    let stopped = events.iter().find(|e| e["detail"]["lastStatus"] == "STOPPED").unwrap();
+    let applied = watch.invoke("track", running);
+    assert_eq!(applied["outcome"], "applied", "{applied}");
+    assert_eq!(stack.record(&job_id).await[contract::STATUS_ATTR], "RUNNING");
+    let applied = watch.invoke("track", stopped);
+    assert_eq!(applied, json!({"outcome": "applied", "jobId": job_id, "status": expect["status"]}));
+
+    // A duplicate STOPPED and a late RUNNING change nothing.
+    assert_eq!(watch.invoke("track", stopped)["outcome"], "unchanged");
+    assert_eq!(watch.invoke("track", running)["outcome"], "unchanged");
+
+    let item = stack.record(&job_id).await;
+    assert_eq!(item[contract::STATUS_ATTR], expect["status"], "{item}");
+    assert_eq!(item[attr::EXIT_CODE], expect["exitCode"], "{item}");
+    assert_eq!(item[attr::FAILURE_CLASS], expect["failureClass"], "{item}");
+    assert_eq!(item[attr::ECS_LAST_STATUS], "STOPPED", "{item}");
+    assert!(item[attr::COST_USD].as_f64().is_some_and(|c| c > 0.0), "a task that ran has a cost: {item}");
+
+    // A task of another project is ignored without error.
+    let mut foreign = stopped.clone();
+    foreign["detail"]["startedBy"] = json!("jobgen/someone-else");
+    let skipped = watch.invoke("track", &foreign);
+    assert_eq!(skipped["outcome"], "skipped", "{skipped}");
+    drop(watch);
+}
