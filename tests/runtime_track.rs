@@ -362,3 +362,35 @@ async fn jobs_are_listed_by_status_and_by_type_newest_first() {
     }
     assert_eq!(seen, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
 }
+
+#[tokio::test]
+async fn a_cancelled_job_keeps_its_status_and_still_records_its_task() {
+    let world = World::new("cancel").await;
+    let store = world.store();
+    let tracker = world.tracker();
+    let fixture = fixture("user_stop");
+    let (job_id, task_arn) = launch(&world, REPORT, "c").await;
+    let running = event(&world, &fixture.events[2], &job_id, &task_arn, REPORT);
+    tracker.handle(running, Utc::now()).await.unwrap();
+
+    let cancelled =
+        store.cancel(&job_id, Utc::now(), world.config.expires_at(Utc::now().timestamp())).await.unwrap().unwrap();
+    assert_eq!(
+        (cancelled.status, cancelled.attempt.task_arn.as_deref()),
+        (JobStatus::Cancelled, Some(task_arn.as_str()))
+    );
+    assert!(cancelled.cancelled_at.is_some() && cancelled.expires_at.is_some());
+    // The task's stop (StopTask → UserInitiated) arrives afterwards, twice and out of order.
+    for i in [4, 3, 4] {
+        tracker.handle(event(&world, &fixture.events[i], &job_id, &task_arn, REPORT), Utc::now()).await.unwrap();
+    }
+    let job = store.get(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!((job.attempt.ecs_last_status.as_deref(), job.attempt.ecs_version), (Some("STOPPED"), Some(5)));
+    assert_eq!(job.attempt.stop_code.as_deref(), Some("UserInitiated"));
+    assert!(job.attempt.cost_usd.is_some() && job.attempt.stopped_at.is_some());
+    // A finished job cannot be cancelled; an unknown one is reported as such.
+    assert!(store.cancel(&job_id, Utc::now(), None).await.unwrap().is_err());
+    assert!(matches!(store.cancel("nosuchjob", Utc::now(), None).await.unwrap(), Err(None)));
+    assert!(store.get("nosuchjob").await.unwrap().is_none());
+}

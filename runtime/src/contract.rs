@@ -76,6 +76,8 @@ pub mod attr {
     pub const CLUSTER_ARN: &str = "clusterArn";
     /// When RunTask accepted the task.
     pub const LAUNCHED_AT: &str = "launchedAt";
+    /// When the job was cancelled.
+    pub const CANCELLED_AT: &str = "cancelledAt";
     /// Why the launch failed (RunTask exception or failures[] reason).
     pub const LAUNCH_ERROR: &str = "launchError";
     /// Kind of launch failure (THROTTLED, CAPACITY, ...).

@@ -10,7 +10,8 @@
 //!  after retries   ▼  │ key (retryable only)                                               image pull, ...)
 //!             LAUNCH_FAILED ── (its task's events, if RunTask did start one) ──> STARTING | RUNNING | ...
 //!
-//!  CANCELLED: reserved for `jobgen cancel`; terminal like SUCCEEDED and FAILED.
+//!  CANCELLED: `jobgen cancel` (store::Store::cancel) from any non-terminal status; terminal. Events of
+//!  its task still record ECS facts (stop time, exit code, cost) but never change the status.
 //! ```
 //!
 //! The status is a pure function of the newest ECS event applied ([`status_for_event`]), so a job
@@ -42,7 +43,7 @@ pub enum JobStatus {
     /// RunTask refused or failed after the in-call retries; the reason is recorded. Not terminal: a
     /// replay with the same idempotency key (retryable failures) or a later retry capability relaunches.
     LaunchFailed,
-    /// Cancelled by `jobgen cancel` (reserved).
+    /// Cancelled by `jobgen cancel`; its task's later events record ECS facts, not status.
     Cancelled,
     /// A status this version does not know (written by a newer version): tolerated when reading.
     #[serde(other)]
@@ -323,6 +324,9 @@ pub struct Job {
     /// Free-form metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// When the job was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "ts_opt")]
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// Launch lease expiry (epoch ms) while a create-job call is launching.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<i64>,
@@ -362,6 +366,7 @@ impl Job {
             environment,
             command,
             metadata,
+            cancelled_at: None,
             lease_until: Some(lease_until_ms),
             attempt: Attempt { number: 1, ..Attempt::default() },
             history: Vec::new(),
@@ -598,6 +603,7 @@ mod tests {
             environment: BTreeMap::from([("A".into(), "1".into())]),
             command: Some(vec!["x".into()]),
             metadata: Some(serde_json::Map::from_iter([("m".to_string(), serde_json::Value::from(1))])),
+            cancelled_at: Some(now),
             lease_until: Some(5),
             attempt: attempt.clone(),
             history: vec![attempt],
@@ -625,6 +631,7 @@ mod tests {
             attr::COMMAND,
             attr::METADATA,
             attr::LEASE_UNTIL,
+            attr::CANCELLED_AT,
             attr::HISTORY,
             attr::ATTEMPT,
             attr::TASK_ARN,

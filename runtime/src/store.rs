@@ -499,11 +499,25 @@ impl Store {
     /// attempt's task (or none is known yet), the event's version is newer than the last applied
     /// one, and the job is not terminal — except that a STOPPED event may replace an older STOPPED
     /// outcome of the same task (ECS can send a second STOPPED event with more detail). A CANCELLED
-    /// job never changes. Duplicates and stale events fail the condition and change nothing.
+    /// job keeps its status (see [`Store::apply_event_to_cancelled`]). Duplicates and stale events
+    /// fail the condition and change nothing.
     pub async fn apply_event(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
+        self.write_event(update, false).await
+    }
+
+    /// Applies the ECS facts of an event (timestamps, exit code, cost, ...) to a CANCELLED job
+    /// without touching its status, under the same attempt/task/version condition (1 UpdateItem).
+    /// The tracker makes this second write only when [`Store::apply_event`] found the job cancelled.
+    pub async fn apply_event_to_cancelled(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
+        self.write_event(update, true).await
+    }
+
+    async fn write_event(&self, update: &EventUpdate, cancelled_job: bool) -> Result<ApplyOutcome, StoreError> {
         let mut e = Expr::default();
         let mut u = Update::default();
-        u.set(&mut e, contract::STATUS_ATTR, s(update.status.as_str()));
+        if !cancelled_job {
+            u.set(&mut e, contract::STATUS_ATTR, s(update.status.as_str()));
+        }
         u.set(&mut e, attr::TASK_ARN, s(&update.task_arn));
         u.set(&mut e, attr::ECS_VERSION, AttributeValue::N(update.version.to_string()));
         u.set(&mut e, attr::UPDATED_AT, ts(&update.now));
@@ -515,12 +529,14 @@ impl Store {
         }
         // Seeing an event proves the launch happened: the lease is no longer needed.
         u.remove(&mut e, attr::LEASE_UNTIL);
-        if let Some(expires) = update.expires_at {
+        if let (Some(expires), false) = (update.expires_at, cancelled_job) {
             u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
         }
         let status = e.name(contract::STATUS_ATTR);
         let cancelled = e.s(JobStatus::Cancelled.as_str());
-        let terminal_guard = if update.status.is_terminal() {
+        let status_guard = if cancelled_job {
+            format!("{status} = {cancelled}")
+        } else if update.status.is_terminal() {
             format!("{status} <> {cancelled}")
         } else {
             let (ok, failed) = (e.s(JobStatus::Succeeded.as_str()), e.s(JobStatus::Failed.as_str()));
@@ -529,7 +545,7 @@ impl Store {
         let (task, version) = (e.name(attr::TASK_ARN), e.name(attr::ECS_VERSION));
         let condition = format!(
             "attribute_exists({key}) AND {attempt_n} = {attempt_v} AND (attribute_not_exists({task}) OR {task} = {task_v}) \
-             AND (attribute_not_exists({version}) OR {version} < {version_v}) AND {terminal_guard}",
+             AND (attribute_not_exists({version}) OR {version} < {version_v}) AND {status_guard}",
             key = e.name(contract::KEY_ATTR),
             attempt_n = e.name(attr::ATTEMPT),
             attempt_v = e.n(update.attempt),
@@ -540,6 +556,34 @@ impl Store {
             Ok(job) => ApplyOutcome::Applied(Box::new(job)),
             Err(existing) => ApplyOutcome::Ignored(existing.map(Box::new)),
         })
+    }
+
+    /// Cancels a job that has not finished: status CANCELLED, `cancelledAt`, the TTL when given, and
+    /// the lease released so no replay launches it (1 UpdateItem). Returns the cancelled record —
+    /// the caller stops its task, if it has one, with StopTask — or `Err(existing)` when the job is
+    /// already terminal (`Err(None)`: no such job). Later events of the task update its ECS facts
+    /// but never its status.
+    pub async fn cancel(
+        &self,
+        job_id: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<i64>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        let mut e = Expr::default();
+        let mut u = Update::default();
+        u.set(&mut e, contract::STATUS_ATTR, s(JobStatus::Cancelled.as_str()));
+        u.set(&mut e, attr::CANCELLED_AT, ts(&now));
+        u.set(&mut e, attr::UPDATED_AT, ts(&now));
+        if let Some(expires) = expires_at {
+            u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
+        }
+        u.remove(&mut e, attr::LEASE_UNTIL);
+        let status = e.name(contract::STATUS_ATTR);
+        let terminal: Vec<String> =
+            JobStatus::ALL.into_iter().filter(|s| s.is_terminal()).map(|s| e.s(s.as_str())).collect();
+        let condition =
+            format!("attribute_exists({}) AND NOT ({status} IN ({}))", e.name(contract::KEY_ATTR), terminal.join(", "));
+        self.update("UpdateItem (cancel)", job_id, e, &u, condition).await
     }
 
     /// Lists jobs by status or type, newest first, created at or after `since` (1 Query per page).

@@ -270,7 +270,8 @@ mod handler {
             &self.store
         }
 
-        /// Handles one event: at most one UpdateItem, no reads.
+        /// Handles one event: one UpdateItem and no reads (a second UpdateItem only for an event of a
+        /// cancelled job, which keeps its status).
         pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<TrackOutcome, TrackError> {
             let update = match plan(event, &self.config, now) {
                 Ok(update) => update,
@@ -287,6 +288,22 @@ mod handler {
                 Ok(ApplyOutcome::Applied(job)) => {
                     tracing::info!(job_id = %job.job_id, status = %job.status, version = update.version, "event applied");
                     Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
+                }
+                // A cancelled job keeps its status; the event's ECS facts are still recorded.
+                Ok(ApplyOutcome::Ignored(Some(existing))) if existing.status == JobStatus::Cancelled => {
+                    match self.store.apply_event_to_cancelled(&update).await {
+                        Ok(ApplyOutcome::Applied(job)) => {
+                            tracing::info!(job_id = %job.job_id, version = update.version, "event applied to a cancelled job");
+                            Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
+                        }
+                        Ok(ApplyOutcome::Ignored(_)) => {
+                            Ok(TrackOutcome::Unchanged { job_id: update.job_id, exists: Some(true) })
+                        }
+                        Err(source) => {
+                            let retryable = source.is_retryable();
+                            Err(TrackError::Store { job_id: update.job_id, retryable, source })
+                        }
+                    }
                 }
                 Ok(ApplyOutcome::Ignored(existing)) => {
                     tracing::info!(job_id = %update.job_id, version = update.version, exists = existing.is_some(), "event changed nothing");
