@@ -1,6 +1,8 @@
 //! The `jobgen` command line: clap-derive subcommands whose doc comments are the help text. Each
 //! subcommand calls into the library; this module only parses arguments, renders errors and picks
-//! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error).
+//! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error). The operator
+//! commands' exit codes are documented in [`crate::ops`] (0 ok, 1 job failed/not found, 2 usage,
+//! 3 AWS error).
 
 use std::path::PathBuf;
 
@@ -43,6 +45,185 @@ pub enum Command {
     /// Print the JSON Schema of jobgen.yaml (for editors).
     #[command(after_help = "Example:\n  jobgen schema > jobgen.schema.json")]
     Schema,
+    /// Run the stack locally: deploy it into the AWS emulator, run both handlers, simulate ECS.
+    #[command(after_help = DEV_HELP)]
+    Dev(DevArgs),
+    /// Submit a job (invokes the stack's create-job function).
+    #[command(after_help = SUBMIT_HELP)]
+    Submit(SubmitArgs),
+    /// Show one job's record.
+    #[command(
+        after_help = "Exit codes: 0 found, 1 not found, 2 usage, 3 AWS error.\n\nExample:\n  jobgen status 01jabcdexyz0123456789abcde --stack jobgen-quickstart\n  jobgen status $JOB --output json | jq .status"
+    )]
+    Status(JobArgs),
+    /// List jobs, newest first.
+    #[command(
+        after_help = "Without --status and --type every status is listed.\n\nExample:\n  jobgen list --status FAILED --since 1h\n  jobgen list --type hello --since 2026-01-31T00:00:00Z --output json"
+    )]
+    List(ListArgs),
+    /// Follow a job until it finishes, printing a line on every change.
+    #[command(
+        after_help = "Exit codes: 0 the job SUCCEEDED, 1 it failed, was cancelled, could not launch, or is not found; 3 AWS error.\n\nExample:\n  jobgen watch $JOB"
+    )]
+    Watch(WatchArgs),
+    /// Cancel a job: marks it CANCELLED and stops its task (StopTask) when it has one.
+    #[command(
+        after_help = "A job that already finished cannot be cancelled (exit 1).\n\nExample:\n  jobgen cancel $JOB --reason 'wrong input file'"
+    )]
+    Cancel(CancelArgs),
+    /// Print the CloudWatch log lines of a job's task.
+    #[command(
+        after_help = "Exit codes: 0 printed, 1 the job has no task or no log stream yet, or is not found.\n\nExample:\n  jobgen logs $JOB"
+    )]
+    Logs(JobArgs),
+}
+
+const DEV_HELP: &str = "Deploys the synthesized stack into the AWS emulator at --endpoint-url (moto; `make demo` \
+starts one) the way you deploy to AWS (zips to S3, create-stack/update-stack), configures the real create-job and track \
+handlers from the DEPLOYED stack (Outputs, the functions' environment, the rule's pattern), serves the Lambda Invoke API \
+for both functions on --port, and simulates ECS: each task create-job launches goes through PROVISIONING ... STOPPED, and \
+the events the deployed rule matches are delivered to track.
+
+Script a job's outcome with its environment: DEV_OUTCOME=succeed|fail|fail-to-start|image-pull-failure|spot-interruption|oom, \
+DEV_RUN_SECONDS=N (simulated; default 5), DEV_EXIT_CODE=N.
+
+Example:
+  jobgen dev -c examples/quickstart/jobgen.yaml --endpoint-url http://127.0.0.1:5000
+  # in another shell, paste the export lines it prints, then:
+  jobgen submit hello --env DEV_RUN_SECONDS=30 --wait";
+
+const SUBMIT_HELP: &str = "Exit codes: 0 submitted (with --wait: the job SUCCEEDED), 1 the job failed or did not \
+launch, 2 bad input (malformed --env, unknown job type, idempotency key reused with other parameters), 3 AWS error.
+
+Example:
+  jobgen submit hello --stack jobgen-quickstart
+  jobgen submit sleep --env SLEEP_SECONDS=10 --idempotency-key order-42 --wait
+  JOB=$(jobgen submit hello --output json | jq -r .jobId)";
+
+/// `jobgen dev` arguments.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Path to the project file.
+    #[arg(short = 'c', long = "config", default_value = "jobgen.yaml")]
+    pub config: PathBuf,
+    /// The AWS emulator (moto server).
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: String,
+    /// Region of the local stack.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Stack name (default: jobgen-<project name>).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// Directory of create-job.zip and track.zip (`make package`); an empty placeholder is uploaded
+    /// when they are missing (the emulator never runs them).
+    #[arg(long, default_value = "dist/lambda")]
+    pub lambda_dir: PathBuf,
+    /// Port for the Lambda Invoke endpoint (0: any free port).
+    #[arg(long, default_value_t = 9070)]
+    pub port: u16,
+    /// Real seconds per simulated second (0.1 runs a 30 s job in 3 s; its timestamps still say 30 s).
+    #[arg(long, default_value_t = 0.1)]
+    pub time_scale: f64,
+    /// Chance (0-1) that a matched event is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate: f64,
+    /// Chance (0-1) that a task's events are delivered in reverse order.
+    #[arg(long, default_value_t = 0.0)]
+    pub reorder: f64,
+    /// Chance (0-1) that a matched event other than the final STOPPED is not delivered.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop: f64,
+    /// Seed of the fault decisions.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the export lines to this file (for scripts).
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+}
+
+/// `jobgen submit` arguments.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    /// The job type (one of the stack's job types).
+    pub job_type: String,
+    /// An environment variable for the job's main container, as NAME=value (repeatable).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Submitting again with the same key returns the same job and never starts a second task.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Wait until the job finishes; exit 0 only when it SUCCEEDED.
+    #[arg(long)]
+    pub wait: bool,
+    /// Seconds between status reads with --wait.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Give up waiting after this many seconds (exit 1).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: crate::ops::StackArgs,
+}
+
+/// Arguments of commands on one job.
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// The job id (printed by `jobgen submit`).
+    pub job_id: String,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: crate::ops::StackArgs,
+}
+
+/// `jobgen watch` arguments.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// The job id.
+    pub job_id: String,
+    /// Seconds between status reads.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Give up after this many seconds (exit 1).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: crate::ops::StackArgs,
+}
+
+/// `jobgen list` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Only jobs with this status (SUBMITTED, STARTING, RUNNING, SUCCEEDED, FAILED, LAUNCH_FAILED, CANCELLED).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only jobs of this type.
+    #[arg(long = "type", value_name = "JOB_TYPE")]
+    pub job_type: Option<String>,
+    /// Only jobs created since: a duration back from now (90s, 15m, 2h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "DURATION|TIMESTAMP")]
+    pub since: Option<String>,
+    /// At most this many jobs.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: crate::ops::StackArgs,
+}
+
+/// `jobgen cancel` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CancelArgs {
+    /// The job id.
+    pub job_id: String,
+    /// Why (recorded by ECS as the task's stoppedReason).
+    #[arg(long, default_value = "cancelled with jobgen cancel")]
+    pub reason: String,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: crate::ops::StackArgs,
 }
 
 /// The config file argument shared by several commands.
@@ -119,6 +300,13 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", crate::schema::json_schema_text());
             0
         }
+        Command::Dev(args) => crate::cli_ops::dev(args),
+        Command::Submit(args) => crate::cli_ops::submit(args),
+        Command::Status(args) => crate::cli_ops::status(args),
+        Command::List(args) => crate::cli_ops::list(args),
+        Command::Watch(args) => crate::cli_ops::watch(args),
+        Command::Cancel(args) => crate::cli_ops::cancel(args),
+        Command::Logs(args) => crate::cli_ops::logs(args),
     }
 }
 

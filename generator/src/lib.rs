@@ -8,12 +8,16 @@ use std::path::Path;
 
 pub mod check;
 pub mod cli;
+pub mod cli_ops;
 pub mod config;
+pub mod dev;
 pub mod diagnostics;
 pub mod model;
+pub mod ops;
 pub mod parse;
 pub mod render;
 pub mod schema;
+pub mod sim;
 pub mod synth;
 pub mod validate;
 pub mod write;
