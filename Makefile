@@ -75,11 +75,12 @@ test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lin
 	cargo test --workspace --all-targets
 
 .PHONY: demo
-demo: tools build ## synthesize the quickstart example (the local-emulator demo grows here)
-	$(JOBGEN) synth -c examples/quickstart/jobgen.yaml
+demo: tools ## the quickstart stack on this machine: moto + `jobgen dev` + a short story with the operator commands
+	cargo build -p jobgen
+	JOBGEN=$(CURDIR)/$(JOBGEN) scripts/demo.sh
 
 .PHONY: bench
-bench: tools bench-synth ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-runtime ## benchmarks; numbers go in BENCHMARKS.md
 
 .PHONY: bench-synth
 bench-synth: ## `jobgen synth` time: the largest valid project and a 500-job-type one (release build)
