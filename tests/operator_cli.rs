@@ -1,0 +1,175 @@
+//! The operator commands (`jobgen submit|status|list|watch|cancel|logs`), run as the real binary
+//! against the local stack of a `jobgen dev` process, with the exports it prints — the same
+//! commands, unchanged, that run against a stack on AWS. Includes bad input (unknown job id, unknown
+//! job type, malformed --env, unknown stack, bad flags) with clear errors and the documented exit
+//! codes, and cancellation of a running job (StopTask → STOPPED with stopCode UserInitiated).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "dev_support.rs"]
+mod dev_support;
+
+use std::sync::OnceLock;
+
+use dev_support::{Dev, stderr};
+
+/// One local stack for every test in this binary (they use their own jobs). Time runs at half
+/// speed so a job stays RUNNING long enough to be cancelled and has no log stream right after submit.
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| Dev::start(&["--time-scale", "0.5"]))
+}
+
+#[test]
+fn submit_status_watch_and_list_a_job() {
+    let dev = dev();
+    let out = dev.jobgen(&["submit", "hello", "--env", "GREETING=hi", "--env", "DEV_RUN_SECONDS=1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Table output: the job id alone on stdout, the story on stderr.
+    let job = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(job.len(), 26, "{job:?}");
+    assert!(stderr(&out).contains(&format!("submitted job {job} (hello)")), "{}", stderr(&out));
+
+    let status = dev.json(&["status", &job], 0);
+    assert_eq!(status["jobId"], job.as_str());
+    assert_eq!(status["environment"]["GREETING"], "hi");
+    assert!(status["taskArn"].as_str().unwrap().contains(":task/quickstart-main/"), "{status}");
+
+    let watch = dev.jobgen(&["watch", &job, "--interval", "0.2", "--timeout", "120"]);
+    assert_eq!(watch.status.code(), Some(0), "{}", stderr(&watch));
+    let progress = stderr(&watch);
+    assert!(progress.contains("SUCCEEDED"), "{progress}");
+    assert!(String::from_utf8_lossy(&watch.stdout).starts_with("JOB ID"), "table on stdout");
+
+    let table = dev.jobgen(&["status", &job]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.lines().any(|l| l.starts_with("status") && l.ends_with("SUCCEEDED")), "{text}");
+
+    let by_type = dev.json(&["list", "--type", "hello", "--since", "1h"], 0);
+    assert!(by_type["jobs"].as_array().unwrap().iter().any(|j| j["jobId"] == job.as_str()), "{by_type}");
+    let by_status = dev.json(&["list", "--status", "succeeded"], 0);
+    assert!(by_status["jobs"].as_array().unwrap().iter().all(|j| j["status"] == "SUCCEEDED"), "{by_status}");
+    let none = dev.json(&["list", "--type", "sleep", "--since", "2099-01-01T00:00:00Z"], 0);
+    assert_eq!(none["jobs"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn submit_wait_exits_non_zero_when_the_job_fails() {
+    let dev = dev();
+    let out = dev.jobgen(&[
+        "submit",
+        "hello",
+        "--env",
+        "DEV_OUTCOME=oom",
+        "--env",
+        "DEV_RUN_SECONDS=1",
+        "--wait",
+        "--interval",
+        "0.2",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((record["status"].as_str(), record["failureClass"].as_str()), (Some("FAILED"), Some("OUT_OF_MEMORY")));
+    assert_eq!(record["exitCode"], 137);
+}
+
+#[test]
+fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
+    let dev = dev();
+    let job = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
+    // Wait for RUNNING (status reads only; the simulator's clock is not asserted on).
+    let mut running = false;
+    for _ in 0..300 {
+        if dev.json(&["status", &job], 0)["status"] == "RUNNING" {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(running, "job never reached RUNNING:\n{}", dev.log());
+    let cancelled = dev.json(&["cancel", &job, "--reason", "test cancel"], 0);
+    assert_eq!(cancelled["taskStopped"], true);
+    assert_eq!(cancelled["job"]["status"], "CANCELLED");
+
+    // The simulator sees the StopTask and sends STOPPED (UserInitiated); the tracker records the
+    // task's facts while the job stays CANCELLED.
+    let (record, code) = dev.watch(&job);
+    assert_eq!(code, 1, "a cancelled job is not a success");
+    let mut record = record;
+    for _ in 0..300 {
+        if record["ecsLastStatus"] == "STOPPED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        record = dev.json(&["status", &job], 0);
+    }
+    assert_eq!(record["status"], "CANCELLED", "{record}");
+    assert_eq!(record["stopCode"], "UserInitiated", "{record}");
+    assert_eq!(record["stoppedReason"], "test cancel", "{record}");
+    assert!(record["cancelledAt"].is_string());
+
+    let again = dev.jobgen(&["cancel", &job]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already finished (CANCELLED): there is nothing to cancel"), "{}", stderr(&again));
+}
+
+#[test]
+fn logs_say_when_none_exist_yet_then_show_the_task_lines() {
+    let dev = dev();
+    let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=1"]);
+    // Right after submit the task is still provisioning (3.5 s at this time scale): no stream yet.
+    let early = dev.jobgen(&["logs", &job]);
+    assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
+    assert!(stderr(&early).contains("does not exist yet"), "{}", stderr(&early));
+    let (_, code) = dev.watch(&job);
+    assert_eq!(code, 0);
+    let logs = dev.json(&["logs", &job], 0);
+    assert_eq!(logs["logGroup"], "/jobgen/quickstart/hello");
+    let task_id = dev.json(&["status", &job], 0)["taskArn"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    assert_eq!(logs["logStream"], format!("jobgen/main/{task_id}"));
+    let messages: Vec<&str> =
+        logs["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains(&format!("JOBGEN_JOB_ID={job}"))), "{messages:?}");
+    assert!(messages.last().unwrap().contains("task stopped"), "{messages:?}");
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_documented_exit_codes() {
+    let dev = dev();
+    let cases: [(&[&str], i32, &str); 9] = [
+        (
+            &["status", "01nosuchjob00000000000000x"],
+            1,
+            "job 01nosuchjob00000000000000x not found in stack jobgen-quickstart",
+        ),
+        (&["watch", "nosuchjob", "--timeout", "5"], 1, "not found"),
+        (&["logs", "nosuchjob"], 1, "not found"),
+        (&["cancel", "nosuchjob"], 1, "not found"),
+        (&["submit", "transcode"], 2, "\"transcode\" is not a job type of this stack (known: hello, sleep)"),
+        (&["submit", "hello", "--env", "NOVALUE"], 2, "--env \"NOVALUE\": is not KEY=VALUE"),
+        (&["submit", "hello", "--env", "JOBGEN_JOB_ID=x"], 2, "the JOBGEN_ prefix is reserved"),
+        (&["list", "--since", "yesterday"], 2, "--since \"yesterday\": is neither a duration nor a timestamp"),
+        (&["status", "x", "--stack", "no-such-stack"], 2, "--stack no-such-stack: no such CloudFormation stack"),
+    ];
+    for (args, code, message) in cases {
+        let out = dev.jobgen(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "jobgen {args:?}: {err}");
+        assert!(err.contains(message), "jobgen {args:?}: expected {message:?} in:\n{err}");
+        assert!(err.contains("help: "), "jobgen {args:?}: every error says how to fix it:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    // Reusing an idempotency key for different parameters is refused, not silently merged.
+    dev.submit(&["hello", "--idempotency-key", "op-key-1"]);
+    let out = dev.jobgen(&["submit", "hello", "--idempotency-key", "op-key-1", "--env", "A=1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("409 IdempotencyKeyReused"), "{}", stderr(&out));
+    // clap usage errors are exit 2 too.
+    let out = dev.jobgen(&["list", "--status"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = dev.jobgen(&["list", "--status", "DONE"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("use one of SUBMITTED, STARTING"), "{}", stderr(&out));
+}
