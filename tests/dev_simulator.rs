@@ -17,8 +17,10 @@ use jobgen_runtime::job::{FailureClass, Job, JobStatus};
 use jobgen_runtime::store::Store;
 use jobgen_tests::{Moto, repo_root};
 
-/// (outcome, expected status, failure class, exit code, whether the container ran)
-const CASES: [(&str, JobStatus, Option<FailureClass>, Option<i32>, bool); 6] = [
+/// Outcome, expected status, failure class, exit code, whether the container ran.
+type Case = (&'static str, JobStatus, Option<FailureClass>, Option<i32>, bool);
+
+const CASES: [Case; 6] = [
     ("succeed", JobStatus::Succeeded, None, Some(0), true),
     ("fail", JobStatus::Failed, Some(FailureClass::NonZeroExit), Some(1), true),
     ("oom", JobStatus::Failed, Some(FailureClass::OutOfMemory), Some(137), true),

@@ -32,7 +32,7 @@ pub fn jobgen_bin() -> PathBuf {
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter(|m| m["target"]["name"] == "jobgen" && m["executable"].is_string())
             .map(|m| PathBuf::from(m["executable"].as_str().unwrap()))
-            .last()
+            .next_back()
             .expect("cargo reported the jobgen executable")
     })
     .clone()

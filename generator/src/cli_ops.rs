@@ -145,7 +145,7 @@ pub fn submit(args: SubmitArgs) -> i32 {
         }
         eprintln!("{} job {job_id}; waiting for it to finish", if created { "submitted" } else { "found existing" });
         let job = ops::watch(ops, &job_id, interval, timeout, false).await?;
-        print_jobs(output, &[job.clone()], true);
+        print_jobs(output, std::slice::from_ref(&job), true);
         Ok(ops::final_exit_code(job.status))
     })
 }
@@ -212,7 +212,7 @@ pub fn watch(args: WatchArgs) -> i32 {
     let output = args.stack.output;
     with_ops(&args.stack.stack, async |ops: &Ops| {
         let job = ops::watch(ops, &args.job_id, interval, timeout, false).await?;
-        print_jobs(output, &[job.clone()], true);
+        print_jobs(output, std::slice::from_ref(&job), true);
         Ok(ops::final_exit_code(job.status))
     })
 }

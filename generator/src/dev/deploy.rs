@@ -322,6 +322,7 @@ pub async fn create_or_update(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -101,12 +101,12 @@ pub async fn handle(
             }
         }
     };
-    if functions.create_job_ids.iter().any(|id| *id == name) {
+    if functions.create_job_ids.contains(&name) {
         let deadline = chrono::Utc::now().timestamp_millis() + functions.create_job_timeout_ms;
         let result = functions.create_job.handle(payload, Some(deadline)).await;
         return Ok(respond(StatusCode::OK, result, None));
     }
-    if functions.track_ids.iter().any(|id| *id == name) {
+    if functions.track_ids.contains(&name) {
         if asynchronous {
             let f = functions.clone();
             tokio::spawn(async move {
@@ -157,6 +157,7 @@ pub async fn serve(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

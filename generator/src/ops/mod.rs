@@ -543,6 +543,7 @@ pub fn job_types(jobs: &[Job]) -> BTreeSet<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
