@@ -99,6 +99,9 @@ impl From<Diagnostic> for Report {
     }
 }
 
+/// How many problems [`Report::render_graphical`] shows with a source excerpt.
+pub const MAX_EXCERPTS: usize = 50;
+
 /// How [`Report::render_graphical`] may style its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColorChoice {
@@ -175,7 +178,14 @@ impl Report {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(width).with_links(false);
         let mut out = String::new();
-        for d in &self.diagnostics {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            // Past the first screenfuls an excerpt per problem helps nobody (and costs a scan of the
+            // file each): the rest are listed one line each, still all of them.
+            if i >= MAX_EXCERPTS {
+                let at = d.span.map(|l| format!(" ({}:{l})", self.file_name())).unwrap_or_default();
+                out.push_str(&format!("  × {}{at}\n", d.headline()));
+                continue;
+            }
             let mut diag = MietteDiagnostic::new(d.headline());
             if !d.help.is_empty() {
                 diag = diag.with_help(d.help.clone());
@@ -189,7 +199,7 @@ impl Report {
                     let len = token_len(&src.text[offset..]);
                     let label = LabeledSpan::new_primary_with_span(Some(short_label(d)), (offset, len));
                     let report = miette::Report::new(diag.with_label(label))
-                        .with_source_code(NamedSource::new(&src.name, src.text.to_string()));
+                        .with_source_code(NamedSource::new(&src.name, Arc::clone(&src.text)));
                     let mut s = String::new();
                     handler.render_report(&mut s, report.as_ref()).map(|()| s)
                 }

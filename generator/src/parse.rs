@@ -262,13 +262,15 @@ pub(crate) fn index_events(text: &str) -> Walk {
         if kind == NodeKind::Scalar && anchor_id != 0 {
             anchor_sizes.insert(anchor_id, 1);
         }
-        if expanded > MAX_ALIAS_REPLAYED_EVENTS as u64 {
+        // Nodes that aliases add on top of the ones written in the file.
+        let replayed = expanded.saturating_sub(nodes as u64);
+        if replayed > MAX_ALIAS_REPLAYED_EVENTS as u64 {
             walk.refusal = Some(
                 Diagnostic::new(
                     "",
                     format!(
-                        "aliases expand the file to more than {MAX_ALIAS_REPLAYED_EVENTS} values: jobgen refuses this \
-                         before expanding anything (it is the shape of an alias bomb)"
+                        "aliases expand to more than {MAX_ALIAS_REPLAYED_EVENTS} values: jobgen refuses this before \
+                         expanding anything (it is the shape of an alias bomb)"
                     ),
                     "write the repeated values out, or anchor smaller pieces and reuse them fewer times",
                 )
