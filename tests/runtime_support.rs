@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
@@ -319,5 +319,54 @@ impl World {
             .await
             .unwrap();
         out.tasks().first().cloned().unwrap()
+    }
+}
+
+/// Counts AWS API calls by operation (the `X-Amz-Target` of each request sent, retries included):
+/// the measured side of the runtime's "AWS calls per job and per event".
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u32>>>);
+
+impl CallCounter {
+    /// Calls so far, by operation name.
+    pub fn counts(&self) -> BTreeMap<String, u32> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Forgets the calls so far.
+    pub fn reset(&self) {
+        self.0.lock().unwrap().clear();
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or("unknown");
+        let operation = target.rsplit('.').next().unwrap_or(target).to_string();
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+impl World {
+    /// A store and an ECS client whose calls `counter` counts.
+    pub async fn counted(&self, counter: &CallCounter) -> (Store, aws_sdk_ecs::Client) {
+        let sdk = Moto::shared().sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build(),
+        );
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&sdk).interceptor(counter.clone()).build(),
+        );
+        (Store::new(ddb, self.config.table_name.clone()), ecs)
     }
 }

@@ -394,3 +394,42 @@ async fn a_cancelled_job_keeps_its_status_and_still_records_its_task() {
     assert!(matches!(store.cancel("nosuchjob", Utc::now(), None).await.unwrap(), Err(None)));
     assert!(store.get("nosuchjob").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn aws_calls_per_job_and_per_event_are_as_documented() {
+    use jobgen_runtime::create_job::CreateJob;
+    use jobgen_runtime::launch::RetryPolicy;
+    use jobgen_runtime::launcher::Launcher;
+    use jobgen_runtime::track::Tracker;
+    use runtime_support::CallCounter;
+    use std::collections::BTreeMap;
+
+    let world = World::new("calls").await;
+    let counter = CallCounter::default();
+    let (store, ecs) = world.counted(&counter).await;
+    let handler = CreateJob::new(store.clone(), Launcher::new(ecs, RetryPolicy::default()), world.config.clone());
+    let tracker = Tracker::new(store, world.config.clone());
+    let calls = |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
+
+    let view = handler.create(request(REPORT, "counted"), Utc::now(), None).await.unwrap();
+    assert_eq!(counter.counts(), calls(&[("PutItem", 1), ("RunTask", 1), ("UpdateItem", 1)]), "create, new job");
+    counter.reset();
+    handler.create(request(REPORT, "counted"), Utc::now(), None).await.unwrap();
+    assert_eq!(counter.counts(), calls(&[("PutItem", 1)]), "create, replay");
+
+    let fixture = fixture("success");
+    let task_arn = view.task_arn.unwrap();
+    for pass in ["first delivery", "duplicate delivery"] {
+        counter.reset();
+        for text in &fixture.events {
+            tracker.handle(event(&world, text, &view.job_id, &task_arn, REPORT), Utc::now()).await.unwrap();
+        }
+        let n = u32::try_from(fixture.events.len()).unwrap();
+        assert_eq!(counter.counts(), calls(&[("UpdateItem", n)]), "track, {pass}: one write per event, no reads");
+    }
+    counter.reset();
+    let mut foreign = event(&world, &fixture.events[0], &view.job_id, &task_arn, REPORT);
+    foreign["detail"]["startedBy"] = "ecs-svc/123".into();
+    tracker.handle(foreign, Utc::now()).await.unwrap();
+    assert!(counter.counts().is_empty(), "a foreign event costs no call");
+}
