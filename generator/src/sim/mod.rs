@@ -592,6 +592,21 @@ impl Simulator {
         }
         self.flush(&facts, &mut held, false).await;
         self.write_logs(&facts, &script, stopped_after, false).await;
+        if cancel.is_none() {
+            // Leave the emulator's ECS as real ECS would be: the task stopped, with its reason (so a
+            // restarted simulator does not pick it up again, and DescribeTasks tells the truth).
+            let stopped = self
+                .ecs
+                .stop_task()
+                .cluster(&facts.cluster_arn)
+                .task(&facts.task_arn)
+                .reason(&stopped_reason)
+                .send()
+                .await;
+            if let Err(e) = stopped {
+                tracing::debug!(error = %crate::ops::aws_error(&e), "simulator: StopTask after STOPPED failed");
+            }
+        }
         self.with_stats(&facts.job_id, |s| s.finished = true);
     }
 
