@@ -75,7 +75,7 @@ test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lin
 	cargo test --workspace --all-targets
 
 .PHONY: demo
-demo: tools ## the quickstart stack on this machine: moto + `jobgen dev` + a short story with the operator commands
+demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen dev` + a short story with the operator commands
 	cargo build -p jobgen
 	JOBGEN=$(CURDIR)/$(JOBGEN) scripts/demo.sh
 
