@@ -13,11 +13,12 @@ use std::sync::OnceLock;
 
 use dev_support::{Dev, stderr};
 
-/// One local stack for every test in this binary (they use their own jobs). Time runs at half
-/// speed so a job stays RUNNING long enough to be cancelled and has no log stream right after submit.
+/// One local stack for every test in this binary (they use their own jobs). Time runs at real
+/// speed: a task provisions for 7 s before its container starts, a wide margin for checking that a
+/// just-submitted job has no log stream yet, even on a loaded machine.
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
-    DEV.get_or_init(|| Dev::start(&["--time-scale", "0.5"]))
+    DEV.get_or_init(|| Dev::start(&["--time-scale", "1"]))
 }
 
 #[test]
@@ -119,7 +120,7 @@ fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
 fn logs_say_when_none_exist_yet_then_show_the_task_lines() {
     let dev = dev();
     let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=1"]);
-    // Right after submit the task is still provisioning (3.5 s at this time scale): no stream yet.
+    // Right after submit the task is still provisioning (7 s): no stream yet.
     let early = dev.jobgen(&["logs", &job]);
     assert_eq!(early.status.code(), Some(1), "{}", stderr(&early));
     assert!(stderr(&early).contains("does not exist yet"), "{}", stderr(&early));
