@@ -12,11 +12,20 @@ use jobgen_runtime::contract::{Architecture, Capacity};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Project, cluster and job type names in the JSON Schema (the validator checks the same rule and
+/// says why a name fails).
+const NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,31}$";
+/// Environment variable names.
+const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+/// ECS container names.
+const CONTAINER_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,255}$";
+
 /// A whole `jobgen.yaml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Schema version of this file. Only `1` exists.
+    #[schemars(extend("enum" = [crate::validate::VERSION]))]
     pub version: u32,
     /// The project: its name prefixes resource names; its tags go on every resource.
     pub project: Project,
@@ -25,8 +34,10 @@ pub struct Config {
     pub defaults: Defaults,
     /// ECS clusters by a short name used in `job_types.NAME.cluster`: each is created by the stack or an
     /// existing one.
+    #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": NAME_PATTERN}))]
     pub clusters: IndexMap<String, Cluster>,
     /// Job types by name: each is one task definition that `create-job` runs as one Fargate task per job.
+    #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": NAME_PATTERN}))]
     pub job_types: IndexMap<String, JobType>,
     /// The DynamoDB jobs table.
     #[serde(default)]
@@ -41,9 +52,11 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct Project {
     /// Lowercase letters, digits and hyphens, starting with a letter, at most 32 characters.
+    #[schemars(pattern(NAME_PATTERN))]
     pub name: String,
     /// Tags applied to every resource that supports them.
     #[serde(default)]
+    #[schemars(extend("maxProperties" = crate::validate::MAX_TAGS))]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -67,9 +80,11 @@ pub struct Defaults {
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// Subnet ids (`subnet-` and 8 or 17 hex digits), 1 to 16.
+    #[schemars(length(min = 1, max = 16), inner(pattern(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")))]
     pub subnets: Vec<String>,
     /// Security group ids (`sg-` and 8 or 17 hex digits), 0 to 5.
     #[serde(default)]
+    #[schemars(length(max = 5), inner(pattern(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")))]
     pub security_groups: Vec<String>,
     /// Give each task a public IP (needed in public subnets without a NAT gateway to pull images).
     #[serde(default)]
@@ -94,6 +109,7 @@ pub struct Cluster {
 pub struct CreateCluster {
     /// Capacity providers to attach: FARGATE and/or FARGATE_SPOT (default both).
     #[serde(default = "default_capacity_providers")]
+    #[schemars(length(min = 1, max = 2), extend("uniqueItems" = true))]
     pub capacity_providers: Vec<Capacity>,
     /// Turn on CloudWatch Container Insights.
     #[serde(default)]
@@ -131,8 +147,10 @@ pub struct JobType {
 #[serde(deny_unknown_fields)]
 pub struct Task {
     /// Container image.
+    #[schemars(pattern(r"^\S+$"))]
     pub image: String,
     /// Task cpu units: 256, 512, 1024, 2048, 4096, 8192 or 16384.
+    #[schemars(extend("enum" = [256, 512, 1024, 2048, 4096, 8192, 16384]))]
     pub cpu: u32,
     /// Task memory in MiB, valid for the cpu.
     pub memory: u32,
@@ -141,21 +159,26 @@ pub struct Task {
     pub command: Option<Vec<String>>,
     /// Fixed environment variables.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
     pub environment: BTreeMap<String, String>,
     /// Secrets as environment variables: name to an SSM parameter or Secrets Manager ARN.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = {"pattern": ENV_NAME_PATTERN}))]
     pub secrets: BTreeMap<String, String>,
     /// Main container name (default `main`).
     #[serde(default = "default_container_name")]
+    #[schemars(pattern(CONTAINER_NAME_PATTERN))]
     pub container_name: String,
     /// X86_64 (default) or ARM64.
     #[serde(default = "default_task_architecture")]
     pub architecture: Architecture,
     /// Ephemeral storage in GiB, 21 to 200 (Fargate gives 20 without it).
     #[serde(default)]
+    #[schemars(range(min = 21, max = 200))]
     pub ephemeral_storage_gib: Option<u32>,
     /// Days to keep the task's logs (a CloudWatch Logs retention value, default 30).
     #[serde(default = "default_log_retention")]
+    #[schemars(extend("enum" = crate::validate::LOG_RETENTION_DAYS))]
     pub log_retention_days: u32,
     /// Extra statements for the task role.
     #[serde(default)]
@@ -182,8 +205,10 @@ pub struct PolicyStatement {
     #[serde(default)]
     pub effect: Effect,
     /// Actions, e.g. `s3:GetObject`.
+    #[schemars(length(min = 1), inner(pattern(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$")))]
     pub actions: Vec<String>,
     /// Resource ARNs.
+    #[schemars(length(min = 1), inner(pattern(r"^(\*|arn:.+)$")))]
     pub resources: Vec<String>,
 }
 
@@ -204,6 +229,7 @@ pub struct ExistingTaskDefinition {
     /// `family`, `family:revision` or a task definition ARN.
     pub name: String,
     /// The container that gets the job's environment and whose exit code is the job's.
+    #[schemars(pattern(CONTAINER_NAME_PATTERN))]
     pub container_name: String,
     /// X86_64 (default) or ARM64, for the cost estimate.
     #[serde(default = "default_task_architecture")]
@@ -222,6 +248,7 @@ pub struct ExistingTaskDefinition {
 pub struct Table {
     /// Days a finished job is kept before DynamoDB's TTL deletes it; 0 keeps jobs forever (default 90).
     #[serde(default = "default_retention_days")]
+    #[schemars(range(max = crate::validate::MAX_TABLE_RETENTION_DAYS))]
     pub retention_days: u32,
     /// Point-in-time recovery (default on).
     #[serde(default = "default_true")]
@@ -251,9 +278,11 @@ pub struct Lambda {
     pub architecture: LambdaArchitecture,
     /// Memory in MB, 128 to 10240 (default 256).
     #[serde(default = "default_lambda_memory")]
+    #[schemars(range(min = 128, max = 10240))]
     pub memory_mb: u32,
     /// Days to keep the functions' logs (default 30).
     #[serde(default = "default_log_retention")]
+    #[schemars(extend("enum" = crate::validate::LOG_RETENTION_DAYS))]
     pub log_retention_days: u32,
 }
 

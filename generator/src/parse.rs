@@ -443,6 +443,11 @@ fn diagnostic_from(err: &serde_saphyr::Error, index: &SpanIndex, text: &str) -> 
                 Some(NodeKind::Mapping) => "a mapping",
                 Some(NodeKind::Sequence) => "a list",
                 Some(NodeKind::Alias) => "an alias",
+                Some(NodeKind::Scalar)
+                    if location.and_then(|l| index.scalar_at(l)).is_none_or(|v| matches!(v, "" | "~" | "null")) =>
+                {
+                    "nothing (an empty value)"
+                }
                 Some(NodeKind::Scalar) => "a single value",
                 None => "something else",
             };
