@@ -194,6 +194,31 @@ pub async fn ensure_network(config: &mut Config, endpoint: &str, region: &str) -
     Ok(Some(network))
 }
 
+/// Creates an emulator stand-in for every existing cluster the project names (an empty ECS cluster of
+/// that name), so tasks of its job types can launch in dev. Returns the names created.
+pub async fn ensure_existing_clusters(config: &Config, ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, DeployError> {
+    let mut created = Vec::new();
+    for cluster in config.clusters.values() {
+        let Some(existing) = &cluster.existing else { continue };
+        let name = existing.rsplit('/').next().unwrap_or(existing);
+        let found = ecs.describe_clusters().clusters(name).send().await.ok().is_some_and(|out| {
+            out.clusters().iter().any(|c| c.cluster_name() == Some(name) && c.status() == Some("ACTIVE"))
+        });
+        if found {
+            continue;
+        }
+        ecs.create_cluster()
+            .cluster_name(name)
+            .capacity_providers("FARGATE")
+            .capacity_providers("FARGATE_SPOT")
+            .send()
+            .await
+            .map_err(|e| emulator(format!("ECS CreateCluster {name}"), aws_error(&e)))?;
+        created.push(name.to_string());
+    }
+    Ok(created)
+}
+
 /// The emulator's copy of a template: resources it cannot create are left out, with the outputs
 /// that read them. Returns the ids left out.
 pub fn emulator_copy(document: &mut Value) -> Vec<String> {

@@ -243,6 +243,15 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
             n.security_groups.join(",")
         );
     }
+    let sdk = emulator.sdk_config().await;
+    let stand_ins = deploy::ensure_existing_clusters(&config, &aws_sdk_ecs::Client::new(&sdk)).await?;
+    if !stand_ins.is_empty() {
+        eprintln!(
+            "jobgen dev: created empty emulator stand-ins for the project's existing clusters: {} (existing task \
+             definitions must be registered in the emulator by you; without them create-job records LAUNCH_FAILED)",
+            stand_ins.join(", ")
+        );
+    }
     let synthesized = crate::synth::synthesize(&config, &model::ModelOptions::default())
         .map_err(|e| DevError::Config(e.to_string()))?;
     let mut document = synthesized.document.clone();
@@ -250,7 +259,6 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
     if !dropped.is_empty() {
         eprintln!("jobgen dev: left out of the emulator's copy (moto cannot create them): {}", dropped.join(", "));
     }
-    let sdk = emulator.sdk_config().await;
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
     let bucket = format!("jobgen-dev-artifacts-{}", config.project.name);
     let functions =
