@@ -476,7 +476,6 @@ impl Simulator {
             version += 1;
             d.last_status = Some("PENDING".into());
             d.version = Some(version);
-            d.pull_started_at = Some(offset(t0, timeline.pull_started));
             d.updated_at = Some(offset(t0, timeline.pending));
             emit(&d, &mut rng, &mut held, false);
             self.flush(&facts, &mut held, reorder).await;
@@ -487,6 +486,7 @@ impl Simulator {
             version += 1;
             d.last_status = Some("RUNNING".into());
             d.version = Some(version);
+            d.pull_started_at = Some(offset(t0, timeline.pull_started));
             d.pull_stopped_at = Some(offset(t0, timeline.pull_stopped));
             d.started_at = Some(offset(t0, timeline.started));
             d.updated_at = d.started_at;
@@ -552,13 +552,10 @@ impl Simulator {
             }
         }
         if !was_running {
-            // A task that never started has no pull end unless the pull itself ran and failed.
-            d.pull_stopped_at = match (&cancel, script.outcome) {
-                (None, Outcome::ImagePullFailure) => Some(offset(t0, timeline.pull_stopped)),
-                _ => None,
-            };
-            if cancel.is_some() || script.outcome == Outcome::FailToStart {
-                d.pull_started_at = None;
+            // A task that never started pulled nothing, unless the pull itself ran and failed.
+            if cancel.is_none() && script.outcome == Outcome::ImagePullFailure {
+                d.pull_started_at = Some(offset(t0, timeline.pull_started));
+                d.pull_stopped_at = Some(offset(t0, timeline.pull_stopped));
             }
             if script.outcome == Outcome::FailToStart || cancel.is_some() {
                 d.containers.retain(|_| false);
