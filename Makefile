@@ -77,7 +77,7 @@ test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lin
 .PHONY: demo
 demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen dev` + a short story with the operator commands
 	cargo build -p jobgen
-	JOBGEN=$(CURDIR)/$(JOBGEN) scripts/demo.sh
+	scripts/demo.sh
 
 .PHONY: bench
 bench: tools bench-synth bench-runtime ## benchmarks; numbers go in BENCHMARKS.md

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JOBGEN=${JOBGEN:-$ROOT/target/debug/jobgen}
+JOBGEN=${JOBGEN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/jobgen}
 VENV_BIN=${JOBGEN_VENV_BIN:-$ROOT/.venv/tools/bin}
 CONFIG=${DEMO_CONFIG:-$ROOT/examples/quickstart/jobgen.yaml}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/jobgen-demo.XXXXXX")
