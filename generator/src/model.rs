@@ -842,7 +842,6 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
 
     // IAM: create-job.
     let table_arn = get_att(&table.id, "Arn");
-    let index_arn = sub(&format!("${{{}.Arn}}/index/*", table.id));
     // RunTask may only target clusters some job type runs on.
     let cluster_arns: Vec<Value> =
         used_clusters.iter().filter_map(|i| cluster_refs.get(*i)).map(|c| c.arn.clone()).collect();
@@ -858,13 +857,10 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         Statement {
             sid: "JobsTable".into(),
             effect: "Allow",
-            actions: vec![
-                "dynamodb:GetItem".into(),
-                "dynamodb:PutItem".into(),
-                "dynamodb:UpdateItem".into(),
-                "dynamodb:Query".into(),
-            ],
-            resources: vec![table_arn.clone(), index_arn],
+            // What create-job does: conditional put of a new job, read on idempotent replay,
+            // conditional updates to claim and record the launch. No Query: it lists nothing.
+            actions: vec!["dynamodb:GetItem".into(), "dynamodb:PutItem".into(), "dynamodb:UpdateItem".into()],
+            resources: vec![table_arn.clone()],
             condition: Value::Null,
         },
     ];
@@ -927,7 +923,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         Statement {
             sid: "JobsTable".into(),
             effect: "Allow",
-            actions: vec!["dynamodb:GetItem".into(), "dynamodb:UpdateItem".into()],
+            // One conditional UpdateItem per event, no read before write.
+            actions: vec!["dynamodb:UpdateItem".into()],
             resources: vec![table_arn],
             condition: Value::Null,
         },
