@@ -110,6 +110,17 @@ fn validate_reports_every_problem_with_location_and_exits_2() {
 }
 
 #[test]
+fn errors_have_no_color_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempdir();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/cpu-invalid.yaml");
+    std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let out = jobgen(dir.path()).env_remove("NO_COLOR").arg("validate").assert().code(2).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("job_types.transcode.task.cpu: 3072 is not a Fargate cpu value"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
+
+#[test]
 fn validate_a_missing_file_exits_2_with_a_hint() {
     let dir = tempdir();
     jobgen(dir.path())

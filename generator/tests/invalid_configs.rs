@@ -38,24 +38,34 @@ fn corpus_is_big_enough() {
 
 #[test]
 fn every_invalid_fixture_is_rejected_with_located_messages() {
+    // Every case runs even when one fails, so a review sees all the changed messages at once.
+    let mut failed = Vec::new();
     for path in corpus() {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let name = format!("{stem}.yaml");
-        let report = reject(&name, &text);
-        assert!(!report.diagnostics.is_empty(), "{name}: an empty report");
-        for d in &report.diagnostics {
-            // Only whole-file problems with nothing to point at may lack a location.
-            let whole_file = d.path.is_empty() && (text.trim().is_empty() || text.lines().all(|l| l.starts_with('#')));
-            assert!(d.span.is_some() || whole_file, "{name}: no location for {d:?}");
-            assert!(!d.help.is_empty(), "{name}: no help for {d:?}");
-            assert!(!d.message.ends_with('.'), "{name}: messages have no trailing period: {d:?}");
+        let name = path.display().to_string();
+        if std::panic::catch_unwind(|| check_fixture(&path)).is_err() {
+            failed.push(name);
         }
-        if stem != "empty-file" {
-            assert!(text.starts_with("# "), "{name}: the first line must say what the mistake is");
-        }
-        insta::assert_snapshot!(stem.clone(), report.render_plain());
     }
+    assert!(failed.is_empty(), "{} fixture(s) failed (see above): {failed:#?}", failed.len());
+}
+
+fn check_fixture(path: &Path) {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let name = format!("{stem}.yaml");
+    let report = reject(&name, &text);
+    assert!(!report.diagnostics.is_empty(), "{name}: an empty report");
+    for d in &report.diagnostics {
+        // Only whole-file problems with nothing to point at may lack a location.
+        let whole_file = d.path.is_empty() && (text.trim().is_empty() || text.lines().all(|l| l.starts_with('#')));
+        assert!(d.span.is_some() || whole_file, "{name}: no location for {d:?}");
+        assert!(!d.help.is_empty(), "{name}: no help for {d:?}");
+        assert!(!d.message.ends_with('.'), "{name}: messages have no trailing period: {d:?}");
+    }
+    if stem != "empty-file" {
+        assert!(text.starts_with("# "), "{name}: the first line must say what the mistake is");
+    }
+    insta::assert_snapshot!(stem.clone(), report.render_plain());
 }
 
 #[test]
