@@ -46,10 +46,26 @@ build: ## build the jobgen CLI and the handlers (debug)
 
 .PHONY: package
 package: tools ## build both handlers with cargo-lambda into dist/lambda/*.zip (ARCH=arm64|x86_64)
-	case "$(ARCH)" in arm64) flag=--arm64;; x86_64) flag=--x86-64;; *) echo "ARCH must be arm64 or x86_64" >&2; exit 2;; esac; \
+	case "$(ARCH)" in \
+	  arm64) flag=--arm64; triple=aarch64-unknown-linux-gnu;; \
+	  x86_64) flag=--x86-64; triple=x86_64-unknown-linux-gnu;; \
+	  *) echo "ARCH=$(ARCH) is not supported: use ARCH=arm64 or ARCH=x86_64" >&2; exit 2;; \
+	esac; \
+	if ! command -v rustup >/dev/null; then \
+	  echo "note: rustup not found; cargo-lambda needs the Rust standard library for $$triple from your toolchain" >&2; \
+	elif ! rustup target list --installed | grep -qx "$$triple"; then \
+	  echo "installing the Rust standard library for $$triple (rustup target add)"; \
+	  rustup target add "$$triple" || { \
+	    echo "error: cannot install the Rust target $$triple: rustup target add failed (offline?)." >&2; \
+	    echo "fix: run 'rustup target add $$triple' with network access, or package for another architecture" >&2; \
+	    echo "     (make package ARCH=x86_64 or ARCH=arm64) and synthesize with the same lambda architecture." >&2; \
+	    exit 1; }; \
+	fi; \
 	cargo lambda build --release $$flag --output-format zip -p jobgen-runtime --bin create-job --bin track
 	mkdir -p dist/lambda
 	for f in create-job track; do cp target/lambda/$$f/bootstrap.zip dist/lambda/$$f.zip; done
+	# Each zip must hold one executable `bootstrap` built for $(ARCH): fail here, not at deploy time.
+	$(VENV_BIN)/python scripts/lambda-zip.py check $(ARCH) dist/lambda/create-job.zip dist/lambda/track.zip
 	# The template's Architectures must match these binaries: jobgen dev and the tests read this file.
 	echo "$(ARCH)" > dist/lambda/ARCH
 	ls -l dist/lambda
@@ -86,3 +102,20 @@ bench: tools bench-synth bench-runtime ## benchmarks; numbers go in BENCHMARKS.m
 bench-synth: ## `jobgen synth` time: the largest valid project and a 500-job-type one (release build)
 	cargo build --release -p jobgen
 	JOBGEN=target/release/jobgen scripts/bench-synth.sh
+
+.PHONY: bench-runtime
+bench-runtime: tools ## handler zip sizes (both ARCHes), cold starts, calls and cost per job (BENCHMARKS.md, Runtime section)
+	rm -rf target/bench-runtime && mkdir -p target/bench-runtime/arm64 target/bench-runtime/x86_64
+	for a in x86_64 arm64; do \
+	  $(MAKE) --no-print-directory package ARCH=$$a; \
+	  for f in create-job track; do \
+	    cp dist/lambda/$$f.zip target/bench-runtime/$$a/; \
+	    $(VENV_BIN)/python -m zipfile -e dist/lambda/$$f.zip target/bench-runtime/$$a/$$f; \
+	    chmod +x target/bench-runtime/$$a/$$f/bootstrap; \
+	  done; \
+	done
+	# Leave dist/lambda as `make package ARCH=$(ARCH)` would (cached: only re-zips).
+	$(MAKE) --no-print-directory package ARCH=$(ARCH)
+	# The dev profile only builds the harness (a Runtime API stub and the moto set-up); the measured
+	# handlers are the release binaries packaged above.
+	JOBGEN_BENCH_DIR=$(CURDIR)/target/bench-runtime cargo bench --profile dev -p jobgen-tests --bench runtime
