@@ -123,6 +123,9 @@ impl LambdaWatch {
             .current_dir(repo_root())
             .args(["lambda", "watch", "--package", "jobgen-runtime", "--ignore-changes"])
             .args(["--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
+            // A handler that hangs fails the invoke (seconds) instead of hanging the test. Generous:
+            // the first invoke of each function may wait for the shared target dir's build lock.
+            .args(["--timeout", "600"])
             .arg("--env-file")
             .arg(&env_file)
             // The watch process itself gets the same emulator settings, so nothing it or cargo does
