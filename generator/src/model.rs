@@ -588,195 +588,20 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     check_unique_ids(config.clusters.keys(), "clusters", &mut diags);
     check_unique_ids(config.job_types.keys(), "job_types", &mut diags);
 
-    // Clusters.
-    let mut clusters = Vec::new();
-    let mut cluster_refs: Vec<ClusterRef> = Vec::new();
-    for (name, c) in &config.clusters {
-        let pascal = pascal_case(name);
-        let id = format!("Cluster{pascal}");
-        if let Some(create) = &c.create {
-            let physical = format!("{project}-{name}");
-            let mut providers: Vec<&'static str> = Vec::new();
-            for p in &create.capacity_providers {
-                if !providers.contains(&p.provider_name()) {
-                    providers.push(p.provider_name());
-                }
-            }
-            let default_provider = if providers.contains(&"FARGATE") {
-                "FARGATE"
-            } else {
-                providers.first().copied().unwrap_or("FARGATE")
-            };
-            let mut skips = Vec::new();
-            if !create.container_insights {
-                skips.push(skip(
-                    "CKV_AWS_65",
-                    format!("Container Insights is off because clusters.{name}.create.container_insights is false: it is billed per metric, and job status, timings and exit codes are already recorded in the jobs table"),
-                ));
-            }
-            cluster_refs.push(ClusterRef {
-                name: name.clone(),
-                arn: get_att(&id, "Arn"),
-                arn_template: local_arn("ecs", &format!("cluster/{physical}")),
-                launch_value: format!("${{{id}}}"),
-                launch_len: physical.len(),
-            });
-            clusters.push(Cluster {
-                output: outputs::cluster_arn(&id),
-                id,
-                name: physical,
-                capacity_providers: providers,
-                default_provider,
-                container_insights: create.container_insights,
-                skips,
-            });
-        } else if let Some(existing) = &c.existing {
-            let (arn, arn_template) = if existing.starts_with("arn:") {
-                (json!(existing), existing.clone())
-            } else {
-                let t = local_arn("ecs", &format!("cluster/{existing}"));
-                (sub(&t), t)
-            };
-            cluster_refs.push(ClusterRef {
-                name: name.clone(),
-                arn,
-                arn_template,
-                launch_value: sub_escape(existing),
-                launch_len: existing.len(),
-            });
-        } else {
-            diags.push(Diagnostic::new(
-                format!("clusters.{name}"),
-                "the cluster has neither `create` nor `existing`",
-                "add `create: {}` to create it, or `existing: NAME_OR_ARN` to use one",
-            ));
-        }
-    }
+    let (clusters, cluster_refs) = build_clusters(config, &mut diags);
 
-    // Job types → task definitions, launch table, IAM resources.
-    let mut launch = LaunchTable::default();
-    launch.clusters = cluster_refs.iter().map(|c| c.launch_value.clone()).collect();
-    // Worst-case extra bytes of each `${Var}` placeholder in the launch table once resolved.
-    let mut placeholder_extra: isize = 0;
-    for c in &cluster_refs {
-        if c.launch_value.starts_with("${") {
-            placeholder_extra += c.launch_len as isize - c.launch_value.len() as isize;
-        }
-    }
-    let mut sub_vars = serde_json::Map::new();
-    let mut task_definitions = Vec::new();
-    let mut run_task_resources: Vec<Value> = Vec::new();
-    let mut pass_role_resources: Vec<Value> = Vec::new();
-    let mut used_clusters: BTreeSet<usize> = BTreeSet::new();
+    let JobTypes {
+        launch,
+        sub_vars,
+        placeholder_extra,
+        task_definitions,
+        run_task_resources,
+        pass_role_resources,
+        used_clusters,
+    } = build_job_types(config, &cluster_refs, &mut diags);
     let lambda_retention = config.lambda.log_retention_days;
 
-    for (name, jt) in &config.job_types {
-        let pascal = pascal_case(name);
-        let path = format!("job_types.{name}");
-        let cluster_name = jt
-            .cluster
-            .clone()
-            .or_else(|| config.defaults.cluster.clone())
-            .or_else(|| if config.clusters.len() == 1 { config.clusters.keys().next().cloned() } else { None });
-        let Some(cluster_index) = cluster_name.as_ref().and_then(|n| cluster_refs.iter().position(|c| &c.name == n))
-        else {
-            diags.push(Diagnostic::new(
-                format!("{path}.cluster"),
-                "the job type names no cluster that exists",
-                "set `cluster:` to one of the names under `clusters`, or set `defaults.cluster`",
-            ));
-            continue;
-        };
-        used_clusters.insert(cluster_index);
-        let Some(network) = jt.network.as_ref().or(config.defaults.network.as_ref()) else {
-            diags.push(Diagnostic::new(
-                format!("{path}.network"),
-                "the job type has no network: Fargate tasks need subnets",
-                "set `network.subnets` on the job type or `defaults.network`",
-            ));
-            continue;
-        };
-        let net = contract::Network {
-            subnets: network.subnets.iter().map(|s| sub_escape(s)).collect(),
-            security_groups: network.security_groups.iter().map(|s| sub_escape(s)).collect(),
-            assign_public_ip: network.assign_public_ip,
-        };
-        let network_index = match launch.networks.iter().position(|n| n == &net) {
-            Some(i) => i,
-            None => {
-                launch.networks.push(net);
-                launch.networks.len() - 1
-            }
-        };
-        let capacity = jt.capacity.or(config.defaults.capacity).unwrap_or(Capacity::Fargate);
-
-        let (task_definition, container, architecture) = match (&jt.task, &jt.task_definition) {
-            (Some(task), _) => {
-                let td = task_definition(config, name, &pascal, task, lambda_retention);
-                let var = format!("Td{pascal}");
-                sub_vars.insert(var.clone(), json!({ "Fn::Select": [1, { "Fn::Split": ["/", { "Ref": td.id }] }] }));
-                let placeholder = format!("${{{var}}}");
-                placeholder_extra +=
-                    (td.family.len() + 1 + WORST_CASE_REVISION_DIGITS) as isize - placeholder.len() as isize;
-                run_task_resources.push(r#ref(&td.id));
-                pass_role_resources.push(get_att(&td.task_role.id, "Arn"));
-                pass_role_resources.push(get_att(&td.execution_role.id, "Arn"));
-                let out = (placeholder, td.container_name.clone(), task.architecture);
-                task_definitions.push(td);
-                out
-            }
-            (None, Some(existing)) => {
-                run_task_resources.push(existing_task_definition_arn(&existing.name));
-                for arn in [&existing.task_role_arn, &existing.execution_role_arn].into_iter().flatten() {
-                    pass_role_resources.push(json!(arn));
-                }
-                (sub_escape(&existing.name), existing.container_name.clone(), existing.architecture)
-            }
-            (None, None) => {
-                diags.push(Diagnostic::new(
-                    path.clone(),
-                    "the job type has neither `task` nor `task_definition`",
-                    "add `task:` (image, cpu, memory) or `task_definition:` (an existing one)",
-                ));
-                continue;
-            }
-        };
-        launch.job_types.insert(
-            name.clone(),
-            JobTypeEntry {
-                task_definition,
-                cluster: cluster_index,
-                network: network_index,
-                capacity,
-                container: sub_escape(&container),
-                architecture,
-            },
-        );
-    }
-
-    // The table.
-    let mut table_skips = vec![skip(
-        "CKV_AWS_119",
-        "the table is encrypted at rest with the AWS managed DynamoDB KMS key (SSESpecification); a customer managed key adds a key policy to maintain and per-request KMS cost for job records that hold no secrets",
-    )];
-    if !config.table.point_in_time_recovery {
-        table_skips.push(skip(
-            "CKV_AWS_28",
-            "point-in-time recovery is off because table.point_in_time_recovery is false in jobgen.yaml",
-        ));
-    }
-    let table = JobsTable {
-        id: "JobsTable".into(),
-        key_attr: contract::KEY_ATTR,
-        status_attr: contract::STATUS_ATTR,
-        job_type_attr: contract::JOB_TYPE_ATTR,
-        created_at_attr: contract::CREATED_AT_ATTR,
-        index_by_status: contract::INDEX_BY_STATUS,
-        index_by_type: contract::INDEX_BY_TYPE,
-        ttl_attr: contract::TTL_ATTR,
-        point_in_time_recovery: config.table.point_in_time_recovery,
-        skips: table_skips,
-    };
+    let table = jobs_table(config);
 
     // The Lambda environment, shared by both functions.
     let launch_json = launch.to_json();
@@ -1025,7 +850,237 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         launch_table: launch,
     };
 
-    // Limits that depend on the whole stack.
+    diags.extend(stack_limits(&stack));
+    if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }
+}
+
+/// The clusters the stack creates, and how every cluster (created or existing) is referenced.
+fn build_clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, Vec<ClusterRef>) {
+    let project = config.project.name.as_str();
+    let mut clusters = Vec::new();
+    let mut cluster_refs: Vec<ClusterRef> = Vec::new();
+    for (name, c) in &config.clusters {
+        let pascal = pascal_case(name);
+        let id = format!("Cluster{pascal}");
+        if let Some(create) = &c.create {
+            let physical = format!("{project}-{name}");
+            let mut providers: Vec<&'static str> = Vec::new();
+            for p in &create.capacity_providers {
+                if !providers.contains(&p.provider_name()) {
+                    providers.push(p.provider_name());
+                }
+            }
+            let default_provider = if providers.contains(&"FARGATE") {
+                "FARGATE"
+            } else {
+                providers.first().copied().unwrap_or("FARGATE")
+            };
+            let mut skips = Vec::new();
+            if !create.container_insights {
+                skips.push(skip(
+                    "CKV_AWS_65",
+                    format!("Container Insights is off because clusters.{name}.create.container_insights is false: it is billed per metric, and job status, timings and exit codes are already recorded in the jobs table"),
+                ));
+            }
+            cluster_refs.push(ClusterRef {
+                name: name.clone(),
+                arn: get_att(&id, "Arn"),
+                arn_template: local_arn("ecs", &format!("cluster/{physical}")),
+                launch_value: format!("${{{id}}}"),
+                launch_len: physical.len(),
+            });
+            clusters.push(Cluster {
+                output: outputs::cluster_arn(&id),
+                id,
+                name: physical,
+                capacity_providers: providers,
+                default_provider,
+                container_insights: create.container_insights,
+                skips,
+            });
+        } else if let Some(existing) = &c.existing {
+            let (arn, arn_template) = if existing.starts_with("arn:") {
+                (json!(existing), existing.clone())
+            } else {
+                let t = local_arn("ecs", &format!("cluster/{existing}"));
+                (sub(&t), t)
+            };
+            cluster_refs.push(ClusterRef {
+                name: name.clone(),
+                arn,
+                arn_template,
+                launch_value: sub_escape(existing),
+                launch_len: existing.len(),
+            });
+        } else {
+            diags.push(Diagnostic::new(
+                format!("clusters.{name}"),
+                "the cluster has neither `create` nor `existing`",
+                "add `create: {}` to create it, or `existing: NAME_OR_ARN` to use one",
+            ));
+        }
+    }
+
+    (clusters, cluster_refs)
+}
+
+/// What the job types contribute: the launch table (with `${Var}` placeholders), the task
+/// definitions to create, and the resources create-job's IAM statements name.
+struct JobTypes {
+    launch: LaunchTable,
+    /// `Fn::Sub` variables of the launch table (task definition `family:revision`).
+    sub_vars: serde_json::Map<String, Value>,
+    /// Worst-case bytes the placeholders add once CloudFormation resolves them.
+    placeholder_extra: isize,
+    task_definitions: Vec<TaskDefinition>,
+    run_task_resources: Vec<Value>,
+    pass_role_resources: Vec<Value>,
+    /// Indexes into the cluster list of clusters some job type runs on.
+    used_clusters: BTreeSet<usize>,
+}
+
+fn build_job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<Diagnostic>) -> JobTypes {
+    let mut launch = LaunchTable {
+        clusters: cluster_refs.iter().map(|c| c.launch_value.clone()).collect(),
+        ..LaunchTable::default()
+    };
+    // Worst-case extra bytes of each `${Var}` placeholder in the launch table once resolved.
+    let mut placeholder_extra: isize = 0;
+    for c in cluster_refs {
+        if c.launch_value.starts_with("${") {
+            placeholder_extra += c.launch_len as isize - c.launch_value.len() as isize;
+        }
+    }
+    let mut sub_vars = serde_json::Map::new();
+    let mut task_definitions = Vec::new();
+    let mut run_task_resources: Vec<Value> = Vec::new();
+    let mut pass_role_resources: Vec<Value> = Vec::new();
+    let mut used_clusters: BTreeSet<usize> = BTreeSet::new();
+
+    for (name, jt) in &config.job_types {
+        let pascal = pascal_case(name);
+        let path = format!("job_types.{name}");
+        let cluster_name = jt
+            .cluster
+            .clone()
+            .or_else(|| config.defaults.cluster.clone())
+            .or_else(|| if config.clusters.len() == 1 { config.clusters.keys().next().cloned() } else { None });
+        let Some(cluster_index) = cluster_name.as_ref().and_then(|n| cluster_refs.iter().position(|c| &c.name == n))
+        else {
+            diags.push(Diagnostic::new(
+                format!("{path}.cluster"),
+                "the job type names no cluster that exists",
+                "set `cluster:` to one of the names under `clusters`, or set `defaults.cluster`",
+            ));
+            continue;
+        };
+        used_clusters.insert(cluster_index);
+        let Some(network) = jt.network.as_ref().or(config.defaults.network.as_ref()) else {
+            diags.push(Diagnostic::new(
+                format!("{path}.network"),
+                "the job type has no network: Fargate tasks need subnets",
+                "set `network.subnets` on the job type or `defaults.network`",
+            ));
+            continue;
+        };
+        let net = contract::Network {
+            subnets: network.subnets.iter().map(|s| sub_escape(s)).collect(),
+            security_groups: network.security_groups.iter().map(|s| sub_escape(s)).collect(),
+            assign_public_ip: network.assign_public_ip,
+        };
+        let network_index = match launch.networks.iter().position(|n| n == &net) {
+            Some(i) => i,
+            None => {
+                launch.networks.push(net);
+                launch.networks.len() - 1
+            }
+        };
+        let capacity = jt.capacity.or(config.defaults.capacity).unwrap_or(Capacity::Fargate);
+
+        let (task_definition, container, architecture) = match (&jt.task, &jt.task_definition) {
+            (Some(task), _) => {
+                let td = task_definition(config, name, &pascal, task);
+                let var = format!("Td{pascal}");
+                sub_vars.insert(var.clone(), json!({ "Fn::Select": [1, { "Fn::Split": ["/", { "Ref": td.id }] }] }));
+                let placeholder = format!("${{{var}}}");
+                placeholder_extra +=
+                    (td.family.len() + 1 + WORST_CASE_REVISION_DIGITS) as isize - placeholder.len() as isize;
+                run_task_resources.push(r#ref(&td.id));
+                pass_role_resources.push(get_att(&td.task_role.id, "Arn"));
+                pass_role_resources.push(get_att(&td.execution_role.id, "Arn"));
+                let out = (placeholder, td.container_name.clone(), task.architecture);
+                task_definitions.push(td);
+                out
+            }
+            (None, Some(existing)) => {
+                run_task_resources.push(existing_task_definition_arn(&existing.name));
+                for arn in [&existing.task_role_arn, &existing.execution_role_arn].into_iter().flatten() {
+                    pass_role_resources.push(json!(arn));
+                }
+                (sub_escape(&existing.name), existing.container_name.clone(), existing.architecture)
+            }
+            (None, None) => {
+                diags.push(Diagnostic::new(
+                    path.clone(),
+                    "the job type has neither `task` nor `task_definition`",
+                    "add `task:` (image, cpu, memory) or `task_definition:` (an existing one)",
+                ));
+                continue;
+            }
+        };
+        launch.job_types.insert(
+            name.clone(),
+            JobTypeEntry {
+                task_definition,
+                cluster: cluster_index,
+                network: network_index,
+                capacity,
+                container: sub_escape(&container),
+                architecture,
+            },
+        );
+    }
+
+    JobTypes {
+        launch,
+        sub_vars,
+        placeholder_extra,
+        task_definitions,
+        run_task_resources,
+        pass_role_resources,
+        used_clusters,
+    }
+}
+
+/// The jobs table: key, indexes and TTL from the contract.
+fn jobs_table(config: &Config) -> JobsTable {
+    let mut table_skips = vec![skip(
+        "CKV_AWS_119",
+        "the table is encrypted at rest with the AWS managed DynamoDB KMS key (SSESpecification); a customer managed key adds a key policy to maintain and per-request KMS cost for job records that hold no secrets",
+    )];
+    if !config.table.point_in_time_recovery {
+        table_skips.push(skip(
+            "CKV_AWS_28",
+            "point-in-time recovery is off because table.point_in_time_recovery is false in jobgen.yaml",
+        ));
+    }
+    JobsTable {
+        id: "JobsTable".into(),
+        key_attr: contract::KEY_ATTR,
+        status_attr: contract::STATUS_ATTR,
+        job_type_attr: contract::JOB_TYPE_ATTR,
+        created_at_attr: contract::CREATED_AT_ATTR,
+        index_by_status: contract::INDEX_BY_STATUS,
+        index_by_type: contract::INDEX_BY_TYPE,
+        ttl_attr: contract::TTL_ATTR,
+        point_in_time_recovery: config.table.point_in_time_recovery,
+        skips: table_skips,
+    }
+}
+
+/// Limits that depend on the whole stack: Lambda's environment size and CloudFormation's resource count.
+fn stack_limits(stack: &Stack) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
     let env_bytes = stack.create_job.environment_worst_case_bytes();
     if env_bytes > contract::LAMBDA_ENV_LIMIT_BYTES {
         diags.push(Diagnostic::new(
@@ -1050,7 +1105,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         ));
     }
 
-    if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }
+    diags
 }
 
 /// Checks the rendered template's size against CloudFormation's limit.
@@ -1122,7 +1177,7 @@ fn check_unique_ids<'a>(names: impl Iterator<Item = &'a String>, section: &str, 
             diags.push(Diagnostic::new(
                 format!("{section}.{name}"),
                 format!("`{name}` and `{first}` both become the CloudFormation logical ID part `{id}`"),
-                format!("rename one of them so they differ in more than `-`/`_` placement"),
+                "rename one of them so they differ in more than `-`/`_` placement",
             ));
         } else {
             seen.insert(id, name);
@@ -1130,13 +1185,7 @@ fn check_unique_ids<'a>(names: impl Iterator<Item = &'a String>, section: &str, 
     }
 }
 
-fn task_definition(
-    config: &Config,
-    name: &str,
-    pascal: &str,
-    task: &config::Task,
-    _lambda_retention: u32,
-) -> TaskDefinition {
+fn task_definition(config: &Config, name: &str, pascal: &str, task: &config::Task) -> TaskDefinition {
     let project = config.project.name.as_str();
     let family = format!("{project}-{name}");
     let log_group = LogGroup {

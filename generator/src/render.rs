@@ -71,10 +71,8 @@ fn environment(used: Arc<Mutex<BTreeSet<String>>>) -> Environment<'static> {
     env.add_filter("comment", comment_filter);
     env.set_loader(move |name| {
         let found = TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, src)| (*src).to_string());
-        if found.is_some() {
-            if let Ok(mut used) = used.lock() {
-                used.insert(name.to_string());
-            }
+        if let (Some(_), Ok(mut used)) = (&found, used.lock()) {
+            used.insert(name.to_string());
         }
         Ok(found)
     });
