@@ -9,21 +9,18 @@
 #[path = "dev_support.rs"]
 mod dev_support;
 
-use std::sync::OnceLock;
-
 use dev_support::{Dev, stderr};
 
-/// One local stack for every test in this binary (they use their own jobs). Time runs at real
-/// speed: a task provisions for 7 s before its container starts, a wide margin for checking that a
-/// just-submitted job has no log stream yet, even on a loaded machine.
-fn dev() -> &'static Dev {
-    static DEV: OnceLock<Dev> = OnceLock::new();
-    DEV.get_or_init(|| Dev::start(&["--time-scale", "1"]))
+/// A local stack of the test's own (a static one would never be dropped, leaving its processes
+/// behind). Time runs at real speed: a task provisions for 7 s before its container starts, a wide
+/// margin for checking that a just-submitted job has no log stream yet, even on a loaded machine.
+fn dev() -> Dev {
+    Dev::start(&["--time-scale", "1"])
 }
 
 #[test]
 fn submit_status_watch_and_list_a_job() {
-    let dev = dev();
+    let dev = &dev();
     let out = dev.jobgen(&["submit", "hello", "--env", "GREETING=hi", "--env", "DEV_RUN_SECONDS=1"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // Table output: the job id alone on stdout, the story on stderr.
@@ -56,7 +53,7 @@ fn submit_status_watch_and_list_a_job() {
 
 #[test]
 fn submit_wait_exits_non_zero_when_the_job_fails() {
-    let dev = dev();
+    let dev = &dev();
     let out = dev.jobgen(&[
         "submit",
         "hello",
@@ -78,7 +75,7 @@ fn submit_wait_exits_non_zero_when_the_job_fails() {
 
 #[test]
 fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
-    let dev = dev();
+    let dev = &dev();
     let job = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
     // Wait for RUNNING (status reads only; the simulator's clock is not asserted on).
     let mut running = false;
@@ -118,7 +115,7 @@ fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
 
 #[test]
 fn logs_say_when_none_exist_yet_then_show_the_task_lines() {
-    let dev = dev();
+    let dev = &dev();
     let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=1"]);
     // Right after submit the task is still provisioning (7 s): no stream yet.
     let early = dev.jobgen(&["logs", &job]);
@@ -138,7 +135,7 @@ fn logs_say_when_none_exist_yet_then_show_the_task_lines() {
 
 #[test]
 fn bad_input_gets_clear_errors_and_documented_exit_codes() {
-    let dev = dev();
+    let dev = &dev();
     let cases: [(&[&str], i32, &str); 9] = [
         (
             &["status", "01nosuchjob00000000000000x"],
