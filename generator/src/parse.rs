@@ -8,12 +8,17 @@
 //!
 //! Order of work, cheapest refusal first:
 //! 1. size (≤ [`MAX_FILE_BYTES`]), before any parsing;
-//! 2. one bounded walk over the event stream that records where every field path is (the
-//!    [`SpanIndex`]) and catches an empty file or a non-mapping root with a message that says so;
+//! 2. one walk over the event stream, linear in the file size (aliases are not expanded), that
+//!    records where every field path is (the [`SpanIndex`]) and refuses nesting deeper than
+//!    [`MAX_DEPTH`], more than [`MAX_NODES`] values, aliases that would expand to more than
+//!    [`MAX_ALIAS_REPLAYED_EVENTS`] values (computed from each anchor's expanded size, without
+//!    expanding), syntax errors, an empty file and a non-mapping root;
 //! 3. a key check of that walk against the schema, which reports *every* unknown key at once
 //!    (serde stops at the first), each with a did-you-mean;
-//! 4. serde deserialization under the budget: wrong types, missing keys, duplicate keys, alias
-//!    bombs. serde stops at its first error; that error gets a field path from the index.
+//! 4. serde deserialization under explicit budgets (defense in depth): wrong types, missing keys,
+//!    duplicate keys. serde stops at its first error; that error gets a field path from the index.
+
+use std::rc::Rc;
 
 use serde_saphyr::granit_parser::{Event, Parser, Span as ParserSpan};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, MessageFormatter, Options, UserMessageFormatter};
@@ -22,8 +27,8 @@ use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Location, NodeKind, Report, SpanIndex, did_you_mean, join, parent_path};
 use crate::schema::KeyCheck;
 
-/// Largest project file accepted, checked before parsing: a real jobgen.yaml with 500 job types is
-/// about 100 KiB, so 1 MiB is generous and keeps the worst-case parse short.
+/// Largest project file accepted, checked before parsing: a jobgen.yaml with 500 job types is well
+/// under 100 KiB, so 1 MiB is generous and keeps the worst-case parse short.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// Deepest nesting accepted: the schema needs 6 levels (`job_types.x.task.policies[0].actions[0]`).
 pub const MAX_DEPTH: usize = 24;
@@ -98,39 +103,37 @@ pub fn parse_document(text: &str, file_name: &str) -> Result<Document, Report> {
         report.locate(&walk.index);
         return Err(report);
     }
-    {
-        match walk.index.root_kind() {
-            None => {
-                return Err(fail(vec![Diagnostic::new(
+    match walk.index.root_kind() {
+        None => {
+            return Err(fail(vec![Diagnostic::new(
+                "",
+                "the file has no content: it is empty or holds only comments",
+                "start from a commented template with `jobgen init --force`",
+            )]));
+        }
+        Some(NodeKind::Mapping) => {}
+        Some(kind) => {
+            let found = match kind {
+                NodeKind::Scalar => "a single value",
+                NodeKind::Sequence => "a list",
+                NodeKind::Alias | NodeKind::Mapping => "an alias",
+            };
+            return Err(fail(vec![
+                Diagnostic::new(
                     "",
-                    "the file has no content: it is empty or holds only comments",
-                    "start from a commented template with `jobgen init --force`",
-                )]));
-            }
-            Some(NodeKind::Mapping) => {}
-            Some(kind) => {
-                let found = match kind {
-                    NodeKind::Scalar => "a single value",
-                    NodeKind::Sequence => "a list",
-                    NodeKind::Alias | NodeKind::Mapping => "an alias",
-                };
-                return Err(fail(vec![
-                    Diagnostic::new(
-                        "",
-                        format!("the top level is {found}: a project file is a mapping of keys"),
-                        "start with `version: 1`, then `project:`, `clusters:` and `job_types:` (see `jobgen init`)",
-                    )
-                    .at(Some(Location::new(1, 1))),
-                ]));
-            }
+                    format!("the top level is {found}: a project file is a mapping of keys"),
+                    "start with `version: 1`, then `project:`, `clusters:` and `job_types:` (see `jobgen init`)",
+                )
+                .at(Some(Location::new(1, 1))),
+            ]));
         }
-        // Unknown keys, all of them, before serde reports only the first.
-        let unknown = KeyCheck::new().check(&walk.keys);
-        if !unknown.is_empty() {
-            let mut report = fail(unknown);
-            report.locate(&walk.index);
-            return Err(report);
-        }
+    }
+    // Unknown keys, all of them, before serde reports only the first.
+    let unknown = KeyCheck::new().check(&walk.keys);
+    if !unknown.is_empty() {
+        let mut report = fail(unknown);
+        report.locate(&walk.index);
+        return Err(report);
     }
 
     match serde_saphyr::from_str_with_options::<Config>(text, options()) {
@@ -164,8 +167,9 @@ pub(crate) enum Seg {
 /// A mapping key seen in the file: which mapping it is in, its text and where it is.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyRecord {
-    /// Steps from the root to the mapping (keys may contain dots, so not the dotted path).
-    pub(crate) parent: Vec<Seg>,
+    /// Steps from the root to the mapping (keys may contain dots, so not the dotted path); shared by
+    /// every key of the mapping.
+    pub(crate) parent: Rc<Vec<Seg>>,
     /// The mapping's dotted path.
     pub(crate) parent_path: String,
     pub(crate) key: String,
@@ -176,7 +180,7 @@ enum Frame {
     Map {
         node: usize,
         path: String,
-        segs: Vec<Seg>,
+        segs: Rc<Vec<Seg>>,
         key: Option<(String, Location, Location)>,
         awaiting_key: bool,
         anchor: Anchor,
@@ -184,7 +188,7 @@ enum Frame {
     Seq {
         node: usize,
         path: String,
-        segs: Vec<Seg>,
+        segs: Rc<Vec<Seg>>,
         next: usize,
         anchor: Anchor,
     },
@@ -202,15 +206,38 @@ struct Anchor {
     opened_at: u64,
 }
 
+fn extend(segs: &[Seg], seg: Seg) -> Rc<Vec<Seg>> {
+    let mut child = segs.to_vec();
+    child.push(seg);
+    Rc::new(child)
+}
+
 fn loc(marker: &serde_saphyr::granit_parser::Marker) -> Location {
     // The parser's lines are 1-based and its columns 0-based; ours are both 1-based.
     Location::new(marker.line(), marker.col() + 1)
 }
 
 /// Walks the event stream once (aliases not expanded, so it is linear in the file size) and records
-/// each node's path and position. Stops at the first scan error, at [`MAX_DEPTH`] or [`MAX_NODES`]:
-/// serde then reports the problem with its own location.
+/// each node's path and position. Stops at the first scan error, and refuses the file (see
+/// [`Limits`]) past [`MAX_DEPTH`], [`MAX_NODES`] or [`MAX_ALIAS_REPLAYED_EVENTS`].
 pub(crate) fn index_events(text: &str) -> Walk {
+    index_events_with(text, Limits::DEFAULT)
+}
+
+/// The walk's refusal thresholds (tests use small ones to exercise them cheaply).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) depth: usize,
+    pub(crate) nodes: usize,
+    pub(crate) alias_values: usize,
+}
+
+impl Limits {
+    pub(crate) const DEFAULT: Limits =
+        Limits { depth: MAX_DEPTH, nodes: MAX_NODES, alias_values: MAX_ALIAS_REPLAYED_EVENTS };
+}
+
+pub(crate) fn index_events_with(text: &str, limits: Limits) -> Walk {
     // The parser's own nesting limits (255) stay above ours, so the walk sees the too-deep node and
     // refuses with its own message rather than a scanner error.
     let options = serde_saphyr::granit_parser::Options::default();
@@ -264,13 +291,14 @@ pub(crate) fn index_events(text: &str) -> Walk {
         }
         // Nodes that aliases add on top of the ones written in the file.
         let replayed = expanded.saturating_sub(nodes as u64);
-        if replayed > MAX_ALIAS_REPLAYED_EVENTS as u64 {
+        if replayed > limits.alias_values as u64 {
             walk.refusal = Some(
                 Diagnostic::new(
                     "",
                     format!(
-                        "aliases expand to more than {MAX_ALIAS_REPLAYED_EVENTS} values: jobgen refuses this before \
-                         expanding anything (it is the shape of an alias bomb)"
+                        "aliases expand to more than {} values: jobgen refuses this before \
+                         expanding anything (it is the shape of an alias bomb)",
+                        limits.alias_values
                     ),
                     "write the repeated values out, or anchor smaller pieces and reuse them fewer times",
                 )
@@ -279,21 +307,21 @@ pub(crate) fn index_events(text: &str) -> Walk {
             break;
         }
         let is_collection = matches!(kind, NodeKind::Sequence | NodeKind::Mapping);
-        if is_collection && stack.len() >= MAX_DEPTH {
+        if is_collection && stack.len() >= limits.depth {
             walk.refusal = Some(
                 Diagnostic::new(
                     "",
-                    format!("the file nests deeper than {MAX_DEPTH} levels: no jobgen.yaml key needs more than 6"),
+                    format!("the file nests deeper than {} levels: no jobgen.yaml key needs more than 6", limits.depth),
                     "check the indentation: a value may be indented under the wrong key",
                 )
                 .at(Some(start)),
             );
             break;
         }
-        if nodes > MAX_NODES {
+        if nodes > limits.nodes {
             walk.refusal = Some(Diagnostic::new(
                 "",
-                format!("the file has more than {MAX_NODES} YAML values: jobgen refuses it unread"),
+                format!("the file has more than {} YAML values: jobgen refuses it unread", limits.nodes),
                 "a project file describes job types, not data; split generated content out of it",
             ));
             break;
@@ -304,7 +332,7 @@ pub(crate) fn index_events(text: &str) -> Walk {
             None if seen_root => break,
             None => {
                 seen_root = true;
-                (String::new(), Vec::new(), None)
+                (String::new(), Rc::default(), None)
             }
             Some(Frame::Skip { depth }) => {
                 if is_collection {
@@ -319,7 +347,7 @@ pub(crate) fn index_events(text: &str) -> Walk {
                     _ => "?".to_string(),
                 };
                 walk.keys.push(KeyRecord {
-                    parent: segs.clone(),
+                    parent: Rc::clone(segs),
                     parent_path: path.clone(),
                     key: text.clone(),
                     at: start,
@@ -336,15 +364,14 @@ pub(crate) fn index_events(text: &str) -> Walk {
                     Some((k, ks, ke)) => (k, Some((ks, ke))),
                     None => ("?".to_string(), None),
                 };
-                let mut child = segs.clone();
-                child.push(Seg::Key(k.clone()));
+                // Only a collection needs its own steps (for the keys inside it).
+                let child = if is_collection { extend(segs, Seg::Key(k.clone())) } else { Rc::default() };
                 (join(path, &k), child, loc)
             }
             Some(Frame::Seq { path, segs, next, .. }) => {
                 let p = format!("{path}[{next}]");
                 *next += 1;
-                let mut child = segs.clone();
-                child.push(Seg::Index);
+                let child = if is_collection { extend(segs, Seg::Index) } else { Rc::default() };
                 (p, child, None)
             }
         };
@@ -599,6 +626,37 @@ mod tests {
         let text = "[".repeat(10_000);
         let walk = index_events(&text);
         assert!(walk.index.root_kind().is_some() || walk.scan_error.is_some());
+    }
+
+    #[test]
+    fn alias_expansion_is_measured_without_expanding() {
+        let small = Limits { depth: 8, nodes: 10_000, alias_values: 1_000 };
+        // More plain values than the alias limit are not a bomb.
+        let plain: String = (0..3_000).map(|i| format!("k{i}: v\n")).collect();
+        assert!(index_events_with(&plain, small).refusal.is_none());
+        // An anchored network reused by 500 job types is normal at the real limits.
+        let mut reuse = String::from("net: &net {subnets: [subnet-01234567], security_groups: [sg-01234567]}\n");
+        reuse.extend((0..500).map(|i| format!("j{i}: *net\n")));
+        assert!(index_events(&reuse).refusal.is_none());
+        assert!(index_events_with(&reuse, small).refusal.is_some(), "500 x 6 values exceed 1 000");
+        // Nine levels of nine-fold reuse would be 9^9 values.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let refusal = index_events(&bomb).refusal.map(|d| d.message);
+        assert!(refusal.is_some_and(|m| m.contains("alias bomb")));
+    }
+
+    #[test]
+    fn too_many_values_are_refused() {
+        let small = Limits { depth: 8, nodes: 1_000, alias_values: 1_000 };
+        let text = format!("a: [{}]\n", vec!["1"; 1_010].join(","));
+        let refusal = index_events_with(&text, small).refusal.map(|d| d.message);
+        assert!(refusal.is_some_and(|m| m.contains("more than 1000 YAML values")));
+        let text = format!("a: [{}]\n", vec!["1"; 990].join(","));
+        assert!(index_events_with(&text, small).refusal.is_none());
     }
 
     #[test]
