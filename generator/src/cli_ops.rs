@@ -88,6 +88,12 @@ pub fn dev(args: DevArgs) -> i32 {
         sim: SimOptions { time_scale: args.time_scale, faults, ..SimOptions::default() },
         env_file: args.env_file,
     };
+    // The handlers' and the simulator's diagnostics (warnings by default; RUST_LOG=info shows every
+    // applied event) go to stderr beside jobgen dev's own lines.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
     let Some(rt) = runtime() else { return 3 };
     match rt.block_on(crate::dev::run(options)) {
         Ok(()) => 0,
