@@ -207,9 +207,18 @@ impl Ops {
             .map_err(|e| OpsError::aws("Lambda Invoke (create-job)", &e))?;
         let body: Value = out.payload().and_then(|p| serde_json::from_slice(p.as_ref()).ok()).unwrap_or(Value::Null);
         if let Some(err) = out.function_error() {
+            // The usual cause locally: Lambda calls went to the emulator, which cannot run the code.
+            let hint = if std::env::var_os("AWS_ENDPOINT_URL").is_some()
+                && std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_none()
+            {
+                " (AWS_ENDPOINT_URL is set but AWS_ENDPOINT_URL_LAMBDA is not: for a `jobgen dev` stack, paste every \
+                 export line it printed, so Lambda calls reach jobgen dev instead of the emulator)"
+            } else {
+                ""
+            };
             return Err(OpsError::Aws {
                 operation: "Lambda Invoke (create-job)".into(),
-                message: format!("the function failed ({err}): {body}"),
+                message: format!("the function failed ({err}): {body}{hint}"),
             });
         }
         let status = body.get("statusCode").and_then(Value::as_u64).unwrap_or(500);
