@@ -209,6 +209,27 @@ fn deploy_example(name: &str) {
                 (None, None) => unreachable!(),
             }
             assert!(!resolved.cluster.contains("${"), "unresolved cluster {}", resolved.cluster);
+            if spec.task.is_some() {
+                // What create-job will pass to RunTask names things the stack really created.
+                let td = aws_json(
+                    moto,
+                    &["ecs", "describe-task-definition", "--task-definition", &resolved.entry.task_definition],
+                );
+                let td = &td["taskDefinition"];
+                // (moto's CloudFormation drops NetworkMode and other properties: cfn-lint checks those.)
+                let container = &td["containerDefinitions"][0];
+                assert_eq!(container["name"], json!(resolved.entry.container), "{jt}: main container");
+                assert!(container["memory"].as_u64().is_some_and(|m| m > 0), "{jt}: container-level memory");
+            }
+        }
+        for cluster in &table.clusters {
+            if !cluster.starts_with("arn:") && config.clusters.values().any(|c| c.create.is_some()) {
+                let found = aws_json(moto, &["ecs", "describe-clusters", "--clusters", cluster]);
+                let created = found["clusters"].as_array().is_some_and(|c| !c.is_empty());
+                let existing_by_name =
+                    config.clusters.values().any(|c| c.existing.as_deref() == Some(cluster.as_str()));
+                assert!(created || existing_by_name, "{function}: cluster {cluster} does not exist");
+            }
         }
     }
 
