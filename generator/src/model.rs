@@ -241,6 +241,8 @@ pub struct Rule {
     pub id: String,
     /// `Name`.
     pub name: String,
+    /// `Description`.
+    pub description: String,
     /// `EventPattern`, with intrinsics for cluster ARNs.
     pub pattern: Value,
     /// The target's id.
@@ -787,6 +789,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let rule = Rule {
         id: "TaskStateRule".into(),
         name: format!("{project}-task-state"),
+        description: format!("ECS task state changes of jobs launched by {project}"),
         pattern: event_pattern(json!(cluster_arns_for_pattern(&cluster_refs)), &started_by),
         target_id: "track",
         max_retry_attempts: 8,
