@@ -75,6 +75,7 @@ fn checkov_fails_no_check_and_every_skip_has_a_reason() {
         let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
             panic!("checkov output is not JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
         });
+        assert_eq!(report["summary"]["parsing_errors"], 0, "checkov could not parse examples/{name}");
         let results = &report["results"];
         let failed = results["failed_checks"].as_array().cloned().unwrap_or_default();
         let summary: Vec<String> =
