@@ -22,8 +22,6 @@ use jobgen_runtime::contract::{self, LaunchTable};
 use jobgen_tests::{Moto, repo_root, venv_bin};
 use serde_json::{Value, json};
 
-/// Resource types moto's CloudFormation cannot create.
-const MOTO_UNSUPPORTED: [&str; 3] = ["AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy"];
 /// moto's default account.
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -126,22 +124,12 @@ fn deploy_example(name: &str) {
         assert!(code["S3Key"].is_string(), "{f}: {code}");
     }
 
-    // The moto copy: drop what moto cannot create, and the outputs that read it.
-    let resources = doc["Resources"].as_object_mut().unwrap();
-    let dropped: Vec<String> = resources
-        .iter()
-        .filter(|(_, r)| MOTO_UNSUPPORTED.contains(&r["Type"].as_str().unwrap_or_default()))
-        .map(|(id, _)| id.clone())
-        .collect();
-    for id in &dropped {
-        resources.remove(id);
-    }
-    let outputs_obj = doc["Outputs"].as_object_mut().unwrap();
-    let all_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
-    outputs_obj.retain(|_, o| {
-        let text = o.to_string();
-        !dropped.iter().any(|id| text.contains(&format!("\"{id}\"")))
-    });
+    // The moto copy, made exactly as `jobgen dev` makes it: what moto cannot create is left out, with
+    // the outputs that read it.
+    let all_outputs: BTreeSet<String> = doc["Outputs"].as_object().unwrap().keys().cloned().collect();
+    let dropped = jobgen::dev::deploy::emulator_copy(&mut doc);
+    assert_eq!(dropped.len(), 3, "the URL, track's invoke config and the DLQ policy: {dropped:?}");
+    let outputs_obj = doc["Outputs"].as_object().unwrap();
     let expected_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
     assert_eq!(
         all_outputs.difference(&expected_outputs).cloned().collect::<Vec<_>>(),
