@@ -107,6 +107,11 @@ fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
     assert_eq!(record["stopCode"], "UserInitiated", "{record}");
     assert_eq!(record["stoppedReason"], "test cancel", "{record}");
     assert!(record["cancelledAt"].is_string());
+    // The TTL comes from the retention the stack gave its functions (quickstart: the 90-day default),
+    // read through GetFunctionConfiguration, which jobgen dev answers like Lambda.
+    let cancelled_at = chrono::DateTime::parse_from_rfc3339(record["cancelledAt"].as_str().unwrap()).unwrap();
+    let ttl = record["expiresAt"].as_i64().unwrap_or_else(|| panic!("no TTL on the cancelled job: {record}"));
+    assert!((ttl - cancelled_at.timestamp() - 90 * 86_400).abs() <= 5, "{ttl} vs {cancelled_at}");
 
     let again = dev.jobgen(&["cancel", &job]);
     assert_eq!(again.status.code(), Some(1));

@@ -3,6 +3,8 @@
 //! library's create-job and track, the same code the deployed bins run). With
 //! `AWS_ENDPOINT_URL_LAMBDA` pointing here, `jobgen submit` (or any SDK client) invokes the function
 //! named in the stack's Outputs exactly as on AWS, while every other service goes to the emulator.
+//! `GET /2015-03-31/functions/{name}/configuration` answers with the deployed configuration, so
+//! GetFunctionConfiguration (the operator commands read the retention from it) works the same.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub struct Functions {
     pub tracker: Tracker,
     /// create-job's timeout (the invocation deadline it gets), in milliseconds.
     pub create_job_timeout_ms: i64,
+    /// What GetFunctionConfiguration answers for each function (as deployed): ids → configuration.
+    pub configurations: Vec<(Vec<String>, Value)>,
 }
 
 fn percent_decode(s: &str) -> String {
@@ -65,6 +69,21 @@ pub async fn handle(
     req: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
+    if req.method() == hyper::Method::GET
+        && let Some(name) = path
+            .strip_prefix("/2015-03-31/functions/")
+            .and_then(|rest| rest.strip_suffix("/configuration"))
+            .map(percent_decode)
+    {
+        return Ok(match functions.configurations.iter().find(|(ids, _)| ids.contains(&name)) {
+            Some((_, configuration)) => respond(StatusCode::OK, configuration.clone(), None),
+            None => respond(
+                StatusCode::NOT_FOUND,
+                json!({"Type": "User", "message": format!("Function not found: {name}")}),
+                Some("ResourceNotFoundException"),
+            ),
+        });
+    }
     let name = path
         .strip_prefix("/2015-03-31/functions/")
         .and_then(|rest| rest.strip_suffix("/invocations"))

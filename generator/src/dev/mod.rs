@@ -124,6 +124,11 @@ async fn function_env(
     Ok((env.into_iter().collect(), out.function_arn().unwrap_or(name).to_string()))
 }
 
+/// A GetFunctionConfiguration answer (the members the operator commands read).
+fn configuration(name: &str, arn: &str, env: &BTreeMap<String, String>) -> Value {
+    serde_json::json!({"FunctionName": name, "FunctionArn": arn, "Environment": {"Variables": env}})
+}
+
 impl LocalStack {
     /// Reads the deployed stack `stack` and builds its handlers.
     pub async fn connect(emulator: &Emulator, stack: &str) -> Result<LocalStack, DevError> {
@@ -163,11 +168,15 @@ impl LocalStack {
         );
         let tracker = Tracker::new(Store::new(ddb.clone(), config.table_name.clone()), config.clone());
         let functions = Arc::new(invoke::Functions {
-            create_job_ids: vec![create_name, create_arn],
-            track_ids: vec![track_name, track_arn],
+            create_job_ids: vec![create_name.clone(), create_arn.clone()],
+            track_ids: vec![track_name.clone(), track_arn.clone()],
             create_job,
             tracker: tracker.clone(),
             create_job_timeout_ms: i64::from(model::CREATE_JOB_TIMEOUT_SECONDS) * 1000,
+            configurations: vec![
+                (vec![create_name.clone(), create_arn.clone()], configuration(&create_name, &create_arn, &create_env)),
+                (vec![track_name.clone(), track_arn.clone()], configuration(&track_name, &track_arn, &track_env)),
+            ],
         });
         Ok(LocalStack {
             stack: stack.into(),

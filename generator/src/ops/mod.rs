@@ -290,7 +290,9 @@ impl Ops {
                 job.status
             )));
         }
-        let cancelled = match self.store.cancel(job_id, Utc::now(), None).await {
+        let now = Utc::now();
+        let expires_at = self.expires_at(now).await;
+        let cancelled = match self.store.cancel(job_id, now, expires_at).await {
             Ok(Ok(job)) => job,
             Ok(Err(Some(current))) => {
                 return Err(OpsError::JobState(format!(
@@ -312,6 +314,17 @@ impl Ops {
             .await
             .map_err(|e| OpsError::aws("ECS StopTask", &e))?;
         Ok((cancelled, true))
+    }
+
+    /// The TTL a job finished at `now` gets: the retention the stack gave its functions
+    /// (GetFunctionConfiguration of track). `None` when retention is off or cannot be read — the
+    /// record then stays until deleted, which is safe.
+    pub async fn expires_at(&self, now: DateTime<Utc>) -> Option<i64> {
+        let function = self.outputs.get(outputs::TRACK_FUNCTION_NAME)?;
+        let out = self.lambda.get_function_configuration().function_name(function).send().await.ok()?;
+        let env = out.environment()?.variables()?.clone();
+        let config = jobgen_runtime::config::RuntimeConfig::from_lookup(|k| env.get(k).cloned()).ok()?;
+        config.expires_at(now.timestamp())
     }
 
     /// The log group and stream of a job's main container.
