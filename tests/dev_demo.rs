@@ -82,9 +82,17 @@ fn the_demo_story_ends_in_the_right_records() {
 
     // Every job got exactly the events the deployed rule matches: RUNNING and STOPPED for a task that
     // ran, STOPPED only for one that never started.
-    std::thread::sleep(std::time::Duration::from_millis(800));
     for (job, emitted, delivered) in [(&ok, 5, 2), (&failed, 5, 2), (&replayed, 5, 2), (&no_start, 4, 1)] {
-        let line = dev.event_line(job).unwrap_or_else(|| panic!("no event line for {job}:\n{}", dev.log()));
+        // jobgen dev prints the line once the lifecycle has wound down (logs, StopTask) after STOPPED.
+        let mut line = dev.event_line(job);
+        for _ in 0..300 {
+            if line.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            line = dev.event_line(job);
+        }
+        let line = line.unwrap_or_else(|| panic!("no event line for {job}:\n{}", dev.log()));
         assert!(
             line.contains(&format!(
                 "{emitted} events emitted, {delivered} matched the deployed rule, {delivered} delivered"
