@@ -128,7 +128,15 @@ fn logs_say_when_none_exist_yet_then_show_the_task_lines() {
     assert!(stderr(&early).contains("does not exist yet"), "{}", stderr(&early));
     let (_, code) = dev.watch(&job);
     assert_eq!(code, 0);
-    let logs = dev.json(&["logs", &job], 0);
+    // The simulator writes the task's last line just after its STOPPED event reached track.
+    let mut logs = dev.json(&["logs", &job], 0);
+    for _ in 0..300 {
+        if logs["events"].as_array().and_then(|e| e.last()).is_some_and(|e| e.to_string().contains("task stopped")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        logs = dev.json(&["logs", &job], 0);
+    }
     assert_eq!(logs["logGroup"], "/jobgen/quickstart/hello");
     let task_id = dev.json(&["status", &job], 0)["taskArn"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     assert_eq!(logs["logStream"], format!("jobgen/main/{task_id}"));
