@@ -88,7 +88,8 @@ test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lin
 	cargo fmt --all -- --check
 	$(MAKE) check-examples
 	$(MAKE) lint
-	cargo test --workspace --all-targets
+	# Golden files are reviewed like code: a mismatch fails, and nothing is ever rewritten here.
+	INSTA_UPDATE=no cargo test --workspace --all-targets
 
 .PHONY: demo
 demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen dev` + a short story with the operator commands
