@@ -1,14 +1,16 @@
 //! Smoke deployment of every example into the moto emulator, the way a user deploys it:
 //! `aws cloudformation package` (local zips → S3) then `create-stack`, waiting for CREATE_COMPLETE
 //! and checking the Outputs. Then the deployed pieces are checked against the contract: the
-//! functions' environment parses as the runtime's `LaunchTable`, and the deployed rule's pattern is
-//! proven with real-shaped ECS events sent through `put-events` to an SQS probe target.
+//! functions' environment parses as the runtime's `LaunchTable`, create-job's role may stop the
+//! tasks of exactly the clusters it launches in, and the deployed rule's pattern is proven with
+//! real-shaped ECS events sent through `put-events` to an SQS probe target.
 //!
 //! Known moto gaps this test works around, each named where it happens: moto's CloudFormation has
 //! no AWS::Lambda::Url, AWS::Lambda::EventInvokeConfig or AWS::SQS::QueuePolicy (they are dropped
 //! from the moto copy, with the outputs that read them; cfn-lint and checkov cover their
 //! properties); moto cannot deliver to a Lambda target (the track target is replaced by an SQS
-//! probe); the awscli v1 SQS client ignores AWS_ENDPOINT_URL (every call passes --endpoint-url).
+//! probe); the awscli v1 SQS client ignores AWS_ENDPOINT_URL (every call passes --endpoint-url);
+//! moto returns a created role's inline policy as Python repr (read back by [`policy_document`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -75,6 +77,22 @@ fn event(fixture: &str, cluster_arn: &str, started_by: &str, marker: &str) -> Va
     e["detail"]["taskArn"] = json!(task_arn);
     e["resources"] = json!([task_arn]);
     e
+}
+
+/// A role policy document as GetRolePolicy returns it. moto stores the inline policies of a role
+/// that CloudFormation created as Python's repr of the document (single quotes), not JSON: that
+/// text is read back with Python's literal parser.
+fn policy_document(document: &Value) -> Value {
+    let Some(text) = document.as_str() else { return document.clone() };
+    if let Ok(json) = serde_json::from_str(text) {
+        return json;
+    }
+    let out = Command::new(venv_bin().join("python"))
+        .args(["-c", "import ast, json, sys; print(json.dumps(ast.literal_eval(sys.argv[1])))", text])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "not a policy document: {text}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 struct Case {
@@ -220,6 +238,36 @@ fn deploy_example(name: &str) {
             }
         }
     }
+
+    // create-job may stop the tasks of the clusters it launches in (a job cancelled during its
+    // launch) and no others: every launch-table cluster's task ARN matches a StopTask resource of
+    // the deployed role policy, and another cluster's task does not.
+    let conf =
+        aws_json(moto, &["lambda", "get-function-configuration", "--function-name", &synth.stack.create_job.name]);
+    let role = conf["Role"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let policy = aws_json(moto, &["iam", "get-role-policy", "--role-name", &role, "--policy-name", "create-job"]);
+    let document = policy_document(&policy["PolicyDocument"]);
+    let stop = document["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == json!("StopCancelledTask"))
+        .unwrap_or_else(|| panic!("{name}: no StopTask statement in {document}"))
+        .clone();
+    assert_eq!(stop["Action"], json!(["ecs:StopTask"]), "{name}: {stop}");
+    let patterns: Vec<String> =
+        stop["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+    let allowed =
+        |task: &str| patterns.iter().any(|p| p.strip_suffix('*').is_some_and(|prefix| task.starts_with(prefix)));
+    let launch_env = conf["Environment"]["Variables"][contract::ENV_JOB_TYPES].as_str().unwrap();
+    for cluster in LaunchTable::from_json(launch_env).unwrap().clusters {
+        let task = match cluster.split_once(":cluster/") {
+            Some((prefix, cluster_name)) => format!("{prefix}:task/{cluster_name}/0123456789abcdef"),
+            None => format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/0123456789abcdef"),
+        };
+        assert!(allowed(&task), "{name}: create-job cannot stop {task}: {patterns:?}");
+    }
+    assert!(!allowed(&format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/someone-elses-cluster/0123")), "{patterns:?}");
 
     // The rule: deployed pattern = the model's pattern, then proven with events.
     let rule = aws_json(moto, &["events", "describe-rule", "--name", &synth.stack.rule.name]);

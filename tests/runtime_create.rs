@@ -1,9 +1,11 @@
 //! The create-job handler against the moto emulator: real conditional writes in DynamoDB and real
 //! RunTask calls in ECS. Exactly-once under concurrent duplicates and after a crash, every kind of
-//! RunTask failure ending in a recorded LAUNCH_FAILED, and the direct / function URL shapes.
+//! RunTask failure ending in a recorded LAUNCH_FAILED, a cancel that lands while the task is being
+//! launched, and the direct / function URL shapes.
 //!
 //! Only the throttle and `failures[]` answers, which moto cannot produce, come from a scripted
-//! RunTask double (the launcher's trait seam); the table is still the emulator's.
+//! RunTask double (the launcher's trait seam); the table is still the emulator's. The cancel race
+//! uses the same seam to cancel the job between the real RunTask and the record of the launch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,11 +17,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::Utc;
 use jobgen_runtime::contract;
-use jobgen_runtime::create_job::{CreateJobRequest, Fault};
+use jobgen_runtime::create_job::{CANCELLED_DURING_LAUNCH, CreateJob, CreateJobRequest, Fault};
 use jobgen_runtime::job::{JobStatus, LaunchErrorKind};
-use jobgen_runtime::launch::LaunchSpec;
-use jobgen_runtime::launcher::{RunTaskAnswer, RunTaskApi};
-use runtime_support::{BROKEN, LOST, REPORT, SPOT_REPORT, World};
+use jobgen_runtime::launch::{LaunchSpec, RetryPolicy};
+use jobgen_runtime::launcher::{EcsError, Launcher, RunTaskAnswer, RunTaskApi};
+use jobgen_runtime::store::Store;
+use runtime_support::{BROKEN, CallCounter, LOST, REPORT, SPOT_REPORT, World};
 use serde_json::{Value, json};
 
 fn request(job_type: &str, key: &str) -> CreateJobRequest {
@@ -193,6 +196,10 @@ impl RunTaskApi for Always {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.answer.clone()
     }
+
+    async fn stop_task(&self, _cluster: &str, task_arn: &str, _reason: &str) -> Result<(), EcsError> {
+        panic!("no task of this double's was started, yet StopTask was called for {task_arn}")
+    }
 }
 
 #[tokio::test]
@@ -276,4 +283,121 @@ async fn http_answers_use_the_documented_status_codes() {
     // Invalid requests wrote nothing: only the two accepted jobs exist.
     let scan = world.ddb.scan().table_name(&world.config.table_name).send().await.unwrap();
     assert_eq!(scan.count(), 2, "h1 and the base64 request");
+}
+
+/// The emulator's ECS, with `jobgen cancel`'s write landing right after RunTask started the task
+/// and before create-job records the launch: `Store::cancel` finds no task on the record, so the
+/// operator command stops none. StopTask goes to the emulator unless `stop_fails`, which answers
+/// every StopTask with a throttle (and counts the calls).
+struct CancelAfterRunTask {
+    ecs: aws_sdk_ecs::Client,
+    store: Store,
+    stop_fails: bool,
+    stop_calls: AtomicU32,
+}
+
+impl RunTaskApi for CancelAfterRunTask {
+    async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        let answer = RunTaskApi::run_task(&self.ecs, spec).await;
+        assert!(matches!(answer, RunTaskAnswer::Started { .. }), "{answer:?}");
+        let (job_id, _) = contract::parse_task_group(&spec.group).unwrap();
+        let cancelled = self.store.cancel(job_id, Utc::now(), None).await.unwrap().unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert_eq!(cancelled.attempt.task_arn, None, "the cancel saw no task, so it stopped none");
+        answer
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        self.stop_calls.fetch_add(1, Ordering::SeqCst);
+        if self.stop_fails {
+            return Err(EcsError {
+                kind: LaunchErrorKind::Throttled,
+                code: Some("ThrottlingException".into()),
+                message: "Rate exceeded".into(),
+            });
+        }
+        RunTaskApi::stop_task(&self.ecs, cluster, task_arn, reason).await
+    }
+}
+
+impl World {
+    /// A create-job handler whose store and ECS calls `counter` counts, racing a cancel.
+    async fn cancel_racing(&self, counter: &CallCounter, stop_fails: bool) -> CreateJob<CancelAfterRunTask> {
+        let (store, ecs) = self.counted(counter).await;
+        let api = CancelAfterRunTask { ecs, store: self.store(), stop_fails, stop_calls: AtomicU32::new(0) };
+        CreateJob::new(store, Launcher::new(api, RetryPolicy::immediate(3)), self.config.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_during_the_launch_stops_the_task_and_answers_cancelled() {
+    let world = World::new("cancelrace").await;
+    let counter = CallCounter::default();
+    let handler = world.cancel_racing(&counter, false).await;
+    let response = handler.handle(serde_json::to_value(request(REPORT, "race-1")).unwrap(), None).await;
+
+    // The caller gets the cancelled job, not an error: this request did record it.
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert_eq!((response["status"].as_str(), response["created"].as_bool()), (Some("CANCELLED"), Some(true)));
+    let tasks = world.task_arns().await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+
+    // The task create-job started is stopped, with a reason that says why.
+    let task = world.describe(&tasks[0]).await;
+    assert_eq!((task.desired_status(), task.last_status()), (Some("STOPPED"), Some("STOPPED")));
+    assert_eq!(task.stopped_reason(), Some(CANCELLED_DURING_LAUNCH));
+    assert!(CANCELLED_DURING_LAUNCH.contains("cancelled"));
+    assert_eq!(response["taskArn"].as_str(), Some(tasks[0].as_str()), "{response}");
+
+    // The record stays CANCELLED and names the task, for `jobgen status` and `jobgen logs`.
+    let job_id = jobgen_runtime::create_job::job_id_for_key("race-1");
+    let job = world.store().get(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(job.attempt.task_arn.as_deref(), Some(tasks[0].as_str()));
+    assert_eq!(job.attempt.cluster_arn.as_deref(), Some(world.cluster_arn.as_str()));
+    assert!(job.cancelled_at.is_some() && job.attempt.launched_at.is_some());
+    assert_eq!(job.lease_until, None);
+
+    // The calls: the record-launch UpdateItem fails and returns the CANCELLED record (no read),
+    // then StopTask and one UpdateItem that puts the task on the cancelled record.
+    let counts = counter.counts();
+    let expected: [(&str, u32); 4] = [("PutItem", 1), ("RunTask", 1), ("StopTask", 1), ("UpdateItem", 2)];
+    assert_eq!(counts, expected.iter().map(|(k, v)| (k.to_string(), *v)).collect(), "{counts:?}");
+
+    // A replay of the same key answers with the cancelled job and launches nothing.
+    counter.reset();
+    let replay = world.create_job().create(request(REPORT, "race-1"), Utc::now(), None).await.unwrap();
+    assert_eq!((replay.status, replay.created), (JobStatus::Cancelled, false));
+    assert_eq!(replay.task_arn.as_deref(), Some(tasks[0].as_str()));
+    assert_eq!(world.task_arns().await, tasks, "the replay started no task");
+    // Even once the lease would have expired: a cancelled job is never claimed.
+    let late = world.create_job().with_lease_margin_ms(0);
+    let replay = late.create(request(REPORT, "race-1"), Utc::now() + chrono::Duration::hours(1), None).await.unwrap();
+    assert_eq!(replay.status, JobStatus::Cancelled);
+    assert_eq!(world.task_arns().await, tasks);
+    assert_eq!(world.store().get(&job_id).await.unwrap().unwrap().status, JobStatus::Cancelled);
+}
+
+#[tokio::test]
+async fn a_cancel_during_the_launch_whose_stoptask_fails_still_answers_cancelled() {
+    let world = World::new("cancelstopfails").await;
+    let counter = CallCounter::default();
+    let handler = world.cancel_racing(&counter, true).await;
+    let view = handler.create(request(REPORT, "race-2"), Utc::now(), None).await.unwrap();
+
+    // StopTask was retried with the launcher's policy (3 calls), then given up on: the job is
+    // cancelled either way, so the answer is the cancelled job (a retry could not stop the task).
+    assert_eq!(handler_stop_calls(&handler), 3);
+    assert_eq!((view.status, view.created), (JobStatus::Cancelled, true));
+    let tasks = world.task_arns().await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(view.task_arn.as_deref(), Some(tasks[0].as_str()));
+    let task = world.describe(&tasks[0]).await;
+    assert_eq!(task.desired_status(), Some("RUNNING"), "the double refused every StopTask");
+    let job = world.store().get(&view.job_id).await.unwrap().unwrap();
+    assert_eq!((job.status, job.attempt.task_arn.as_deref()), (JobStatus::Cancelled, Some(tasks[0].as_str())));
+}
+
+fn handler_stop_calls(handler: &CreateJob<CancelAfterRunTask>) -> u32 {
+    handler.launcher().api().stop_calls.load(Ordering::SeqCst)
 }

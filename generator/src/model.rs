@@ -519,6 +519,8 @@ struct ClusterRef {
     arn: Value,
     /// ARN as an `Fn::Sub` template using pseudo parameters only.
     arn_template: String,
+    /// ARN pattern of every task in the cluster (`…:task/CLUSTER_NAME/*`), as an intrinsic value.
+    task_arns: Value,
     /// What create-job passes as `cluster`: a literal, or `${LogicalId}` inside the launch table's `Fn::Sub`.
     launch_value: String,
     /// Worst-case length of `launch_value` once resolved.
@@ -670,8 +672,9 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     // IAM: create-job.
     let table_arn = get_att(&table.id, "Arn");
     // RunTask may only target clusters some job type runs on.
-    let cluster_arns: Vec<Value> =
-        used_clusters.iter().filter_map(|i| cluster_refs.get(*i)).map(|c| c.arn.clone()).collect();
+    let used_cluster_refs: Vec<&ClusterRef> = used_clusters.iter().filter_map(|i| cluster_refs.get(*i)).collect();
+    let cluster_arns: Vec<Value> = used_cluster_refs.iter().map(|c| c.arn.clone()).collect();
+    let cluster_task_arns: Vec<Value> = used_cluster_refs.iter().map(|c| c.task_arns.clone()).collect();
     let create_job_name = format!("{project}-create-job");
     let create_job_log = LogGroup {
         id: "CreateJobLogGroup".into(),
@@ -685,7 +688,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             sid: "JobsTable".into(),
             effect: "Allow",
             // What create-job does: conditional put of a new job, read on idempotent replay,
-            // conditional updates to claim and record the launch. No Query: it lists nothing.
+            // conditional updates to claim and record the launch (or, after a cancel during the
+            // launch, to put the stopped task on the cancelled record). No Query: it lists nothing.
             actions: vec!["dynamodb:GetItem".into(), "dynamodb:PutItem".into(), "dynamodb:UpdateItem".into()],
             resources: vec![table_arn.clone()],
             condition: Value::Null,
@@ -698,6 +702,18 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             actions: vec!["ecs:RunTask".into()],
             resources: run_task_resources,
             condition: json!({ "ArnEquals": { "ecs:cluster": cluster_arns } }),
+        });
+    }
+    if !cluster_task_arns.is_empty() {
+        create_statements.push(Statement {
+            sid: "StopCancelledTask".into(),
+            effect: "Allow",
+            // create-job stops the task it just started when the job was cancelled during the
+            // launch (`jobgen cancel` saw no task yet). Only tasks of the clusters RunTask targets:
+            // a task ARN names its cluster.
+            actions: vec!["ecs:StopTask".into()],
+            resources: cluster_task_arns,
+            condition: Value::Null,
         });
     }
     if !pass_role_resources.is_empty() {
@@ -889,6 +905,7 @@ fn build_clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>
                 name: name.clone(),
                 arn: get_att(&id, "Arn"),
                 arn_template: local_arn("ecs", &format!("cluster/{physical}")),
+                task_arns: sub(&local_arn("ecs", &format!("task/{physical}/*"))),
                 launch_value: format!("${{{id}}}"),
                 launch_len: physical.len(),
             });
@@ -902,16 +919,22 @@ fn build_clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>
                 skips,
             });
         } else if let Some(existing) = &c.existing {
-            let (arn, arn_template) = if existing.starts_with("arn:") {
-                (json!(existing), existing.clone())
+            let (arn, arn_template, task_arns) = if existing.starts_with("arn:") {
+                // Validation admits only `arn:…:cluster/NAME`; a task ARN is `arn:…:task/NAME/ID`.
+                let tasks = match existing.rsplit_once(":cluster/") {
+                    Some((prefix, cluster)) => format!("{prefix}:task/{cluster}/*"),
+                    None => format!("{existing}/*"),
+                };
+                (json!(existing), existing.clone(), json!(tasks))
             } else {
                 let t = local_arn("ecs", &format!("cluster/{existing}"));
-                (sub(&t), t)
+                (sub(&t), t, sub(&local_arn("ecs", &format!("task/{existing}/*"))))
             };
             cluster_refs.push(ClusterRef {
                 name: name.clone(),
                 arn,
                 arn_template,
+                task_arns,
                 launch_value: sub_escape(existing),
                 launch_len: existing.len(),
             });

@@ -12,6 +12,11 @@
 //!   conditional update and launches with the SAME RunTask clientToken;
 //! - the clientToken (`<job id>-<attempt>`) makes ECS itself start at most one task per attempt.
 //!
+//! A job cancelled while its task is being launched (`jobgen cancel` finds no task yet, so it stops
+//! none) is caught when the launch is recorded: that conditional update fails and returns the
+//! CANCELLED record, and create-job stops the task it just started, records the task on the
+//! cancelled record and answers with the cancelled job.
+//!
 //! Everything is validated before anything is written.
 
 use std::collections::BTreeMap;
@@ -397,7 +402,7 @@ mod handler {
     use serde_json::Value;
 
     use super::*;
-    use crate::launcher::{Launcher, RunTaskApi};
+    use crate::launcher::{Launched, Launcher, RunTaskApi};
     use crate::store::{PutOutcome, Store, StoreError};
 
     /// Lease margin beyond the invocation deadline: a replay only takes over a launch once the
@@ -405,6 +410,8 @@ mod handler {
     pub const LEASE_MARGIN_MS: i64 = 5_000;
     /// Lease when the invocation's deadline is unknown.
     pub const DEFAULT_LEASE_MS: i64 = 120_000;
+    /// StopTask reason (the task's stoppedReason) for a task whose job was cancelled during its launch.
+    pub const CANCELLED_DURING_LAUNCH: &str = "jobgen: job cancelled during launch";
 
     /// A fault to inject, for tests and the local simulator.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -451,6 +458,11 @@ mod handler {
         /// The store.
         pub fn store(&self) -> &Store {
             &self.store
+        }
+
+        /// The launcher.
+        pub fn launcher(&self) -> &Launcher<A> {
+            &self.launcher
         }
 
         /// The configuration.
@@ -594,13 +606,16 @@ mod handler {
             match self.launcher.launch(&spec).await {
                 Ok(launched) => {
                     let recorded = self.store.record_launch(&job.job_id, attempt, &launched, Utc::now()).await;
-                    let job = match recorded.map_err(store_error)? {
-                        Ok(job) => job,
-                        // The tracker applied an event first: its record is newer.
+                    let current = match recorded.map_err(store_error)? {
+                        Ok(job) => return Ok(JobView::of(&job, created)),
                         Err(Some(current)) => current,
                         Err(None) => self.get_existing(&job.job_id).await?,
                     };
-                    Ok(JobView::of(&job, created))
+                    if current.status == JobStatus::Cancelled {
+                        return Ok(self.stop_cancelled(current, &spec, &launched, created).await);
+                    }
+                    // The tracker applied an event first: its record is newer.
+                    Ok(JobView::of(&current, created))
                 }
                 Err(failure) => {
                     tracing::warn!(job_id = %job.job_id, kind = ?failure.kind, reason = %failure.reason, "launch failed");
@@ -631,6 +646,54 @@ mod handler {
                         retryable: failure.kind.is_retryable(),
                         job: Some(Box::new(JobView::of(&current, created))),
                     })
+                }
+            }
+        }
+
+        /// The job was cancelled between the conditional PutItem (or the claim) and the record of
+        /// its launch, so `jobgen cancel` saw no task to stop: stop the task this call started.
+        ///
+        /// The answer is the cancelled job whatever StopTask does. The job's outcome is decided
+        /// (CANCELLED is terminal, and the tracker keeps it while recording the task's events), and
+        /// an error would help no caller: a retry of the request replays a cancelled job and starts
+        /// or stops nothing. A StopTask that still fails after the launcher's retries is logged as
+        /// an error naming the task and the command that stops it.
+        async fn stop_cancelled(
+            &self,
+            cancelled: Job,
+            spec: &LaunchSpec,
+            launched: &Launched,
+            created: bool,
+        ) -> JobView {
+            let (job_id, task_arn) = (cancelled.job_id.as_str(), launched.task_arn.as_str());
+            let cluster = launched.cluster_arn.as_deref().unwrap_or(&spec.cluster);
+            match self.launcher.stop(cluster, task_arn, CANCELLED_DURING_LAUNCH).await {
+                Ok(tries) => {
+                    tracing::info!(
+                        job_id,
+                        task_arn,
+                        tries,
+                        "job was cancelled during its launch: its task was stopped"
+                    );
+                }
+                Err(failure) => tracing::error!(
+                    job_id,
+                    task_arn,
+                    cluster,
+                    error = %failure,
+                    "job was cancelled during its launch but its task could not be stopped: it runs until it exits; \
+                     stop it with `aws ecs stop-task --cluster {cluster} --task {task_arn}`"
+                ),
+            }
+            // The task ARN lets `jobgen status` and `jobgen logs` find the task; the tracker would
+            // also record it from the task's first event, so a failed write only costs a warning.
+            let attempt = cancelled.attempt.number;
+            match self.store.record_cancelled_launch(job_id, attempt, launched, Utc::now()).await {
+                Ok(Ok(job)) => JobView::of(&job, created),
+                Ok(Err(current)) => JobView::of(current.as_ref().unwrap_or(&cancelled), created),
+                Err(e) => {
+                    tracing::warn!(job_id, task_arn, error = %e, "cannot record the stopped task on the cancelled job");
+                    JobView::of(&cancelled, created)
                 }
             }
         }

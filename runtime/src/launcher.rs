@@ -1,11 +1,13 @@
 //! Starts a job's task: one logical RunTask with bounded, jittered retries inside the call, over a
 //! small [`RunTaskApi`] seam (the ECS client in production; a scripted double in unit tests for the
-//! throttle and `failures[]` answers the emulator cannot produce).
+//! throttle and `failures[]` answers the emulator cannot produce). Also stops a task, with the same
+//! retries, for the one case create-job must: the job was cancelled while its task was launching.
 //!
 //! RunTask fails three ways and each ends in a [`LaunchFailure`], never in a started job:
 //! an exception (classified by error code), a throttle (an unmodeled error code in the Rust SDK),
 //! and HTTP 200 with `failures[]` and no task (capacity). Retries reuse the attempt's clientToken,
-//! so ECS starts at most one task however many calls reach it.
+//! so ECS starts at most one task however many calls reach it. StopTask is idempotent (stopping a
+//! stopped task changes nothing), so its retries need no token.
 
 use std::future::Future;
 use std::hash::BuildHasher;
@@ -44,10 +46,46 @@ pub enum RunTaskAnswer {
     },
 }
 
-/// One RunTask call. Implemented by [`aws_sdk_ecs::Client`]; tests implement it to script answers.
+/// A failed ECS call other than RunTask, classified like RunTask's errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsError {
+    /// What kind, for retry.
+    pub kind: LaunchErrorKind,
+    /// The error code, when the service sent one.
+    pub code: Option<String>,
+    /// The message.
+    pub message: String,
+}
+
+/// The ECS calls create-job makes: RunTask, and StopTask for a task whose job was cancelled while
+/// it was being launched. Implemented by [`aws_sdk_ecs::Client`]; tests implement it to script
+/// answers or to act between the calls.
 pub trait RunTaskApi: Send + Sync {
     /// Calls RunTask once.
     fn run_task(&self, spec: &LaunchSpec) -> impl Future<Output = RunTaskAnswer> + Send;
+
+    /// Calls StopTask once for `task_arn` in `cluster` (name or ARN), with `reason` (ECS shows it as
+    /// the task's stoppedReason).
+    fn stop_task(
+        &self,
+        cluster: &str,
+        task_arn: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), EcsError>> + Send;
+}
+
+/// A StopTask that still failed after the in-call retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("StopTask failed after {tries} call(s): {reason}")]
+pub struct StopFailure {
+    /// Throttled, unavailable, rejected.
+    pub kind: LaunchErrorKind,
+    /// The error code, when ECS sent one.
+    pub code: Option<String>,
+    /// What went wrong.
+    pub reason: String,
+    /// StopTask calls made.
+    pub tries: u32,
 }
 
 /// A task that ECS accepted.
@@ -111,6 +149,32 @@ impl<A: RunTaskApi> Launcher<A> {
             }
         }
     }
+
+    /// Stops `task_arn` in `cluster` with `reason`, retrying throttles and server errors with the
+    /// same backoff as [`Launcher::launch`]. `Ok` is the number of StopTask calls made.
+    pub async fn stop(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<u32, StopFailure> {
+        let mut tries = 0;
+        let random = std::collections::hash_map::RandomState::new();
+        loop {
+            tries += 1;
+            let EcsError { kind, code, message } = match self.api.stop_task(cluster, task_arn, reason).await {
+                Ok(()) => return Ok(tries),
+                Err(err) => err,
+            };
+            let reason = match &code {
+                Some(code) => format!("{code}: {message}"),
+                None => message,
+            };
+            if !kind.is_retryable() || tries >= self.policy.max_tries {
+                return Err(StopFailure { kind, code, reason, tries });
+            }
+            let delay = self.policy.delay(tries + 1, random.hash_one((task_arn, tries)));
+            tracing::warn!(tries, ?kind, %reason, delay_ms = delay.as_millis() as u64, "StopTask failed, retrying");
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
 }
 
 impl RunTaskApi for aws_sdk_ecs::Client {
@@ -141,6 +205,13 @@ impl RunTaskApi for aws_sdk_ecs::Client {
                 RunTaskAnswer::Failures(reasons)
             }
             Err(err) => classify_sdk_error(&err),
+        }
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        match self.stop_task().cluster(cluster).task(task_arn).reason(reason).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(classify_ecs_error(&err, "StopTask")),
         }
     }
 }
@@ -194,12 +265,21 @@ fn build_request(
     Ok(request)
 }
 
-/// Classifies an SDK error: service errors by code (an error without a code by its HTTP status:
-/// 429 throttled, 5xx unavailable), timeouts and transport failures as
+/// Classifies an SDK error of RunTask: service errors by code (an error without a code by its HTTP
+/// status: 429 throttled, 5xx unavailable), timeouts and transport failures as
 /// [`LaunchErrorKind::Unavailable`], request construction failures as rejected.
 pub fn classify_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     err: &SdkError<E, HttpResponse>,
 ) -> RunTaskAnswer {
+    let EcsError { kind, code, message } = classify_ecs_error(err, "RunTask");
+    RunTaskAnswer::Error { kind, code, message }
+}
+
+/// Classifies an SDK error of any ECS `operation` the way [`classify_sdk_error`] does for RunTask.
+pub fn classify_ecs_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: &SdkError<E, HttpResponse>,
+    operation: &str,
+) -> EcsError {
     match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
@@ -219,14 +299,14 @@ pub fn classify_sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>
                 (None, s) if s >= 500 => LaunchErrorKind::Unavailable,
                 (None, _) => LaunchErrorKind::Rejected,
             };
-            RunTaskAnswer::Error { kind, code, message }
+            EcsError { kind, code, message }
         }
-        SdkError::ConstructionFailure(_) => RunTaskAnswer::Error {
+        SdkError::ConstructionFailure(_) => EcsError {
             kind: LaunchErrorKind::Rejected,
             code: None,
-            message: format!("cannot build the RunTask request: {}", error_chain(err)),
+            message: format!("cannot build the {operation} request: {}", error_chain(err)),
         },
-        _ => RunTaskAnswer::Error {
+        _ => EcsError {
             kind: LaunchErrorKind::Unavailable,
             code: None,
             message: format!("ECS did not answer: {}", error_chain(err)),
@@ -254,16 +334,29 @@ mod tests {
     use super::*;
     use crate::contract::{Architecture, JobTypeEntry, LaunchTable, Network};
 
-    /// Answers from a script, recording the client tokens it was called with.
+    /// Answers from a script, recording the client tokens (RunTask) and tasks (StopTask) it was
+    /// called with.
     struct Scripted {
         answers: Mutex<Vec<RunTaskAnswer>>,
         tokens: Mutex<Vec<String>>,
+        stop_answers: Mutex<Vec<Result<(), EcsError>>>,
+        stopped: Mutex<Vec<(String, String, String)>>,
     }
 
     impl Scripted {
         fn new(mut answers: Vec<RunTaskAnswer>) -> Self {
             answers.reverse();
-            Scripted { answers: Mutex::new(answers), tokens: Mutex::new(Vec::new()) }
+            Scripted {
+                answers: Mutex::new(answers),
+                tokens: Mutex::new(Vec::new()),
+                stop_answers: Mutex::new(Vec::new()),
+                stopped: Mutex::new(Vec::new()),
+            }
+        }
+
+        fn stopping(mut answers: Vec<Result<(), EcsError>>) -> Self {
+            answers.reverse();
+            Scripted { stop_answers: Mutex::new(answers), ..Scripted::new(vec![]) }
         }
     }
 
@@ -272,6 +365,45 @@ mod tests {
             self.tokens.lock().unwrap().push(spec.client_token.clone());
             self.answers.lock().unwrap().pop().unwrap_or(RunTaskAnswer::Failures(vec!["script exhausted".into()]))
         }
+
+        async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+            self.stopped.lock().unwrap().push((cluster.into(), task_arn.into(), reason.into()));
+            self.stop_answers.lock().unwrap().pop().unwrap_or_else(|| {
+                Err(EcsError { kind: LaunchErrorKind::Rejected, code: None, message: "script exhausted".into() })
+            })
+        }
+    }
+
+    fn ecs_error(code: &str, message: &str) -> EcsError {
+        EcsError { kind: classify_error_code(Some(code)), code: Some(code.into()), message: message.into() }
+    }
+
+    #[tokio::test]
+    async fn stop_retries_throttles_and_server_errors_but_not_a_rejection() {
+        let api = Scripted::stopping(vec![
+            Err(ecs_error("ThrottlingException", "Rate exceeded")),
+            Err(ecs_error("ServerException", "try again")),
+            Ok(()),
+        ]);
+        let launcher = Launcher::new(api, RetryPolicy::immediate(4));
+        assert_eq!(launcher.stop("main", "arn:task", "why").await, Ok(3));
+        let calls = launcher.api().stopped.lock().unwrap().clone();
+        assert_eq!(calls, vec![("main".to_string(), "arn:task".to_string(), "why".to_string()); 3]);
+
+        let spent = vec![Err(ecs_error("ThrottlingException", "Rate exceeded")); 3];
+        let failure = Launcher::new(Scripted::stopping(spent), RetryPolicy::immediate(2))
+            .stop("main", "arn:task", "why")
+            .await
+            .unwrap_err();
+        assert_eq!((failure.kind, failure.tries), (LaunchErrorKind::Throttled, 2));
+        assert!(failure.to_string().contains("ThrottlingException: Rate exceeded"), "{failure}");
+
+        let rejected = vec![Err(ecs_error("InvalidParameterException", "The referenced task was not found.")), Ok(())];
+        let failure = Launcher::new(Scripted::stopping(rejected), RetryPolicy::immediate(4))
+            .stop("main", "arn:task", "why")
+            .await
+            .unwrap_err();
+        assert_eq!((failure.kind, failure.tries), (LaunchErrorKind::Rejected, 1));
     }
 
     fn spec() -> LaunchSpec {

@@ -427,7 +427,9 @@ impl Store {
 
     /// Records a successful RunTask: SUBMITTED → STARTING with the task ARN (1 UpdateItem). When
     /// the tracker already applied an event of this attempt the record is newer than this
-    /// knowledge and stays as it is (`Ok(Err(existing))`).
+    /// knowledge and stays as it is; when the job was cancelled meanwhile it must not run. Either
+    /// way the condition fails and DynamoDB returns the record (`Ok(Err(existing))`, no extra
+    /// read), so the caller tells the two apart by its status.
     pub async fn record_launch(
         &self,
         job_id: &str,
@@ -458,6 +460,38 @@ impl Store {
             e.name(attr::ECS_VERSION),
         );
         self.update("UpdateItem (record launch)", job_id, e, &u, condition).await
+    }
+
+    /// Records the task of a launch that lost a race with `jobgen cancel` (the job became CANCELLED
+    /// between the conditional PutItem and [`Store::record_launch`]) on the cancelled record: task
+    /// and cluster ARN and launch time, so `jobgen status` and `jobgen logs` find the task. Never
+    /// changes the status: the condition requires CANCELLED, this attempt, and no other task
+    /// recorded (1 UpdateItem). `Ok(Err(existing))` when the condition failed.
+    pub async fn record_cancelled_launch(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        launched: &Launched,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        let mut e = Expr::default();
+        let mut u = Update::default();
+        u.set(&mut e, attr::TASK_ARN, s(&launched.task_arn));
+        if let Some(cluster) = &launched.cluster_arn {
+            u.set(&mut e, attr::CLUSTER_ARN, s(cluster));
+        }
+        u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
+        u.set(&mut e, attr::UPDATED_AT, ts(&now));
+        let task = e.name(attr::TASK_ARN);
+        let condition = format!(
+            "{} = {} AND {} = {} AND (attribute_not_exists({task}) OR {task} = {})",
+            e.name(attr::ATTEMPT),
+            e.n(attempt),
+            e.name(contract::STATUS_ATTR),
+            e.s(JobStatus::Cancelled.as_str()),
+            e.s(&launched.task_arn),
+        );
+        self.update("UpdateItem (record cancelled launch)", job_id, e, &u, condition).await
     }
 
     /// Records a failed launch: SUBMITTED → LAUNCH_FAILED with the reason (1 UpdateItem). Skipped
