@@ -5,10 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -22,7 +20,7 @@ use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::{Launcher, RunTaskApi};
 use jobgen_runtime::store::Store;
 use jobgen_runtime::track::Tracker;
-use jobgen_tests::venv_bin;
+use jobgen_tests::{Moto, venv_bin};
 
 /// Job type on FARGATE whose task definition exists.
 pub const REPORT: &str = "report";
@@ -44,84 +42,10 @@ pub struct World {
     pub task_definition_arn: String,
 }
 
-/// A moto server that handles one request at a time.
-///
-/// moto's stock server answers each request on its own thread and its DynamoDB backend evaluates a
-/// condition and writes the item without a lock, so two concurrent conditional writes can both
-/// pass — which real DynamoDB never allows for one item. The exactly-once tests are about exactly
-/// that, so they run against moto served single-threaded: requests still arrive concurrently, and
-/// a lost race in the handler shows up as a real failure instead of an emulator artifact.
-pub struct Moto {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The server exits when the test binary does (a `static` is never dropped, so the child is not
-// killed from Rust): a watchdog thread notices the parent is gone.
-const SERIAL_MOTO: &str = r#"
-import os, sys, threading, time
-parent = os.getppid()
-def watchdog():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-threading.Thread(target=watchdog, daemon=True).start()
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)
-"#;
-
-impl Moto {
-    /// The single-threaded moto shared by every test of this binary (tests use unique names).
-    pub fn shared() -> &'static Moto {
-        static MOTO: OnceLock<Moto> = OnceLock::new();
-        MOTO.get_or_init(|| {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            let python = venv_bin().join("python");
-            let child = Command::new(&python)
-                .args(["-c", SERIAL_MOTO, &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start moto with {} (run `make tools`): {e}", python.display()));
-            let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "moto on port {port} did not answer within 30s");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            moto
-        })
-    }
-
-    /// Environment for a child process that must talk to this emulator.
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_REGION", "us-east-1".into()),
-        ]
-    }
-
-    /// AWS SDK config pointed at this emulator.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await
-    }
+/// The serial moto shared by every test of this binary: exactly-once tests need DynamoDB's atomic
+/// conditional writes, which stock (threaded) moto does not give; see `jobgen_tests::Moto::start_serial`.
+fn moto() -> &'static Moto {
+    Moto::shared_serial()
 }
 
 fn aws_cli(moto: &Moto, args: &[&str]) -> String {
@@ -206,7 +130,7 @@ pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
 impl World {
     /// Sets up a world for `project` (unique per test).
     pub async fn new(project: &str) -> World {
-        let moto = Moto::shared();
+        let moto = moto();
         let (subnet, sg) = network(moto).clone();
         let sdk = moto.sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -360,7 +284,7 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
 impl World {
     /// A store and an ECS client whose calls `counter` counts.
     pub async fn counted(&self, counter: &CallCounter) -> (Store, aws_sdk_ecs::Client) {
-        let sdk = Moto::shared().sdk_config().await;
+        let sdk = moto().sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(counter.clone()).build(),
         );
