@@ -4,17 +4,11 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use aws_sdk_dynamodb::types::AttributeValue;
 use jobgen_runtime::config::RuntimeConfig;
 use jobgen_runtime::contract::{self, Architecture, Capacity, JobTypeEntry, LaunchTable, Network};
 use jobgen_runtime::store::item_to_json;
-use jobgen_tests::{Moto, repo_root, venv_bin};
+use jobgen_tests::{Moto, create_fargate_cluster, create_jobs_table, register_task_definition, repo_root};
 use serde_json::Value;
 
 /// The job type the stack launches.
@@ -41,35 +35,6 @@ pub struct Stack {
     moto: Moto,
 }
 
-fn aws_cli(moto: &Moto, args: &[&str]) -> String {
-    let output = Command::new(venv_bin().join("aws"))
-        .args(args)
-        .args(["--endpoint-url", &moto.endpoint, "--output", "text"])
-        .envs(moto.env())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the aws CLI (make tools): {e}"));
-    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-fn key_element(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap()
-}
-
-fn string_attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-}
-
-fn index(name: &str, hash: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key_element(hash, KeyType::Hash))
-        .key_schema(key_element(contract::CREATED_AT_ATTR, KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap()
-}
-
 impl Stack {
     /// Starts a moto server and creates the stack for `project` in it.
     pub async fn deploy(project: &str) -> Stack {
@@ -78,84 +43,15 @@ impl Stack {
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let ecs = aws_sdk_ecs::Client::new(&sdk);
 
-        let vpc = aws_cli(&moto, &["ec2", "create-vpc", "--cidr-block", "10.43.0.0/16", "--query", "Vpc.VpcId"]);
-        // moto's RunTask builds the task ENI's private DNS name and answers HTTP 500 without it.
-        aws_cli(
-            &moto,
-            &["ec2", "modify-vpc-attribute", "--vpc-id", &vpc, "--enable-dns-hostnames", r#"{"Value":true}"#],
-        );
-        let subnet = aws_cli(
-            &moto,
-            &["ec2", "create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.43.1.0/24", "--query", "Subnet.SubnetId"],
-        );
-        let security_group = aws_cli(
-            &moto,
-            &[
-                "ec2",
-                "create-security-group",
-                "--group-name",
-                "jobgen-lambda-local",
-                "--description",
-                "jobgen lambda_local test",
-                "--vpc-id",
-                &vpc,
-                "--query",
-                "GroupId",
-            ],
-        );
+        let (subnet, security_group) = moto.create_network(43, "jobgen-lambda-local");
 
         let table = format!("{project}-jobs");
-        ddb.create_table()
-            .table_name(&table)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key_element(contract::KEY_ATTR, KeyType::Hash))
-            .attribute_definitions(string_attr(contract::KEY_ATTR))
-            .attribute_definitions(string_attr(contract::STATUS_ATTR))
-            .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR))
-            .attribute_definitions(string_attr(contract::CREATED_AT_ATTR))
-            .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR))
-            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR))
-            .send()
-            .await
-            .unwrap();
+        create_jobs_table(&ddb, &table).await;
 
         let cluster = format!("{project}-cluster");
-        let cluster_arn = ecs
-            .create_cluster()
-            .cluster_name(&cluster)
-            .capacity_providers("FARGATE")
-            .capacity_providers("FARGATE_SPOT")
-            .send()
-            .await
-            .unwrap()
-            .cluster()
-            .and_then(|c| c.cluster_arn())
-            .unwrap()
-            .to_string();
+        let cluster_arn = create_fargate_cluster(&ecs, &cluster).await;
         let family = format!("{project}-{REPORT}");
-        let task_definition_arn = ecs
-            .register_task_definition()
-            .family(&family)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu("256")
-            .memory("512")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name(CONTAINER)
-                    .image("public.ecr.aws/docker/library/busybox:1.36")
-                    // moto's FARGATE RunTask needs a container-level memory.
-                    .memory(512)
-                    .essential(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .unwrap()
-            .to_string();
+        let task_definition_arn = register_task_definition(&ecs, &family, CONTAINER).await;
 
         let launch_table = LaunchTable {
             clusters: vec![cluster],

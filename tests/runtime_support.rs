@@ -5,14 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
-};
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use jobgen_runtime::config::RuntimeConfig;
 use jobgen_runtime::contract::{self, Architecture, Capacity, JobTypeEntry, LaunchTable, Network};
 use jobgen_runtime::create_job::CreateJob;
@@ -20,7 +14,7 @@ use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::{Launcher, RunTaskApi};
 use jobgen_runtime::store::Store;
 use jobgen_runtime::track::Tracker;
-use jobgen_tests::{Moto, venv_bin};
+use jobgen_tests::{Moto, create_fargate_cluster, create_jobs_table, register_task_definition};
 
 /// Job type on FARGATE whose task definition exists.
 pub const REPORT: &str = "report";
@@ -48,83 +42,10 @@ fn moto() -> &'static Moto {
     Moto::shared_serial()
 }
 
-fn aws_cli(moto: &Moto, args: &[&str]) -> String {
-    let output = Command::new(venv_bin().join("aws"))
-        .args(args)
-        .args(["--endpoint-url", &moto.endpoint, "--output", "text"])
-        .envs(moto.env())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the aws CLI (make tools): {e}"));
-    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
 /// A subnet and a security group, created once per test binary (moto validates both on RunTask).
 fn network(moto: &Moto) -> &'static (String, String) {
     static NETWORK: OnceLock<(String, String)> = OnceLock::new();
-    NETWORK.get_or_init(|| {
-        let vpc = aws_cli(moto, &["ec2", "create-vpc", "--cidr-block", "10.42.0.0/16", "--query", "Vpc.VpcId"]);
-        // moto's ECS builds the task ENI's private DNS name and fails with HTTP 500 without it.
-        aws_cli(
-            moto,
-            &["ec2", "modify-vpc-attribute", "--vpc-id", &vpc, "--enable-dns-hostnames", r#"{"Value":true}"#],
-        );
-        let subnet = aws_cli(
-            moto,
-            &["ec2", "create-subnet", "--vpc-id", &vpc, "--cidr-block", "10.42.1.0/24", "--query", "Subnet.SubnetId"],
-        );
-        let sg = aws_cli(
-            moto,
-            &[
-                "ec2",
-                "create-security-group",
-                "--group-name",
-                "jobgen-runtime-tests",
-                "--description",
-                "jobgen runtime tests",
-                "--vpc-id",
-                &vpc,
-                "--query",
-                "GroupId",
-            ],
-        );
-        (subnet, sg)
-    })
-}
-
-fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().unwrap()
-}
-
-fn string_attr(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-}
-
-fn index(name: &str, hash: &str) -> GlobalSecondaryIndex {
-    GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(hash, KeyType::Hash))
-        .key_schema(key(contract::CREATED_AT_ATTR, KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap()
-}
-
-/// Creates the jobs table exactly as the contract describes it.
-pub async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
-    ddb.create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(contract::KEY_ATTR, KeyType::Hash))
-        .attribute_definitions(string_attr(contract::KEY_ATTR))
-        .attribute_definitions(string_attr(contract::STATUS_ATTR))
-        .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR))
-        .attribute_definitions(string_attr(contract::CREATED_AT_ATTR))
-        .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR))
-        .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR))
-        .send()
-        .await
-        .unwrap();
+    NETWORK.get_or_init(|| moto.create_network(42, "jobgen-runtime-tests"))
 }
 
 impl World {
@@ -136,43 +57,11 @@ impl World {
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let ecs = aws_sdk_ecs::Client::new(&sdk);
         let table = format!("jobs-{project}");
-        create_table(&ddb, &table).await;
+        create_jobs_table(&ddb, &table).await;
         let cluster = format!("cluster-{project}");
-        let cluster_arn = ecs
-            .create_cluster()
-            .cluster_name(&cluster)
-            .capacity_providers("FARGATE")
-            .capacity_providers("FARGATE_SPOT")
-            .send()
-            .await
-            .unwrap()
-            .cluster()
-            .and_then(|c| c.cluster_arn())
-            .unwrap()
-            .to_string();
+        let cluster_arn = create_fargate_cluster(&ecs, &cluster).await;
         let family = format!("{REPORT}-{project}");
-        let task_definition_arn = ecs
-            .register_task_definition()
-            .family(&family)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu("256")
-            .memory("512")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name(CONTAINER)
-                    .image("public.ecr.aws/docker/library/busybox:1.36")
-                    .memory(512)
-                    .essential(true)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap()
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .unwrap()
-            .to_string();
+        let task_definition_arn = register_task_definition(&ecs, &family, CONTAINER).await;
         let entry = |task_definition: String, cluster: usize, capacity: Capacity| JobTypeEntry {
             task_definition,
             cluster,

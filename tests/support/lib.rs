@@ -11,6 +11,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
+};
+use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use jobgen_runtime::contract;
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
@@ -128,4 +136,131 @@ impl Moto {
             .load()
             .await
     }
+}
+
+impl Moto {
+    /// Runs the pinned AWS CLI against this emulator and returns its trimmed text output; a failing
+    /// command fails the test with the CLI's message.
+    #[allow(clippy::panic)]
+    pub fn aws_cli(&self, args: &[&str]) -> String {
+        let output = Command::new(venv_bin().join("aws"))
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint, "--output", "text"])
+            .envs(self.env())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the aws CLI (make tools): {e}"));
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+
+    /// Creates a VPC (`10.N.0.0/16`) with a subnet and a security group named `name`, as FARGATE RunTask
+    /// in moto needs, and returns `(subnet id, security group id)`.
+    pub fn create_network(&self, n: u8, name: &str) -> (String, String) {
+        let vpc =
+            self.aws_cli(&["ec2", "create-vpc", "--cidr-block", &format!("10.{n}.0.0/16"), "--query", "Vpc.VpcId"]);
+        // moto's RunTask builds the task ENI's private DNS name and answers HTTP 500 without it.
+        self.aws_cli(&["ec2", "modify-vpc-attribute", "--vpc-id", &vpc, "--enable-dns-hostnames", r#"{"Value":true}"#]);
+        let cidr = format!("10.{n}.1.0/24");
+        let subnet = self.aws_cli(&[
+            "ec2",
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            &cidr,
+            "--query",
+            "Subnet.SubnetId",
+        ]);
+        let description = format!("jobgen test network {name}");
+        let sg = self.aws_cli(&[
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            name,
+            "--description",
+            &description,
+            "--vpc-id",
+            &vpc,
+            "--query",
+            "GroupId",
+        ]);
+        (subnet, sg)
+    }
+}
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BuildError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build()
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, BuildError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
+}
+
+fn index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, BuildError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key_element(hash, KeyType::Hash)?)
+        .key_schema(key_element(contract::CREATED_AT_ATTR, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+}
+
+/// Creates a jobs table exactly as the contract (and so the synthesized stack) describes it.
+#[allow(clippy::panic)]
+pub async fn create_jobs_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
+    let build = || -> Result<_, BuildError> {
+        Ok(ddb
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key_element(contract::KEY_ATTR, KeyType::Hash)?)
+            .attribute_definitions(string_attr(contract::KEY_ATTR)?)
+            .attribute_definitions(string_attr(contract::STATUS_ATTR)?)
+            .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR)?)
+            .attribute_definitions(string_attr(contract::CREATED_AT_ATTR)?)
+            .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR)?)
+            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR)?))
+    };
+    let request = build().unwrap_or_else(|e| panic!("table definition: {e}"));
+    request.send().await.unwrap_or_else(|e| panic!("create table {table}: {e:?}"));
+}
+
+/// Creates an ECS cluster with both Fargate capacity providers and returns its ARN.
+#[allow(clippy::panic)]
+pub async fn create_fargate_cluster(ecs: &aws_sdk_ecs::Client, name: &str) -> String {
+    let out = ecs
+        .create_cluster()
+        .cluster_name(name)
+        .capacity_providers("FARGATE")
+        .capacity_providers("FARGATE_SPOT")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create cluster {name}: {e:?}"));
+    out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string()
+}
+
+/// Registers a small FARGATE task definition (256 cpu, 512 MiB, busybox) with one essential container
+/// and returns its ARN.
+#[allow(clippy::panic)]
+pub async fn register_task_definition(ecs: &aws_sdk_ecs::Client, family: &str, container: &str) -> String {
+    let out = ecs
+        .register_task_definition()
+        .family(family)
+        .requires_compatibilities(Compatibility::Fargate)
+        .network_mode(NetworkMode::Awsvpc)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name(container)
+                .image("public.ecr.aws/docker/library/busybox:1.36")
+                // moto's FARGATE RunTask needs a container-level memory.
+                .memory(512)
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("register task definition {family}: {e:?}"));
+    out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_string()
 }
