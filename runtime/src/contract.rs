@@ -323,6 +323,26 @@ impl LaunchTable {
     }
 }
 
+/// A one-job-type launch table (`report` on cluster `main`, container `app`, ARM64) for unit tests.
+#[cfg(test)]
+pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
+    LaunchTable {
+        clusters: vec!["main".into()],
+        networks: vec![Network { subnets: vec!["subnet-1".into()], security_groups: vec![], assign_public_ip: false }],
+        job_types: BTreeMap::from([(
+            "report".to_string(),
+            JobTypeEntry {
+                task_definition: "report:3".into(),
+                cluster: 0,
+                network: 0,
+                capacity,
+                container: "app".into(),
+                architecture: Architecture::Arm64,
+            },
+        )]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,31 +193,11 @@ impl RetryPolicy {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::contract::{Architecture, JobTypeEntry, LaunchTable};
+    use crate::contract::LaunchTable;
 
     fn table() -> LaunchTable {
-        LaunchTable {
-            clusters: vec!["main".into()],
-            networks: vec![Network {
-                subnets: vec!["subnet-1".into()],
-                security_groups: vec![],
-                assign_public_ip: false,
-            }],
-            job_types: BTreeMap::from([(
-                "report".to_string(),
-                JobTypeEntry {
-                    task_definition: "report:3".into(),
-                    cluster: 0,
-                    network: 0,
-                    capacity: Capacity::FargateSpot,
-                    container: "app".into(),
-                    architecture: Architecture::Arm64,
-                },
-            )]),
-        }
+        crate::contract::sample_table(Capacity::FargateSpot)
     }
 
     #[test]

@@ -323,31 +323,14 @@ mod handler {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::contract::{LaunchTable, Network};
     use crate::job::FailureClass;
 
     fn config() -> RuntimeConfig {
         RuntimeConfig {
             table_name: "jobs".into(),
             project: "demo".into(),
-            launch_table: LaunchTable {
-                clusters: vec!["main".into()],
-                networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
-                job_types: BTreeMap::from([(
-                    "report".to_string(),
-                    JobTypeEntry {
-                        task_definition: "report:3".into(),
-                        cluster: 0,
-                        network: 0,
-                        capacity: Capacity::Fargate,
-                        container: "app".into(),
-                        architecture: Architecture::Arm64,
-                    },
-                )]),
-            },
+            launch_table: crate::contract::sample_table(Capacity::Fargate),
             retention_days: 30,
         }
     }
