@@ -410,6 +410,10 @@ fn synth(args: &SynthArgs) -> i32 {
             return 2;
         }
     };
+    if let Err(report) = crate::synth::check_packaged_architecture(&config, &args.lambda_dir) {
+        print_report(&report);
+        return 2;
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     let template_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let options =

@@ -310,3 +310,13 @@ pub enum LambdaArchitecture {
     /// x86-64.
     X86_64,
 }
+
+impl LambdaArchitecture {
+    /// The name Lambda's `Architectures` and `make package ARCH=` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaArchitecture::Arm64 => "arm64",
+            LambdaArchitecture::X86_64 => "x86_64",
+        }
+    }
+}

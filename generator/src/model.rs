@@ -17,7 +17,7 @@ use jobgen_runtime::contract::{self, Capacity, JobTypeEntry, LaunchTable};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{self, Config, Effect, LambdaArchitecture};
+use crate::config::{self, Config, Effect};
 use crate::diagnostics::{Diagnostic, Report};
 
 /// CloudFormation's limit on resources per stack.
@@ -629,10 +629,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         EnvVar { name: contract::ENV_RETENTION_DAYS, worst_case_len: retention.len(), value: json!(retention) },
     ];
 
-    let lambda_arch = match config.lambda.architecture {
-        LambdaArchitecture::Arm64 => "arm64",
-        LambdaArchitecture::X86_64 => "x86_64",
-    };
+    let lambda_arch = config.lambda.architecture.name();
     let log_skip = |what: &str, retention: u32, field: &str| {
         let mut s = vec![skip(
             "CKV_AWS_158",

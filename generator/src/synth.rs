@@ -1,11 +1,13 @@
 //! The back half of the pipeline in one call: validated [`Config`] → [`model`] → [`render`] →
 //! [`check`]. `jobgen synth`, the golden tests and the benchmarks all go through [`synthesize`].
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::check::{self, CheckError};
 use crate::config::Config;
-use crate::diagnostics::Report;
+use crate::diagnostics::{Diagnostic, Report};
 use crate::model::{self, ModelOptions, Stack};
 use crate::render::{self, RenderError};
 
@@ -44,4 +46,58 @@ pub fn synthesize(config: &Config, options: &ModelOptions) -> Result<Synthesized
     let document = check::parse(&rendered.text)?;
     check::check(&document)?;
     Ok(Synthesized { stack, yaml: rendered.text, document, templates_used: rendered.used })
+}
+
+/// The file `make package` writes beside the handler zips, naming the architecture they were built for.
+pub const PACKAGED_ARCH_FILE: &str = "ARCH";
+
+/// Refuses to pair a template with handler zips built for another architecture: Lambda would start
+/// the function and fail every invocation with an exec format error. Nothing to compare (no zips
+/// packaged yet, e.g. before `make package`) is not an error.
+pub fn check_packaged_architecture(config: &Config, lambda_dir: &Path) -> Result<(), Report> {
+    let marker = lambda_dir.join(PACKAGED_ARCH_FILE);
+    let Ok(built) = std::fs::read_to_string(&marker) else {
+        return Ok(());
+    };
+    let built = built.trim();
+    let wanted = config.lambda.architecture.name();
+    if built == wanted {
+        return Ok(());
+    }
+    Err(Report::from(Diagnostic::new(
+        "lambda.architecture",
+        format!(
+            "is {wanted}, but the handlers in {} were built for {built} ({}): the functions would fail to start",
+            lambda_dir.display(),
+            marker.display()
+        ),
+        format!("rebuild them with `make package ARCH={wanted}`, or set `lambda.architecture: {built}`"),
+    )))
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::LambdaArchitecture;
+
+    fn config(arch: LambdaArchitecture) -> Config {
+        let mut config = crate::parse::parse(crate::cli::STARTER, "jobgen.yaml").expect("the starter parses");
+        config.lambda.architecture = arch;
+        config
+    }
+
+    #[test]
+    fn packaged_architecture_must_match_the_template() {
+        let dir = std::env::temp_dir().join(format!("jobgen-arch-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // No marker: nothing packaged yet, nothing to disagree with.
+        assert!(check_packaged_architecture(&config(LambdaArchitecture::Arm64), &dir).is_ok());
+        std::fs::write(dir.join(PACKAGED_ARCH_FILE), "x86_64\n").expect("marker");
+        assert!(check_packaged_architecture(&config(LambdaArchitecture::X86_64), &dir).is_ok());
+        let report = check_packaged_architecture(&config(LambdaArchitecture::Arm64), &dir).expect_err("mismatch");
+        let text = report.to_string();
+        assert!(text.contains("lambda.architecture") && text.contains("make package ARCH=arm64"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -99,3 +99,29 @@ fn a_config_error_exits_2_and_writes_nothing() {
         .stderr(predicate::str::contains("bogus"));
     assert!(!dir.path().join("out").exists(), "no output on a config error");
 }
+
+#[test]
+fn synth_refuses_handlers_packaged_for_another_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("dist/lambda")).unwrap();
+    // What `make package ARCH=x86_64` leaves beside the zips; the quickstart wants arm64 (the default).
+    std::fs::write(dir.path().join("dist/lambda/ARCH"), "x86_64\n").unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("quickstart"))
+        .args(["-o", "out"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("lambda.architecture"))
+        .stderr(predicate::str::contains("make package ARCH=arm64"));
+    assert!(!dir.path().join("out/template.yaml").exists(), "nothing written");
+    std::fs::write(dir.path().join("dist/lambda/ARCH"), "arm64\n").unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("quickstart"))
+        .args(["-o", "out"])
+        .assert()
+        .success();
+}

@@ -243,6 +243,8 @@ pub struct DevOptions {
 /// Deploys the project into the emulator; returns the stack name.
 pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
     let mut config = crate::load(&options.config).map_err(|report| DevError::Config(report.to_string()))?;
+    crate::synth::check_packaged_architecture(&config, &options.lambda_dir)
+        .map_err(|report| DevError::Config(report.to_string()))?;
     let emulator = &options.emulator;
     if let Some(n) = deploy::ensure_network(&mut config, &emulator.endpoint, &emulator.region).await? {
         eprintln!(
