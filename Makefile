@@ -66,7 +66,7 @@ package: tools ## build both handlers with cargo-lambda into dist/lambda/*.zip (
 	for f in create-job track; do cp target/lambda/$$f/bootstrap.zip dist/lambda/$$f.zip; done
 	# Each zip must hold one executable `bootstrap` built for $(ARCH): fail here, not at deploy time.
 	$(VENV_BIN)/python scripts/lambda-zip.py check $(ARCH) dist/lambda/create-job.zip dist/lambda/track.zip
-	# The template's Architectures must match these binaries: jobgen dev and the tests read this file.
+	# The template's Architectures must match these binaries: `jobgen synth` and `jobgen dev` read this file and refuse a mismatch.
 	echo "$(ARCH)" > dist/lambda/ARCH
 	ls -l dist/lambda
 
