@@ -184,3 +184,57 @@ fn bad_input_gets_clear_errors_and_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("use one of SUBMITTED, STARTING"), "{}", stderr(&out));
 }
+
+/// A job left CANCELLED with its task still running (create-job's StopTask after a cancel during the
+/// launch failed, or the first `jobgen cancel` could not reach ECS): cancelling again stops the task.
+#[test]
+fn cancel_again_stops_the_task_of_a_cancelled_job_that_still_runs() {
+    let dev = &dev();
+    let job = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
+    let mut running = false;
+    for _ in 0..300 {
+        if dev.json(&["status", &job], 0)["status"] == "RUNNING" {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(running, "job never reached RUNNING:\n{}", dev.log());
+    // Mark the job CANCELLED the way a cancel whose StopTask never happened leaves it.
+    let stack = &dev.exports.iter().find(|(k, _)| k == "JOBGEN_STACK").expect("JOBGEN_STACK export").1;
+    let query = format!("Stacks[0].Outputs[?OutputKey=='{}'].OutputValue", jobgen::model::outputs::TABLE_NAME);
+    let table = dev.moto.aws_cli(&["cloudformation", "describe-stacks", "--stack-name", stack, "--query", &query]);
+    let key = format!(r#"{{"jobId":{{"S":"{job}"}}}}"#);
+    dev.moto.aws_cli(&[
+        "dynamodb",
+        "update-item",
+        "--table-name",
+        &table,
+        "--key",
+        &key,
+        "--update-expression",
+        "SET #s = :c",
+        "--expression-attribute-names",
+        r##"{"#s":"status"}"##,
+        "--expression-attribute-values",
+        r#"{":c":{"S":"CANCELLED"}}"#,
+    ]);
+    assert_eq!(dev.json(&["status", &job], 0)["ecsLastStatus"], "RUNNING", "the task still runs");
+
+    let again = dev.json(&["cancel", &job, "--reason", "second cancel"], 0);
+    assert_eq!(again["taskStopped"], true, "{again}");
+    let mut record = dev.json(&["status", &job], 0);
+    for _ in 0..300 {
+        if record["ecsLastStatus"] == "STOPPED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        record = dev.json(&["status", &job], 0);
+    }
+    assert_eq!(record["ecsLastStatus"], "STOPPED", "{record}");
+    assert_eq!(record["status"], "CANCELLED", "{record}");
+    assert_eq!(record["stopCode"], "UserInitiated", "{record}");
+    assert_eq!(record["stoppedReason"], "second cancel", "{record}");
+    // Now the task is stopped too: nothing left to cancel.
+    assert_eq!(dev.jobgen(&["cancel", &job]).status.code(), Some(1));
+}

@@ -284,6 +284,16 @@ impl Ops {
     /// its task when it has one. Returns the cancelled record and whether a task was stopped.
     pub async fn cancel(&self, job_id: &str, reason: &str) -> Result<(Job, bool), OpsError> {
         let job = self.job(job_id).await?;
+        // A cancelled job whose task never reported STOPPED (create-job's StopTask after a cancel
+        // during the launch failed, or the first `jobgen cancel` could not reach ECS): stopping it
+        // again is what the operator means, and StopTask is idempotent.
+        if job.status == JobStatus::Cancelled
+            && job.attempt.task_arn.is_some()
+            && job.attempt.ecs_last_status.as_deref() != Some("STOPPED")
+        {
+            self.stop_task(&job, reason).await?;
+            return Ok((job, true));
+        }
         if job.status.is_terminal() {
             return Err(OpsError::JobState(format!(
                 "job {job_id} already finished ({}): there is nothing to cancel",
@@ -303,17 +313,26 @@ impl Ops {
             Ok(Err(None)) => return Err(OpsError::JobNotFound { job_id: job_id.into(), stack: self.stack.clone() }),
             Err(e) => return Err(OpsError::Aws { operation: "UpdateItem (cancel)".into(), message: e.to_string() }),
         };
-        let Some(task_arn) = cancelled.attempt.task_arn.clone() else { return Ok((cancelled, false)) };
-        let cluster = cancelled.attempt.cluster_arn.clone().unwrap_or_else(|| cluster_of_task(&task_arn));
+        if cancelled.attempt.task_arn.is_none() {
+            return Ok((cancelled, false));
+        }
+        self.stop_task(&cancelled, reason).await?;
+        Ok((cancelled, true))
+    }
+
+    /// Stops the job's current task (the caller checked it has one).
+    async fn stop_task(&self, job: &Job, reason: &str) -> Result<(), OpsError> {
+        let Some(task_arn) = &job.attempt.task_arn else { return Ok(()) };
+        let cluster = job.attempt.cluster_arn.clone().unwrap_or_else(|| cluster_of_task(task_arn));
         self.ecs
             .stop_task()
             .cluster(cluster)
-            .task(&task_arn)
+            .task(task_arn)
             .reason(reason)
             .send()
             .await
             .map_err(|e| OpsError::aws("ECS StopTask", &e))?;
-        Ok((cancelled, true))
+        Ok(())
     }
 
     /// The TTL a job finished at `now` gets: the retention the stack gave its functions
