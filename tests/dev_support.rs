@@ -147,6 +147,21 @@ impl Dev {
         (record, out.status.code().unwrap_or(-1))
     }
 
+    /// Polls `jobgen status` until the record's `field` equals `value` (30 s at most) and returns the
+    /// record; fails the test with the last record and the dev log otherwise. Only status reads: the
+    /// simulator's clock is not asserted on.
+    pub fn wait_for(&self, job_id: &str, field: &str, value: &str) -> Value {
+        let mut record = self.json(&["status", job_id], 0);
+        for _ in 0..300 {
+            if record[field] == value {
+                return record;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+            record = self.json(&["status", job_id], 0);
+        }
+        panic!("job {job_id} never had {field} = {value}: {record}\n{}", self.log());
+    }
+
     /// The simulator's event counts for a job, from `jobgen dev`'s log line.
     pub fn event_line(&self, job_id: &str) -> Option<String> {
         self.log().lines().find(|l| l.contains(&format!("job {job_id}:"))).map(str::to_string)

@@ -77,32 +77,16 @@ fn submit_wait_exits_non_zero_when_the_job_fails() {
 fn cancel_stops_a_running_job_and_refuses_a_finished_one() {
     let dev = &dev();
     let job = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
-    // Wait for RUNNING (status reads only; the simulator's clock is not asserted on).
-    let mut running = false;
-    for _ in 0..300 {
-        if dev.json(&["status", &job], 0)["status"] == "RUNNING" {
-            running = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(running, "job never reached RUNNING:\n{}", dev.log());
+    dev.wait_for(&job, "status", "RUNNING");
     let cancelled = dev.json(&["cancel", &job, "--reason", "test cancel"], 0);
     assert_eq!(cancelled["taskStopped"], true);
     assert_eq!(cancelled["job"]["status"], "CANCELLED");
 
     // The simulator sees the StopTask and sends STOPPED (UserInitiated); the tracker records the
     // task's facts while the job stays CANCELLED.
-    let (record, code) = dev.watch(&job);
+    let (_, code) = dev.watch(&job);
     assert_eq!(code, 1, "a cancelled job is not a success");
-    let mut record = record;
-    for _ in 0..300 {
-        if record["ecsLastStatus"] == "STOPPED" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        record = dev.json(&["status", &job], 0);
-    }
+    let record = dev.wait_for(&job, "ecsLastStatus", "STOPPED");
     assert_eq!(record["status"], "CANCELLED", "{record}");
     assert_eq!(record["stopCode"], "UserInitiated", "{record}");
     assert_eq!(record["stoppedReason"], "test cancel", "{record}");
@@ -191,15 +175,7 @@ fn bad_input_gets_clear_errors_and_documented_exit_codes() {
 fn cancel_again_stops_the_task_of_a_cancelled_job_that_still_runs() {
     let dev = &dev();
     let job = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
-    let mut running = false;
-    for _ in 0..300 {
-        if dev.json(&["status", &job], 0)["status"] == "RUNNING" {
-            running = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(running, "job never reached RUNNING:\n{}", dev.log());
+    dev.wait_for(&job, "status", "RUNNING");
     // Mark the job CANCELLED the way a cancel whose StopTask never happened leaves it.
     let stack = &dev.exports.iter().find(|(k, _)| k == "JOBGEN_STACK").expect("JOBGEN_STACK export").1;
     let query = format!("Stacks[0].Outputs[?OutputKey=='{}'].OutputValue", jobgen::model::outputs::TABLE_NAME);
@@ -223,15 +199,7 @@ fn cancel_again_stops_the_task_of_a_cancelled_job_that_still_runs() {
 
     let again = dev.json(&["cancel", &job, "--reason", "second cancel"], 0);
     assert_eq!(again["taskStopped"], true, "{again}");
-    let mut record = dev.json(&["status", &job], 0);
-    for _ in 0..300 {
-        if record["ecsLastStatus"] == "STOPPED" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        record = dev.json(&["status", &job], 0);
-    }
-    assert_eq!(record["ecsLastStatus"], "STOPPED", "{record}");
+    let record = dev.wait_for(&job, "ecsLastStatus", "STOPPED");
     assert_eq!(record["status"], "CANCELLED", "{record}");
     assert_eq!(record["stopCode"], "UserInitiated", "{record}");
     assert_eq!(record["stoppedReason"], "second cancel", "{record}");
