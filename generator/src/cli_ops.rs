@@ -49,6 +49,11 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, OpsError> {
     })
 }
 
+/// `--interval` and `--timeout` of the commands that follow a job (`submit --wait`, `watch`).
+fn polling(interval: f64, timeout: Option<f64>) -> Result<(Duration, Option<Duration>), OpsError> {
+    Ok((seconds(interval, "--interval")?, timeout.map(|t| seconds(t, "--timeout")).transpose()?))
+}
+
 /// `jobgen dev`.
 pub fn dev(args: DevArgs) -> i32 {
     let probability = |name: &str, p: f64| {
@@ -117,12 +122,8 @@ pub fn submit(args: SubmitArgs) -> i32 {
         Ok(env) => env,
         Err(e) => return fail(&e),
     };
-    let interval = match seconds(args.interval, "--interval") {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
-    let timeout = match args.timeout.map(|t| seconds(t, "--timeout")).transpose() {
-        Ok(t) => t,
+    let (interval, timeout) = match polling(args.interval, args.timeout) {
+        Ok(p) => p,
         Err(e) => return fail(&e),
     };
     let mut request = json!({ "jobType": args.job_type, "environment": env });
@@ -207,12 +208,8 @@ pub fn list(args: ListArgs) -> i32 {
 
 /// `jobgen watch`.
 pub fn watch(args: WatchArgs) -> i32 {
-    let interval = match seconds(args.interval, "--interval") {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
-    let timeout = match args.timeout.map(|t| seconds(t, "--timeout")).transpose() {
-        Ok(t) => t,
+    let (interval, timeout) = match polling(args.interval, args.timeout) {
+        Ok(p) => p,
         Err(e) => return fail(&e),
     };
     let output = args.stack.output;
