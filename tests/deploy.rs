@@ -1,7 +1,7 @@
 //! Smoke deployment of every example into the moto emulator, the way a user deploys it:
 //! `aws cloudformation package` (local zips → S3) then `create-stack`, waiting for CREATE_COMPLETE
 //! and checking the Outputs. Then the deployed pieces are checked against the contract: the
-//! functions' environment parses as the runtime's `LaunchTable`, create-job's role may stop the
+//! functions' environment and the config layer's document parse as the runtime's `RuntimeConfig`, create-job's role may stop the
 //! tasks of exactly the clusters it launches in, and the deployed rule's pattern is proven with
 //! real-shaped ECS events sent through `put-events` to an SQS probe target.
 //!
@@ -19,8 +19,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use jobgen::model::{ModelOptions, outputs};
+use jobgen_runtime::config::RuntimeConfig;
 use jobgen_runtime::contract::{self, LaunchTable};
+use jobgen_synth::model::{ModelOptions, outputs};
 use jobgen_tests::{Moto, repo_root, venv_bin};
 use serde_json::{Value, json};
 
@@ -105,8 +106,9 @@ fn deploy_example(name: &str) {
     let moto = Moto::shared();
     let root = repo_root();
     let example = root.join("examples").join(name);
-    let config = jobgen::load(&example.join("jobgen.yaml")).unwrap_or_else(|r| panic!("{r}"));
-    let synth = jobgen::synth::synthesize(&config, &ModelOptions { lambda_dir: "../../dist/lambda".into() }).unwrap();
+    let config = jobgen_synth::load(&example.join("jobgen.yaml")).unwrap_or_else(|r| panic!("{r}"));
+    let synth =
+        jobgen_synth::synth::synthesize(&config, &ModelOptions { lambda_dir: "../../dist/lambda".into() }).unwrap();
     let committed = std::fs::read_to_string(example.join("template.yaml")).unwrap();
     assert_eq!(committed, synth.yaml, "examples/{name}/template.yaml is stale: run `make synth-examples`");
 
@@ -118,6 +120,12 @@ fn deploy_example(name: &str) {
     std::fs::create_dir_all(&template_dir).unwrap();
     let template = template_dir.join("template.yaml");
     std::fs::write(&template, &committed).unwrap();
+    // The config layer's content directory beside it, as `jobgen synth -o` writes it.
+    let committed_document = std::fs::read_to_string(jobgen_synth::write::config_document_path(&example)).unwrap();
+    assert_eq!(committed_document, synth.config_document, "examples/{name}/{}: stale", contract::CONFIG_LAYER_DIR);
+    let document_path = jobgen_synth::write::config_document_path(&template_dir);
+    std::fs::create_dir_all(document_path.parent().unwrap()).unwrap();
+    std::fs::write(&document_path, &committed_document).unwrap();
 
     let bucket = format!("jobgen-artifacts-{name}");
     aws(moto, &["s3api", "create-bucket", "--bucket", &bucket]);
@@ -135,17 +143,19 @@ fn deploy_example(name: &str) {
             packaged.to_str().unwrap(),
         ],
     );
-    let mut doc = jobgen::check::parse(&std::fs::read_to_string(&packaged).unwrap()).unwrap();
+    let mut doc = jobgen_synth::check::parse(&std::fs::read_to_string(&packaged).unwrap()).unwrap();
     for f in [&synth.stack.create_job.id, &synth.stack.track.id] {
         let code = &doc["Resources"][f.as_str()]["Properties"]["Code"];
         assert_eq!(code["S3Bucket"], json!(bucket), "package uploaded {f}'s zip: {code}");
         assert!(code["S3Key"].is_string(), "{f}: {code}");
     }
+    let content = doc["Resources"][synth.stack.config_layer.id.as_str()]["Properties"]["Content"].clone();
+    assert_eq!(content["S3Bucket"], json!(bucket), "package zipped and uploaded the config layer: {content}");
 
     // The moto copy, made exactly as `jobgen dev` makes it: what moto cannot create is left out, with
     // the outputs that read it.
     let all_outputs: BTreeSet<String> = doc["Outputs"].as_object().unwrap().keys().cloned().collect();
-    let dropped = jobgen::dev::deploy::emulator_copy(&mut doc);
+    let dropped = jobgen_local::deploy::emulator_copy(&mut doc);
     assert_eq!(dropped.len(), 3, "the URL, track's invoke config and the DLQ policy: {dropped:?}");
     let outputs_obj = doc["Outputs"].as_object().unwrap();
     let expected_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
@@ -196,25 +206,38 @@ fn deploy_example(name: &str) {
     }
     assert_eq!(outputs[outputs::CREATE_JOB_FUNCTION_NAME], synth.stack.create_job.name);
 
-    // The contract: what the stack hands the functions is what the runtime parses.
+    // The contract: what the stack hands the functions is what the runtime parses. The document is
+    // read back the way Lambda mounts it: the deployed layer's S3 object (zipped by the AWS CLI).
+    let zip_file = tmp.path().join("layer.zip");
+    let key = content["S3Key"].as_str().unwrap();
+    aws(moto, &["s3api", "get-object", "--bucket", &bucket, "--key", key, zip_file.to_str().unwrap()]);
+    let layer = std::fs::read(&zip_file).unwrap();
+    let shipped = jobgen_local::zip::read_file(&layer, contract::CONFIG_LAYER_ENTRY).unwrap().unwrap();
+    assert_eq!(shipped, committed_document.as_bytes(), "{name}: the layer ships the committed document");
     for function in [&synth.stack.create_job.name, &synth.stack.track.name] {
         let conf = aws_json(moto, &["lambda", "get-function-configuration", "--function-name", function]);
+        let layers: Vec<&str> = conf["Layers"].as_array().unwrap().iter().map(|l| l["Arn"].as_str().unwrap()).collect();
+        assert_eq!(layers.len(), 1, "{function}: the config layer: {layers:?}");
         let vars = conf["Environment"]["Variables"].as_object().unwrap();
         let keys: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
         assert_eq!(keys, contract::LAMBDA_ENV.into_iter().collect::<BTreeSet<_>>(), "{function}: environment");
         assert_eq!(vars[contract::ENV_TABLE_NAME], json!(outputs[outputs::TABLE_NAME]));
         assert_eq!(vars[contract::ENV_PROJECT], json!(config.project.name));
-        let table = LaunchTable::from_json(vars[contract::ENV_JOB_TYPES].as_str().unwrap()).unwrap();
+        let runtime = RuntimeConfig::from_parts(|k| vars.get(k).and_then(Value::as_str).map(str::to_string), &shipped)
+            .unwrap_or_else(|e| panic!("{function}: {e}"));
+        let table = runtime.launch_table;
         assert_eq!(table.job_types.len(), config.job_types.len());
         for (jt, spec) in &config.job_types {
             let resolved = table.resolve(jt).unwrap_or_else(|| panic!("{function}: job type {jt} missing"));
             match (&spec.task, &spec.task_definition) {
-                // Created task definitions are pinned to the revision this stack made.
-                (Some(_), _) => assert_eq!(resolved.entry.task_definition, format!("{}-{jt}:1", config.project.name)),
+                // Created task definitions by family: RunTask takes the revision the stack registered last.
+                (Some(_), _) => {
+                    let td = synth.stack.task_definitions.iter().find(|td| &td.job_type == jt).unwrap();
+                    assert_eq!(resolved.entry.task_definition, td.family);
+                }
                 (None, Some(existing)) => assert_eq!(resolved.entry.task_definition, existing.name),
                 (None, None) => unreachable!(),
             }
-            assert!(!resolved.cluster.contains("${"), "unresolved cluster {}", resolved.cluster);
             if spec.task.is_some() {
                 // What create-job will pass to RunTask names things the stack really created.
                 let td = aws_json(
@@ -259,8 +282,7 @@ fn deploy_example(name: &str) {
         stop["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
     let allowed =
         |task: &str| patterns.iter().any(|p| p.strip_suffix('*').is_some_and(|prefix| task.starts_with(prefix)));
-    let launch_env = conf["Environment"]["Variables"][contract::ENV_JOB_TYPES].as_str().unwrap();
-    for cluster in LaunchTable::from_json(launch_env).unwrap().clusters {
+    for cluster in LaunchTable::from_json(std::str::from_utf8(&shipped).unwrap()).unwrap().clusters {
         let task = match cluster.split_once(":cluster/") {
             Some((prefix, cluster_name)) => format!("{prefix}:task/{cluster_name}/0123456789abcdef"),
             None => format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/0123456789abcdef"),

@@ -1,6 +1,6 @@
 //! The lifecycle simulator as a test harness, in process: the quickstart stack deployed into moto by
-//! `jobgen::dev::deploy`, the handlers configured from the deployed stack
-//! (`jobgen::dev::LocalStack`), and the simulator with its faults switched on — every matched event
+//! `jobgen_local::deploy`, the handlers configured from the deployed stack
+//! (`jobgen_local::LocalStack`), and the simulator with its faults switched on — every matched event
 //! duplicated, every task's events reversed, every non-final event dropped — for each scripted
 //! outcome. Every job must end in the same record it gets without faults.
 
@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobgen::dev::{DevOptions, Emulator, LocalStack};
-use jobgen::sim::{Faults, JobStats, SimOptions};
+use jobgen_local::sim::{Faults, JobStats, SimOptions};
+use jobgen_local::{DevOptions, Emulator, LocalStack};
 use jobgen_runtime::create_job::CreateJobRequest;
 use jobgen_runtime::job::{FailureClass, Job, JobStatus};
 use jobgen_runtime::store::Store;
@@ -44,7 +44,7 @@ async fn run(faults: Faults) -> BTreeMap<&'static str, (Job, JobStats)> {
         sim: SimOptions::default(),
         env_file: None,
     };
-    let stack = jobgen::dev::deploy(&options).await.unwrap();
+    let stack = jobgen_local::deploy(&options).await.unwrap();
     let local = LocalStack::connect(&emulator, &stack).await.unwrap();
     let sim_options =
         SimOptions { time_scale: 0.02, poll_interval: Duration::from_millis(100), faults, write_logs: false };

@@ -31,6 +31,9 @@ pub struct Stack {
     pub cluster_arn: String,
     /// The job type's task definition.
     pub task_definition_arn: String,
+    /// Holds the configuration document the functions read (`JOBGEN_CONFIG_FILE`), as the config
+    /// layer does at /opt/jobgen/config.json on Lambda.
+    config_dir: tempfile::TempDir,
     // Last: dropped after the clients' last use.
     moto: Moto,
 }
@@ -54,6 +57,7 @@ impl Stack {
         let task_definition_arn = register_task_definition(&ecs, &family, CONTAINER).await;
 
         let launch_table = LaunchTable {
+            version: contract::CONFIG_VERSION,
             clusters: vec![cluster],
             networks: vec![Network {
                 subnets: vec![subnet],
@@ -63,7 +67,8 @@ impl Stack {
             job_types: [(
                 REPORT.to_string(),
                 JobTypeEntry {
-                    task_definition: format!("{family}:1"),
+                    // The family, as the synthesized stack ships it: RunTask takes its latest revision.
+                    task_definition: family.clone(),
                     cluster: 0,
                     network: 0,
                     capacity: Capacity::Fargate,
@@ -74,12 +79,15 @@ impl Stack {
             .into(),
         };
         let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
-        Stack { config, ddb, ecs, cluster_arn, task_definition_arn, moto }
+        let config_dir = tempfile::tempdir().unwrap();
+        std::fs::write(config_dir.path().join("config.json"), config.document()).unwrap();
+        Stack { config, ddb, ecs, cluster_arn, task_definition_arn, config_dir, moto }
     }
 
     /// The functions' environment: the stack's contract variables and the emulator's endpoint.
     pub fn function_env(&self) -> Vec<(&'static str, String)> {
         let mut env = self.config.to_env();
+        env.push((contract::ENV_CONFIG_FILE, self.config_dir.path().join("config.json").display().to_string()));
         env.extend(self.moto.env());
         // No instance metadata lookups: credentials and region come from the variables above.
         env.push(("AWS_EC2_METADATA_DISABLED", "true".into()));

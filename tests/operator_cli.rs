@@ -178,7 +178,8 @@ fn cancel_again_stops_the_task_of_a_cancelled_job_that_still_runs() {
     dev.wait_for(&job, "status", "RUNNING");
     // Mark the job CANCELLED the way a cancel whose StopTask never happened leaves it.
     let stack = &dev.exports.iter().find(|(k, _)| k == "JOBGEN_STACK").expect("JOBGEN_STACK export").1;
-    let query = format!("Stacks[0].Outputs[?OutputKey=='{}'].OutputValue", jobgen::model::outputs::TABLE_NAME);
+    let query =
+        format!("Stacks[0].Outputs[?OutputKey=='{}'].OutputValue", jobgen_runtime::contract::outputs::TABLE_NAME);
     let table = dev.moto.aws_cli(&["cloudformation", "describe-stacks", "--stack-name", stack, "--query", &query]);
     let key = format!(r#"{{"jobId":{{"S":"{job}"}}}}"#);
     dev.moto.aws_cli(&[

@@ -71,6 +71,7 @@ impl World {
             architecture: Architecture::X86_64,
         };
         let launch_table = LaunchTable {
+            version: contract::CONFIG_VERSION,
             clusters: vec![cluster, format!("no-such-cluster-{project}")],
             networks: vec![Network { subnets: vec![subnet], security_groups: vec![sg], assign_public_ip: false }],
             job_types: BTreeMap::from([

@@ -90,7 +90,7 @@ fn init_rejects_an_unknown_example() {
 #[test]
 fn validate_reports_every_problem_with_location_and_exits_2() {
     let dir = tempdir();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/many-errors.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../synth/tests/fixtures/invalid/many-errors.yaml");
     std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
     let out = jobgen(dir.path()).arg("validate").assert().code(2).get_output().clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -112,7 +112,7 @@ fn validate_reports_every_problem_with_location_and_exits_2() {
 #[test]
 fn errors_have_no_color_codes_when_stderr_is_not_a_terminal() {
     let dir = tempdir();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/cpu-invalid.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../synth/tests/fixtures/invalid/cpu-invalid.yaml");
     std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
     let out = jobgen(dir.path()).env_remove("NO_COLOR").arg("validate").assert().code(2).get_output().clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -133,7 +133,7 @@ fn validate_a_missing_file_exits_2_with_a_hint() {
 #[test]
 fn validate_refuses_an_alias_bomb_quickly() {
     let dir = tempdir();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid/alias-bomb.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../synth/tests/fixtures/invalid/alias-bomb.yaml");
     std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
     // assert_cmd's timeout turns a hang into a failure rather than a stuck test run.
     jobgen(dir.path())
@@ -162,8 +162,8 @@ fn schema_is_json_schema_for_the_project_file() {
 
 #[test]
 fn the_starter_explains_every_key_of_the_schema() {
-    let starter = jobgen::cli::STARTER;
-    let schema = jobgen::schema::json_schema();
+    let starter = jobgen_synth::init::STARTER;
+    let schema = jobgen_synth::schema::json_schema();
     let mut keys = Vec::new();
     let mut stack = vec![&schema];
     while let Some(v) = stack.pop() {

@@ -1,5 +1,7 @@
-//! The handlers' configuration, read once at start-up from the environment variables the
-//! synthesized stack sets (names from [`crate::contract`]).
+//! The handlers' configuration, read once at start-up: small fixed-size values from the environment
+//! variables the synthesized stack sets, and the stack configuration document (the job-type
+//! [`LaunchTable`]) from the config layer, checked against the SHA-256 the environment names (names
+//! from [`crate::contract`]).
 
 use crate::contract::{self, ContractError, LaunchTable};
 
@@ -19,7 +21,7 @@ pub struct RuntimeConfig {
 /// A configuration problem found at start-up.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    /// Missing variable or bad launch table.
+    /// Missing variable, unreadable or mismatched document, or a bad launch table.
     #[error(transparent)]
     Contract(#[from] ContractError),
     /// A variable has a value the runtime cannot use.
@@ -34,36 +36,62 @@ pub enum ConfigError {
     },
 }
 
+/// Reads [`contract::ENV_RETENTION_DAYS`] through `lookup`: absent or empty is 0 (keep forever).
+pub fn retention_days(lookup: impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    match lookup(contract::ENV_RETENTION_DAYS).filter(|v| !v.is_empty()) {
+        None => Ok(0),
+        Some(value) => value.trim().parse().map_err(|_| ConfigError::BadValue {
+            name: contract::ENV_RETENTION_DAYS,
+            value,
+            why: "expected a whole number of days (0 keeps jobs forever)",
+        }),
+    }
+}
+
 impl RuntimeConfig {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment and the document at
+    /// [`contract::CONFIG_FILE`] (or [`contract::ENV_CONFIG_FILE`] when set): one file read, no AWS call.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let lookup = |name: &str| std::env::var(name).ok();
+        let path = lookup(contract::ENV_CONFIG_FILE)
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| contract::CONFIG_FILE.to_string());
+        let document =
+            std::fs::read(&path).map_err(|e| ContractError::Unreadable { path: path.clone(), why: e.to_string() })?;
+        Self::from_parts(lookup, &document)
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a map in tests and the local
-    /// simulator).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Builds the configuration from environment values (through `lookup`: the environment, or a
+    /// deployed function's variables in `jobgen dev` and tests) and the document's bytes. The
+    /// document must hash to [`contract::ENV_CONFIG_SHA256`]: a layer from another deployment is refused.
+    pub fn from_parts(lookup: impl Fn(&str) -> Option<String>, document: &[u8]) -> Result<Self, ConfigError> {
         let get = |name: &'static str| lookup(name).filter(|v| !v.is_empty()).ok_or(ContractError::MissingEnv(name));
         let table_name = get(contract::ENV_TABLE_NAME)?;
         let project = get(contract::ENV_PROJECT)?;
-        let launch_table = LaunchTable::from_json(&get(contract::ENV_JOB_TYPES)?)?;
-        let retention_days = match lookup(contract::ENV_RETENTION_DAYS).filter(|v| !v.is_empty()) {
-            None => 0,
-            Some(value) => value.trim().parse().map_err(|_| ConfigError::BadValue {
-                name: contract::ENV_RETENTION_DAYS,
-                value,
-                why: "expected a whole number of days (0 keeps jobs forever)",
-            })?,
-        };
+        let expected = get(contract::ENV_CONFIG_SHA256)?;
+        let actual = contract::config_sha256(document);
+        if !expected.trim().eq_ignore_ascii_case(&actual) {
+            return Err(ContractError::HashMismatch { expected, actual }.into());
+        }
+        let text = std::str::from_utf8(document).map_err(|e| ContractError::BadJson(e.to_string()))?;
+        let launch_table = LaunchTable::from_json(text)?;
+        let retention_days = retention_days(&lookup)?;
         Ok(RuntimeConfig { table_name, project, launch_table, retention_days })
     }
 
-    /// The environment variables that produce this configuration (for child processes and tests).
+    /// The configuration document this configuration was read from (the same bytes, since the
+    /// document is deterministic).
+    pub fn document(&self) -> String {
+        self.launch_table.to_json()
+    }
+
+    /// The environment variables that, with [`RuntimeConfig::document`] at
+    /// [`contract::ENV_CONFIG_FILE`], reproduce this configuration (for child processes and tests).
     pub fn to_env(&self) -> Vec<(&'static str, String)> {
         vec![
             (contract::ENV_TABLE_NAME, self.table_name.clone()),
             (contract::ENV_PROJECT, self.project.clone()),
-            (contract::ENV_JOB_TYPES, self.launch_table.to_json()),
+            (contract::ENV_CONFIG_SHA256, contract::config_sha256(self.document().as_bytes())),
             (contract::ENV_RETENTION_DAYS, self.retention_days.to_string()),
         ]
     }
@@ -84,33 +112,53 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::contract::Capacity;
+
+    fn sample() -> RuntimeConfig {
+        RuntimeConfig {
+            table_name: "jobs".into(),
+            project: "demo".into(),
+            launch_table: contract::sample_table(Capacity::Fargate),
+            retention_days: 7,
+        }
+    }
 
     #[test]
-    fn reads_and_round_trips_the_contract_variables() {
-        let table = r#"{"c":["main"],"n":[{"s":["subnet-1"],"g":["sg-1"],"p":false}],"j":{"t":{"d":"f:1","c":0,"n":0,"k":"FARGATE","m":"main","a":"X86_64"}}}"#;
-        let env: HashMap<&str, String> = HashMap::from([
-            (contract::ENV_TABLE_NAME, "jobs".to_string()),
-            (contract::ENV_PROJECT, "demo".to_string()),
-            (contract::ENV_JOB_TYPES, table.to_string()),
-            (contract::ENV_RETENTION_DAYS, "7".to_string()),
-        ]);
-        let config = RuntimeConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
-        assert_eq!(config.retention_days, 7);
-        assert_eq!(config.started_by(), "jobgen/demo");
-        assert_eq!(config.expires_at(100), Some(100 + 7 * 86_400));
-        let again: HashMap<&str, String> = config.to_env().into_iter().collect();
-        assert_eq!(RuntimeConfig::from_lookup(|k| again.get(k).cloned()), Ok(config));
+    fn reads_and_round_trips_the_environment_and_the_document() {
+        let config = sample();
+        let env: HashMap<&str, String> = config.to_env().into_iter().collect();
+        let document = config.document();
+        let again = RuntimeConfig::from_parts(|k| env.get(k).cloned(), document.as_bytes()).unwrap();
+        assert_eq!(again, config);
+        assert_eq!(again.started_by(), "jobgen/demo");
+        assert_eq!(again.expires_at(100), Some(100 + 7 * 86_400));
+    }
+
+    #[test]
+    fn refuses_a_document_from_another_deployment() {
+        let config = sample();
+        let env: HashMap<&str, String> = config.to_env().into_iter().collect();
+        let mut other = config.launch_table.clone();
+        other.clusters[0] = "other".into();
+        let err = RuntimeConfig::from_parts(|k| env.get(k).cloned(), other.to_json().as_bytes()).unwrap_err();
+        assert!(matches!(err, ConfigError::Contract(ContractError::HashMismatch { .. })), "{err}");
+        assert!(err.to_string().contains(contract::ENV_CONFIG_SHA256), "{err}");
     }
 
     #[test]
     fn names_the_missing_or_bad_variable() {
-        let err = RuntimeConfig::from_lookup(|_| None).unwrap_err();
+        let err = RuntimeConfig::from_parts(|_| None, b"{}").unwrap_err();
         assert_eq!(err, ConfigError::Contract(ContractError::MissingEnv(contract::ENV_TABLE_NAME)));
-        let err = RuntimeConfig::from_lookup(|k| match k {
-            contract::ENV_JOB_TYPES => Some(r#"{"c":[],"n":[],"j":{}}"#.into()),
-            contract::ENV_RETENTION_DAYS => Some("a week".into()),
-            _ => Some("x".into()),
-        })
+        let document = sample().document();
+        let sha = contract::config_sha256(document.as_bytes());
+        let err = RuntimeConfig::from_parts(
+            |k| match k {
+                contract::ENV_CONFIG_SHA256 => Some(sha.clone()),
+                contract::ENV_RETENTION_DAYS => Some("a week".into()),
+                _ => Some("x".into()),
+            },
+            document.as_bytes(),
+        )
         .unwrap_err();
         assert!(err.to_string().contains(contract::ENV_RETENTION_DAYS), "{err}");
     }

@@ -1,9 +1,18 @@
-//! The contract between the generator and the runtime: the one place that names what the synthesized
-//! stack writes and the handlers read (environment variables, the job-type launch table, the jobs
-//! table's key schema and index names, and the RunTask fields that tie a task back to its job).
+//! The contract between the generator, the runtime and the operator tools: the one place that names
+//! what the synthesized stack writes and the handlers and tools read (environment variables, the
+//! stack configuration document and where it is mounted, the jobs table's key schema and index
+//! names, the stack's output names, and the RunTask fields that tie a task back to its job).
 //!
-//! The generator renders these names into CloudFormation; the handlers read them at start-up. Both
-//! crates use this module, and a test synthesizes a stack and parses its environment with it.
+//! The configuration travels in two parts. The Lambda environment holds only small fixed-size
+//! values (table name, project, retention, and the SHA-256 of the document). The document itself —
+//! the [`LaunchTable`] with every job type and, as capabilities grow, every per-type setting — is a
+//! JSON file in a config-only Lambda layer that both functions mount at [`CONFIG_FILE`]: no size
+//! ceiling but the layer's, no AWS call to read it, and one UpdateFunctionConfiguration changes
+//! layer and hash together, so a function never runs with half of an old table (the handlers refuse
+//! a document whose hash is not the one in their environment).
+//!
+//! The generator renders these names into CloudFormation; the handlers read them at start-up. Every
+//! crate uses this module, and tests synthesize stacks and parse what they ship with it.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +22,33 @@ use serde::{Deserialize, Serialize};
 pub const ENV_TABLE_NAME: &str = "JOBGEN_TABLE_NAME";
 /// Lambda environment variable: the project name (drives `startedBy`).
 pub const ENV_PROJECT: &str = "JOBGEN_PROJECT";
-/// Lambda environment variable: the compact JSON [`LaunchTable`].
-pub const ENV_JOB_TYPES: &str = "JOBGEN_JOB_TYPES";
+/// Lambda environment variable: lowercase hex SHA-256 of the configuration document the function's
+/// config layer carries ([`config_sha256`]).
+pub const ENV_CONFIG_SHA256: &str = "JOBGEN_CONFIG_SHA256";
 /// Lambda environment variable: days a finished job is kept before DynamoDB's TTL removes it (0 = forever).
 pub const ENV_RETENTION_DAYS: &str = "JOBGEN_RETENTION_DAYS";
+/// Environment variable naming another path for the configuration document. Never set by the
+/// stack (its functions read [`CONFIG_FILE`]); local runs of the handler binaries and tests set it.
+pub const ENV_CONFIG_FILE: &str = "JOBGEN_CONFIG_FILE";
 
 /// Every Lambda environment variable the generator sets, for the agreement test.
-pub const LAMBDA_ENV: [&str; 4] = [ENV_TABLE_NAME, ENV_PROJECT, ENV_JOB_TYPES, ENV_RETENTION_DAYS];
+pub const LAMBDA_ENV: [&str; 4] = [ENV_TABLE_NAME, ENV_PROJECT, ENV_CONFIG_SHA256, ENV_RETENTION_DAYS];
+
+/// Where the functions read the configuration document: Lambda extracts layers under `/opt`.
+pub const CONFIG_FILE: &str = "/opt/jobgen/config.json";
+/// The document's path inside the config layer's content (so it lands at [`CONFIG_FILE`]).
+pub const CONFIG_LAYER_ENTRY: &str = "jobgen/config.json";
+/// The directory beside the template that `jobgen synth` writes the layer's content into; the
+/// layer's `Content` names it, and `aws cloudformation package` zips and uploads it.
+pub const CONFIG_LAYER_DIR: &str = "jobgen-config";
+/// Version of the configuration document's format.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// The lowercase hex SHA-256 of a configuration document's bytes, as [`ENV_CONFIG_SHA256`] holds it.
+pub fn config_sha256(document: &[u8]) -> String {
+    use sha2::Digest;
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(document))
+}
 
 /// Lambda's limit on the total size of a function's environment (keys plus values), in bytes.
 pub const LAMBDA_ENV_LIMIT_BYTES: usize = 4096;
@@ -32,6 +61,18 @@ pub const TASK_ENV_JOB_ID: &str = "JOBGEN_JOB_ID";
 pub const TASK_ENV_JOB_TYPE: &str = "JOBGEN_JOB_TYPE";
 /// Container environment variable: the attempt number, starting at 1.
 pub const TASK_ENV_ATTEMPT: &str = "JOBGEN_ATTEMPT";
+
+/// Prefix reserved for the container variables jobgen sets ([`TASK_ENV_JOB_ID`], ...): neither a
+/// job type's environment nor a job's may use it.
+pub const RESERVED_ENV_PREFIX: &str = "JOBGEN_";
+
+/// Whether `name` is a container environment variable name jobgen accepts (in `jobgen.yaml` and
+/// in create-job requests): a letter or `_`, then letters, digits and `_`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 /// The jobs table's partition key attribute (string): the job id. No sort key.
 pub const KEY_ATTR: &str = "jobId";
@@ -130,6 +171,42 @@ pub mod attr {
     pub const COST_USD: &str = "costUsd";
 }
 
+/// Timeout of the create-job function, in seconds: RunTask is retried with backoff inside the call.
+/// The generator sets it on the function; `jobgen dev` gives each local invocation the same deadline.
+pub const CREATE_JOB_TIMEOUT_SECONDS: u32 = 30;
+
+/// Stack output names: stable, so the operator commands, `jobgen dev` and users can read them with
+/// `describe-stacks`. The generator renders them; nothing else spells them.
+pub mod outputs {
+    /// The jobs table's name.
+    pub const TABLE_NAME: &str = "JobsTableName";
+    /// The jobs table's ARN.
+    pub const TABLE_ARN: &str = "JobsTableArn";
+    /// The create-job function's name.
+    pub const CREATE_JOB_FUNCTION_NAME: &str = "CreateJobFunctionName";
+    /// The create-job function's ARN.
+    pub const CREATE_JOB_FUNCTION_ARN: &str = "CreateJobFunctionArn";
+    /// The create-job function URL (AWS_IAM auth).
+    pub const CREATE_JOB_FUNCTION_URL: &str = "CreateJobFunctionUrl";
+    /// The track function's name.
+    pub const TRACK_FUNCTION_NAME: &str = "TrackFunctionName";
+    /// The track function's ARN.
+    pub const TRACK_FUNCTION_ARN: &str = "TrackFunctionArn";
+    /// The EventBridge rule's ARN.
+    pub const RULE_ARN: &str = "TaskStateRuleArn";
+    /// The EventBridge rule's name.
+    pub const RULE_NAME: &str = "TaskStateRuleName";
+    /// The URL of the queue that gets events the rule could not deliver to track.
+    pub const RULE_DLQ_URL: &str = "TaskStateRuleDlqUrl";
+    /// The URL of the queue that gets events track failed on after Lambda's async retries.
+    pub const TRACK_DLQ_URL: &str = "TrackFunctionDlqUrl";
+
+    /// The output holding a cluster's ARN, by the cluster's logical ID (e.g. `ClusterMain`).
+    pub fn cluster_arn(cluster_logical_id: &str) -> String {
+        format!("{cluster_logical_id}Arn")
+    }
+}
+
 /// The `startedBy` value on every task this project launches; the EventBridge rule matches it exactly.
 ///
 /// ECS allows up to 128 letters, digits, `-`, `/` and `_` here; project names are validated to fit.
@@ -205,55 +282,57 @@ impl Architecture {
 
 /// awsvpc network settings for a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "camelCase")]
 pub struct Network {
     /// Subnet ids.
-    #[serde(rename = "s")]
     pub subnets: Vec<String>,
     /// Security group ids.
-    #[serde(rename = "g")]
     pub security_groups: Vec<String>,
     /// Whether the task gets a public IP.
-    #[serde(rename = "p")]
     pub assign_public_ip: bool,
 }
 
-/// How to launch one job type.
+/// How to launch one job type. Settings added later are optional members with defaults that keep
+/// earlier behaviour, so an older document still parses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct JobTypeEntry {
-    /// Task definition: `family:revision` or a full ARN.
-    #[serde(rename = "d")]
+    /// Task definition: a family (RunTask then uses its latest ACTIVE revision, so a stack update
+    /// that registers a new revision never leaves create-job naming a deregistered one),
+    /// `family:revision`, or a full ARN.
     pub task_definition: String,
     /// Index into [`LaunchTable::clusters`].
-    #[serde(rename = "c")]
     pub cluster: usize,
     /// Index into [`LaunchTable::networks`].
-    #[serde(rename = "n")]
     pub network: usize,
     /// FARGATE or FARGATE_SPOT.
-    #[serde(rename = "k")]
     pub capacity: Capacity,
     /// The main container: the one that gets the job's environment and whose exit code is the job's.
-    #[serde(rename = "m")]
     pub container: String,
     /// CPU architecture, for the cost estimate.
-    #[serde(rename = "a")]
     pub architecture: Architecture,
 }
 
-/// The job-type table the create-job handler launches from, carried in [`ENV_JOB_TYPES`] as compact
-/// JSON. Clusters and networks are listed once and referenced by index to stay within Lambda's 4 KB
-/// environment limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The stack configuration document both handlers read at start-up from [`CONFIG_FILE`]: every job
+/// type and how to launch it. Clusters and networks are listed once and referenced by index.
+/// Unknown members are ignored, so a newer generator's document does not stop an older runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LaunchTable {
+    /// Format version ([`CONFIG_VERSION`]).
+    pub version: u32,
     /// Cluster names or ARNs.
-    #[serde(rename = "c")]
     pub clusters: Vec<String>,
     /// Distinct network settings.
-    #[serde(rename = "n")]
     pub networks: Vec<Network>,
     /// Job types by name.
-    #[serde(rename = "j")]
     pub job_types: BTreeMap<String, JobTypeEntry>,
+}
+
+impl Default for LaunchTable {
+    fn default() -> Self {
+        LaunchTable { version: CONFIG_VERSION, clusters: Vec::new(), networks: Vec::new(), job_types: BTreeMap::new() }
+    }
 }
 
 /// A job type's launch parameters, resolved from a [`LaunchTable`].
@@ -275,11 +354,36 @@ pub enum ContractError {
     /// The environment variable is missing.
     #[error("environment variable {0} is not set: the function must be deployed by a jobgen stack")]
     MissingEnv(&'static str),
+    /// The document cannot be read.
+    #[error(
+        "cannot read the configuration document {path}: {why} (the function must carry the stack's jobgen config layer)"
+    )]
+    Unreadable {
+        /// Where it was looked for.
+        path: String,
+        /// The I/O error.
+        why: String,
+    },
+    /// The document is not the one this function was deployed with.
+    #[error(
+        "the configuration document's SHA-256 is {actual}, but {ENV_CONFIG_SHA256} says {expected}: the layer and the environment come from different deployments"
+    )]
+    HashMismatch {
+        /// What the environment says.
+        expected: String,
+        /// What the document hashes to.
+        actual: String,
+    },
     /// The JSON does not parse.
-    #[error("{ENV_JOB_TYPES} is not a valid job-type table: {0}")]
+    #[error("the configuration document is not a valid job-type table: {0}")]
     BadJson(String),
+    /// A format version this runtime cannot read.
+    #[error(
+        "the configuration document has version {0}; this runtime reads version {CONFIG_VERSION}: deploy matching handler zips"
+    )]
+    UnsupportedVersion(u32),
     /// An index points outside its list.
-    #[error("{ENV_JOB_TYPES}: job type {job_type} refers to {what} {index}, which does not exist")]
+    #[error("the configuration document: job type {job_type} refers to {what} {index}, which does not exist")]
     BadIndex {
         /// The job type.
         job_type: String,
@@ -294,6 +398,9 @@ impl LaunchTable {
     /// Parses and checks the table from its JSON text.
     pub fn from_json(text: &str) -> Result<Self, ContractError> {
         let table: LaunchTable = serde_json::from_str(text).map_err(|e| ContractError::BadJson(e.to_string()))?;
+        if table.version != CONFIG_VERSION {
+            return Err(ContractError::UnsupportedVersion(table.version));
+        }
         for (name, entry) in &table.job_types {
             if entry.cluster >= table.clusters.len() {
                 return Err(ContractError::BadIndex { job_type: name.clone(), what: "cluster", index: entry.cluster });
@@ -305,10 +412,13 @@ impl LaunchTable {
         Ok(table)
     }
 
-    /// Serializes the table as the compact JSON the environment variable carries.
+    /// Serializes the table as the configuration document: pretty JSON ending in a newline, the
+    /// same bytes for the same table (maps are ordered), so its hash identifies it.
     pub fn to_json(&self) -> String {
         // Serializing plain structs and maps with string keys cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
     }
 
     /// Looks up a job type; `None` when the stack has no such job type.
@@ -327,6 +437,7 @@ impl LaunchTable {
 #[cfg(test)]
 pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
     LaunchTable {
+        version: CONFIG_VERSION,
         clusters: vec!["main".into()],
         networks: vec![Network { subnets: vec!["subnet-1".into()], security_groups: vec![], assign_public_ip: false }],
         job_types: BTreeMap::from([(
@@ -358,6 +469,12 @@ mod tests {
     }
 
     #[test]
+    fn env_names() {
+        assert!(is_env_name("A_1") && is_env_name("_x"));
+        assert!(!is_env_name("") && !is_env_name("1A") && !is_env_name("A-B") && !is_env_name("Ä"));
+    }
+
+    #[test]
     fn client_token_is_stable_and_bounded() {
         let long = "x".repeat(100);
         assert_eq!(client_token(&long, 1).len(), 64);
@@ -366,15 +483,19 @@ mod tests {
     }
 
     #[test]
-    fn launch_table_rejects_dangling_indexes() {
-        let bad = r#"{"c":["main"],"n":[],"j":{"t":{"d":"f:1","c":0,"n":0,"k":"FARGATE","m":"main","a":"X86_64"}}}"#;
+    fn launch_table_rejects_dangling_indexes_and_other_versions() {
+        let bad = r#"{"version":1,"clusters":["main"],"networks":[],"jobTypes":{"t":{"taskDefinition":"f","cluster":0,"network":0,"capacity":"FARGATE","container":"main","architecture":"X86_64"}}}"#;
         assert!(matches!(LaunchTable::from_json(bad), Err(ContractError::BadIndex { what: "network", .. })));
-        let good = r#"{"c":["main"],"n":[{"s":["subnet-1"],"g":[],"p":false}],"j":{"t":{"d":"f:1","c":0,"n":0,"k":"FARGATE_SPOT","m":"main","a":"ARM64"}}}"#;
+        let future = bad.replace(r#""version":1"#, r#""version":2"#);
+        assert_eq!(LaunchTable::from_json(&future), Err(ContractError::UnsupportedVersion(2)));
+        let good = r#"{"version":1,"clusters":["main"],"networks":[{"subnets":["subnet-1"],"securityGroups":[],"assignPublicIp":false}],"jobTypes":{"t":{"taskDefinition":"f","cluster":0,"network":0,"capacity":"FARGATE_SPOT","container":"main","architecture":"ARM64","someLaterSetting":5}},"limits":{}}"#;
         let table = LaunchTable::from_json(good).expect("valid table");
         let resolved = table.resolve("t").expect("job type t");
         assert_eq!(resolved.cluster, "main");
         assert_eq!(resolved.entry.capacity, Capacity::FargateSpot);
         assert!(table.resolve("nope").is_none());
-        assert_eq!(LaunchTable::from_json(&table.to_json()), Ok(table));
+        assert_eq!(LaunchTable::from_json(&table.to_json()), Ok(table.clone()));
+        assert_eq!(table.to_json(), table.clone().to_json(), "the document is deterministic");
+        assert_eq!(config_sha256(b"").len(), 64);
     }
 }

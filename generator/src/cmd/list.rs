@@ -1,0 +1,46 @@
+//! `jobgen list`: jobs newest first, by status, type and age.
+
+use super::{StackArgs, fail, with_ops};
+use crate::output::{self, OutputFormat};
+use jobgen_ops::{self as ops, Ops};
+
+/// `jobgen list` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only jobs with this status (SUBMITTED, STARTING, RUNNING, SUCCEEDED, FAILED, LAUNCH_FAILED, CANCELLED).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only jobs of this type.
+    #[arg(long = "type", value_name = "JOB_TYPE")]
+    pub job_type: Option<String>,
+    /// Only jobs created since: a duration back from now (90s, 15m, 2h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "DURATION|TIMESTAMP")]
+    pub since: Option<String>,
+    /// At most this many jobs.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Stack and output format.
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `jobgen list`.
+pub fn run(args: Args) -> i32 {
+    let status = match args.status.as_deref().map(ops::parse_status).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let since = match args.since.as_deref().map(|s| ops::parse_since(s, chrono::Utc::now())).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let output = args.stack.output;
+    with_ops(&args.stack.stack, async |ops: &Ops| {
+        let jobs = ops.list(status, args.job_type.as_deref(), since, args.limit.max(1)).await?;
+        output::print_jobs(output, &jobs, false);
+        if output == OutputFormat::Table && jobs.is_empty() {
+            eprintln!("no jobs match");
+        }
+        Ok(0)
+    })
+}

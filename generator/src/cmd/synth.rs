@@ -1,0 +1,137 @@
+//! `jobgen synth`: load → model → render → check → write (or compare, with `--check`).
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use crate::output::print_report;
+
+/// `jobgen synth` arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Path to the project file.
+    #[arg(short = 'c', long = "config", default_value = "jobgen.yaml")]
+    pub config: PathBuf,
+    /// Directory to write the template into (default: stdout).
+    #[arg(short = 'o', long = "out-dir")]
+    pub out_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Yaml)]
+    pub format: Format,
+    /// Do not write: exit 1 when the file on disk differs from what would be written.
+    #[arg(long, requires = "out_dir")]
+    pub check: bool,
+    /// Directory holding create-job.zip and track.zip (what `make package` builds), relative to the
+    /// current directory; the template references it relative to its own directory.
+    #[arg(long, default_value = "dist/lambda")]
+    pub lambda_dir: PathBuf,
+}
+
+/// Template output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// YAML (template.yaml).
+    Yaml,
+    /// JSON (template.json).
+    Json,
+}
+
+/// `jobgen synth`: load → model → render → check → write (or compare, with `--check`).
+pub fn run(args: &Args) -> i32 {
+    use jobgen_synth::write::{self, Freshness};
+    let config = match jobgen_synth::load(&args.config) {
+        Ok(config) => config,
+        Err(report) => {
+            print_report(&report);
+            return 2;
+        }
+    };
+    if let Err(report) = jobgen_synth::synth::check_packaged_architecture(&config, &args.lambda_dir) {
+        print_report(&report);
+        return 2;
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let template_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let options =
+        jobgen_synth::model::ModelOptions { lambda_dir: write::relative_path(&template_dir, &args.lambda_dir, &cwd) };
+    let synthesized = match jobgen_synth::synth::synthesize(&config, &options) {
+        Ok(s) => s,
+        Err(jobgen_synth::synth::SynthError::Limits(report)) => {
+            print_report(&report);
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let format = match args.format {
+        Format::Yaml => write::Format::Yaml,
+        Format::Json => write::Format::Json,
+    };
+    let text = match write::contents(&synthesized.yaml, &synthesized.document, format) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let Some(dir) = &args.out_dir else {
+        print!("{text}");
+        eprintln!(
+            "note: the template's config layer reads {}/ beside it: write both with -o DIR",
+            jobgen_runtime::contract::CONFIG_LAYER_DIR
+        );
+        return 0;
+    };
+    // The configuration document first, then the template that names its hash: each write is atomic,
+    // and if the second one fails the old template's hash no longer matches, which the handlers
+    // refuse at start-up instead of running with the wrong table.
+    let files = [
+        (write::config_document_path(dir), synthesized.config_document.as_str()),
+        (dir.join(format.file_name()), text.as_str()),
+    ];
+    if args.check {
+        let mut code = 0;
+        for (path, contents) in &files {
+            code = code.max(match write::freshness(path, contents) {
+                Ok(Freshness::InSync) => {
+                    eprintln!("{} is up to date", path.display());
+                    0
+                }
+                Ok(Freshness::Stale) => {
+                    eprintln!(
+                        "error: {} is stale: it differs from what {} synthesizes\n  help: run `jobgen synth -c {} -o {}` and commit the result",
+                        path.display(),
+                        args.config.display(),
+                        args.config.display(),
+                        dir.display()
+                    );
+                    1
+                }
+                Ok(Freshness::Missing) => {
+                    eprintln!(
+                        "error: {} does not exist\n  help: run `jobgen synth -c {} -o {}` and commit the result",
+                        path.display(),
+                        args.config.display(),
+                        dir.display()
+                    );
+                    1
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            });
+        }
+        return code;
+    }
+    for (path, contents) in &files {
+        if let Err(e) = write::write_atomic(path, contents) {
+            eprintln!("error: {e}");
+            return 2;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    0
+}

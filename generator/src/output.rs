@@ -1,0 +1,163 @@
+//! Rendering at the CLI edge: aligned tables, the `status` view, `watch` lines, pretty JSON, and
+//! config reports. Libraries return data; only this module decides how a person sees it.
+
+use std::io::Write;
+use std::time::Duration;
+
+use jobgen_runtime::job::{Job, format_ts};
+use serde_json::{Value, json};
+
+/// Output format of the operator commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// JSON for scripts (one document on stdout).
+    Json,
+}
+
+/// What every operator command needs: which stack, and how to print.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// The CloudFormation stack that jobgen deployed (its Outputs name the table and functions).
+    #[arg(long, env = "JOBGEN_STACK", value_name = "NAME")]
+    pub stack: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+fn secs(ms: Option<i64>) -> String {
+    ms.map(|ms| format!("{:.1}s", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into())
+}
+
+/// One row of the job table: what `list`, `watch` and the demo summary print.
+pub fn job_row(job: &Job) -> Vec<String> {
+    let a = &job.attempt;
+    vec![
+        job.job_id.clone(),
+        job.job_type.clone(),
+        job.status.to_string(),
+        a.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+        a.failure_class.map(|c| c.as_str().to_string()).unwrap_or_else(|| "-".into()),
+        secs(a.wait_ms),
+        secs(a.run_ms),
+        a.cost_usd.map(|c| format!("${c:.6}")).unwrap_or_else(|| "-".into()),
+        format_ts(&job.created_at),
+    ]
+}
+
+/// Column headers of [`job_row`].
+pub const JOB_COLUMNS: [&str; 9] = ["JOB ID", "TYPE", "STATUS", "EXIT", "FAILURE", "WAIT", "RUN", "COST", "CREATED"];
+
+/// Renders rows as an aligned text table.
+pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// The `status` view: every attribute that is set, one per line.
+pub fn job_details(job: &Job) -> String {
+    let mut out = String::new();
+    if let Value::Object(map) = job.to_json() {
+        let width = map.keys().map(String::len).max().unwrap_or(0);
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{k:<width$}  {text}\n"));
+        }
+    }
+    out
+}
+
+/// The `watch` progress line.
+pub fn progress_line(job: &Job, elapsed: Duration) -> String {
+    let a = &job.attempt;
+    let mut parts = vec![format!("[{:>5.1}s] {} {}", elapsed.as_secs_f64(), job.job_id, job.status)];
+    if let Some(s) = &a.ecs_last_status {
+        parts.push(format!("ecs {s}"));
+    }
+    if let Some(c) = a.exit_code {
+        parts.push(format!("exit {c}"));
+    }
+    if let Some(f) = a.failure_class {
+        parts.push(f.as_str().to_string());
+    }
+    if let Some(e) = &a.launch_error {
+        parts.push(format!("launch error: {e}"));
+    }
+    parts.join("  ")
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+/// The JSON of a list of jobs.
+pub fn jobs_json(jobs: &[Job]) -> Value {
+    json!({ "jobs": jobs.iter().map(Job::to_json).collect::<Vec<_>>() })
+}
+
+/// Prints jobs as a table, or as JSON (one record when `single`).
+pub fn print_jobs(output: OutputFormat, jobs: &[Job], single: bool) {
+    match output {
+        OutputFormat::Json if single => {
+            if let Some(job) = jobs.first() {
+                print_json(&job.to_json());
+            }
+        }
+        OutputFormat::Json => print_json(&jobs_json(jobs)),
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = jobs.iter().map(job_row).collect();
+            print!("{}", render_table(&JOB_COLUMNS, &rows));
+        }
+    }
+}
+
+/// Prints a config report to stderr with miette: colors only on a terminal without `NO_COLOR`.
+pub fn print_report(report: &jobgen_synth::diagnostics::Report) {
+    use jobgen_synth::diagnostics::ColorChoice;
+    let color = ColorChoice::for_stderr();
+    // Wide enough that a path and its message stay on one line when stderr is not a terminal.
+    let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120);
+    eprint!("{}", report.render_graphical(color, width));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let t = render_table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y\n");
+    }
+}

@@ -1,0 +1,791 @@
+//! Stage 2: every domain rule that AWS would only enforce at deploy time (or, worse, at run time),
+//! checked on the typed [`Config`]. Every rule runs and every problem is collected; each diagnostic
+//! names the field path, says what is wrong and why, and how to fix it. Positions are attached
+//! afterwards from the parser's span index ([`crate::diagnostics::Report::locate`]).
+//!
+//! Limits that depend on the rendered stack (Lambda's 4 KB environment, CloudFormation's resource
+//! and template-size limits) belong to the model stage, which knows the rendered sizes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jobgen_runtime::contract::{self, Architecture, Capacity};
+use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
+
+use crate::config::{Cluster, Config, ExistingTaskDefinition, JobType, Network, PolicyStatement, Task};
+use crate::diagnostics::{Diagnostic, did_you_mean, join};
+
+/// Longest project, cluster and job type name: they go into resource names (e.g. the task definition
+/// family `<project>-<job type>`, log group names) and into `startedBy = jobgen/<project>` (≤ 128).
+pub const MAX_NAME_LEN: usize = 32;
+/// AWS tag limits.
+pub const MAX_TAGS: usize = 50;
+/// Longest tag key.
+pub const MAX_TAG_KEY_LEN: usize = 128;
+/// Longest tag value.
+pub const MAX_TAG_VALUE_LEN: usize = 256;
+/// awsvpc: subnets per task.
+pub const MAX_SUBNETS: usize = 16;
+/// awsvpc: security groups per task.
+pub const MAX_SECURITY_GROUPS: usize = 5;
+/// The retention values CloudWatch Logs accepts (`RetentionInDays`).
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+/// Fargate ephemeral storage range in GiB (20 is the free default, so setting it means 21+).
+pub const EPHEMERAL_STORAGE_GIB: std::ops::RangeInclusive<u32> = 21..=200;
+/// Lambda memory range in MB.
+pub const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10240;
+/// Longest finished-job retention (10 years); 0 keeps jobs forever.
+pub const MAX_TABLE_RETENTION_DAYS: u32 = 3650;
+/// The only schema version.
+pub const VERSION: u32 = 1;
+/// Longest job id the runtime issues, for the worst-case overrides size (ids are far shorter; the
+/// RunTask `clientToken` derived from them is capped at 64 characters).
+pub const MAX_JOB_ID_LEN: usize = 64;
+
+/// Checks every rule and returns every problem (empty when the config is valid).
+pub fn validate(config: &Config) -> Vec<Diagnostic> {
+    let mut v = Validator { out: Vec::new() };
+    v.config(config);
+    v.out
+}
+
+struct Validator {
+    out: Vec<Diagnostic>,
+}
+
+impl Validator {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>, help: impl Into<String>) {
+        self.out.push(Diagnostic::new(path, message, help));
+    }
+
+    fn config(&mut self, c: &Config) {
+        if c.version != VERSION {
+            self.err(
+                "version",
+                format!("{} is not a supported version: this jobgen reads version {VERSION}", c.version),
+                format!("set `version: {VERSION}`"),
+            );
+        }
+        self.name("project.name", &c.project.name, "project name");
+        self.tags(c);
+        self.clusters(c);
+        if let Some(name) = &c.defaults.cluster
+            && !c.clusters.contains_key(name)
+        {
+            self.unknown_cluster("defaults.cluster", name, c);
+        }
+        if let Some(n) = &c.defaults.network {
+            self.network("defaults.network", n);
+        }
+        self.job_types(c);
+        self.table_and_lambda(c);
+    }
+
+    /// Lowercase letters, digits and hyphens, starting with a letter, at most [`MAX_NAME_LEN`].
+    fn name(&mut self, path: &str, name: &str, what: &str) {
+        if let Some(why) = name_problem(name) {
+            self.err(
+                path,
+                format!("`{name}` is not a valid {what}: {why}"),
+                format!(
+                    "use lowercase letters, digits and hyphens, starting with a letter, at most {MAX_NAME_LEN} characters (e.g. `{}`)",
+                    suggest_name(name)
+                ),
+            );
+        }
+    }
+
+    fn tags(&mut self, c: &Config) {
+        let tags = &c.project.tags;
+        if tags.len() > MAX_TAGS {
+            self.err(
+                "project.tags",
+                format!("{} tags: AWS allows at most {MAX_TAGS} per resource", tags.len()),
+                "remove tags, or combine related values into one tag",
+            );
+        }
+        for (k, v) in tags {
+            let path = join("project.tags", k);
+            if k.is_empty() || k.chars().count() > MAX_TAG_KEY_LEN {
+                self.err(
+                    &path,
+                    format!("tag key is {} characters: AWS allows 1 to {MAX_TAG_KEY_LEN}", k.chars().count()),
+                    "shorten the key",
+                );
+            }
+            if k.to_ascii_lowercase().starts_with("aws:") {
+                self.err(
+                    &path,
+                    format!("tag key `{k}` starts with `aws:`: that prefix is reserved for AWS"),
+                    "rename the key",
+                );
+            }
+            if v.chars().count() > MAX_TAG_VALUE_LEN {
+                self.err(
+                    &path,
+                    format!("tag value is {} characters: AWS allows at most {MAX_TAG_VALUE_LEN}", v.chars().count()),
+                    "shorten the value",
+                );
+            }
+            let bad = |s: &str| s.chars().find(|ch| !(ch.is_alphanumeric() || " _.:/=+-@".contains(*ch)));
+            if let Some(ch) = bad(k).or_else(|| bad(v)) {
+                self.err(
+                    &path,
+                    format!("tag `{k}` contains `{ch}`: AWS tags allow letters, digits, spaces and _ . : / = + - @"),
+                    "remove or replace the character",
+                );
+            }
+        }
+    }
+
+    fn clusters(&mut self, c: &Config) {
+        if c.clusters.is_empty() {
+            self.err(
+                "clusters",
+                "no clusters: every job type runs on a cluster",
+                "add one, e.g. `clusters: { main: { create: {} } }`",
+            );
+        }
+        self.unique_ids(c.clusters.keys(), "clusters");
+        for (name, cluster) in &c.clusters {
+            let path = join("clusters", name);
+            self.name(&path, name, "cluster name");
+            self.cluster(&path, cluster);
+        }
+    }
+
+    fn cluster(&mut self, path: &str, cluster: &Cluster) {
+        match (&cluster.create, &cluster.existing) {
+            (Some(_), Some(_)) => self.err(
+                path,
+                "both `create` and `existing` are set: a cluster is either created by the stack or an existing one",
+                "keep `create:` to create a new cluster, or `existing: NAME_OR_ARN` to use one",
+            ),
+            (None, None) => self.err(
+                path,
+                "neither `create` nor `existing` is set",
+                "add `create: {}` to create a cluster, or `existing: NAME_OR_ARN` to use one",
+            ),
+            (Some(create), None) => {
+                let p = join(path, "create.capacity_providers");
+                if create.capacity_providers.is_empty() {
+                    self.err(
+                        &p,
+                        "no capacity providers: tasks could not be placed",
+                        "list FARGATE and/or FARGATE_SPOT",
+                    );
+                }
+                let mut seen = std::collections::HashSet::new();
+                for (i, cp) in create.capacity_providers.iter().enumerate() {
+                    if !seen.insert(*cp) {
+                        self.err(
+                            format!("{p}[{i}]"),
+                            format!("{} is listed twice: ECS rejects duplicate capacity providers", cp.provider_name()),
+                            "remove the duplicate",
+                        );
+                    }
+                }
+            }
+            (None, Some(existing)) => {
+                if !is_cluster_ref(existing) {
+                    self.err(
+                        join(path, "existing"),
+                        format!("`{existing}` is neither a cluster name nor a cluster ARN"),
+                        "use the name (1-255 letters, digits, - and _) or `arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`",
+                    );
+                }
+            }
+        }
+    }
+
+    fn unique_ids<'a>(&mut self, names: impl Iterator<Item = &'a String>, section: &str) {
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for name in names {
+            let id = logical_id_part(name);
+            if let Some(first) = seen.get(&id) {
+                self.err(
+                    join(section, name),
+                    format!("`{name}` and `{first}` both become the CloudFormation logical ID part `{id}`"),
+                    "rename one so they differ in more than hyphen placement",
+                );
+            } else {
+                seen.insert(id, name);
+            }
+        }
+    }
+
+    fn unknown_cluster(&mut self, path: &str, name: &str, c: &Config) {
+        let known: Vec<&str> = c.clusters.keys().map(String::as_str).collect();
+        let help = match did_you_mean(name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? clusters: {}", known.join(", ")),
+            None if known.is_empty() => "define it under `clusters:`".to_string(),
+            None => format!("use one of the clusters defined under `clusters:`: {}", known.join(", ")),
+        };
+        self.err(path, format!("cluster `{name}` is not defined under `clusters`"), help);
+    }
+
+    fn job_types(&mut self, c: &Config) {
+        if c.job_types.is_empty() {
+            self.err(
+                "job_types",
+                "no job types: the stack would have nothing to run",
+                "add one under `job_types:` (see `jobgen init`)",
+            );
+        }
+        self.unique_ids(c.job_types.keys(), "job_types");
+        for (name, jt) in &c.job_types {
+            let path = join("job_types", name);
+            self.name(&path, name, "job type name");
+            self.job_type(c, &path, name, jt);
+        }
+    }
+
+    fn job_type(&mut self, c: &Config, path: &str, name: &str, jt: &JobType) {
+        // Cluster: its own, the default, or the only one.
+        let cluster_name = match (&jt.cluster, &c.defaults.cluster) {
+            (Some(n), _) => {
+                if !c.clusters.contains_key(n) {
+                    self.unknown_cluster(&join(path, "cluster"), n, c);
+                }
+                Some(n.as_str())
+            }
+            (None, Some(d)) => Some(d.as_str()),
+            (None, None) if c.clusters.len() == 1 => c.clusters.keys().next().map(String::as_str),
+            (None, None) => {
+                if c.clusters.len() > 1 {
+                    let names: Vec<&str> = c.clusters.keys().map(String::as_str).collect();
+                    self.err(
+                        join(path, "cluster"),
+                        format!("no cluster chosen: there are {} clusters and no `defaults.cluster`", c.clusters.len()),
+                        format!("set `cluster:` to one of {} here, or set `defaults.cluster`", names.join(", ")),
+                    );
+                }
+                None
+            }
+        };
+        let cluster = cluster_name.and_then(|n| c.clusters.get(n));
+        let capacity = jt.capacity.or(c.defaults.capacity).unwrap_or(Capacity::Fargate);
+        let capacity_path = if jt.capacity.is_some() { join(path, "capacity") } else { "defaults.capacity".into() };
+        if let (Some(cluster), Some(cluster_name)) = (cluster, cluster_name)
+            && let Some(create) = &cluster.create
+            && !create.capacity_providers.is_empty()
+            && !create.capacity_providers.contains(&capacity)
+        {
+            self.err(
+                if jt.capacity.is_some() { capacity_path.clone() } else { join(path, "capacity") },
+                format!(
+                    "job type `{name}` runs on {} but cluster `{cluster_name}` is created without that capacity provider",
+                    capacity.provider_name()
+                ),
+                format!(
+                    "add {} to `clusters.{cluster_name}.create.capacity_providers`, or choose another capacity",
+                    capacity.provider_name()
+                ),
+            );
+        }
+
+        // Network: its own or the default.
+        match (&jt.network, &c.defaults.network) {
+            (Some(n), _) => self.network(&join(path, "network"), n),
+            (None, Some(_)) => {}
+            (None, None) => self.err(
+                join(path, "network"),
+                "no network: Fargate tasks need subnets (awsvpc) and there is no `defaults.network`",
+                "set `defaults.network` (or `network` on this job type) with `subnets:` and `security_groups:`",
+            ),
+        }
+
+        // The task: exactly one of ours or an existing task definition.
+        let architecture = match (&jt.task, &jt.task_definition) {
+            (Some(_), Some(_)) => {
+                self.err(
+                    path,
+                    "both `task` and `task_definition` are set: a job type either defines its task or uses an existing one",
+                    "keep `task:` for a task definition jobgen creates, or `task_definition:` for an existing one",
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    path,
+                    "neither `task` nor `task_definition` is set: there is nothing to run",
+                    "add `task:` with `image`, `cpu` and `memory`, or `task_definition:` with `name` and `container_name`",
+                );
+                None
+            }
+            (Some(task), None) => {
+                self.task(&join(path, "task"), task);
+                self.overrides_size(&join(path, "task.container_name"), name, &task.container_name);
+                Some((task.architecture, join(path, "task.architecture")))
+            }
+            (None, Some(td)) => {
+                self.existing_task_definition(&join(path, "task_definition"), td);
+                self.overrides_size(&join(path, "task_definition.container_name"), name, &td.container_name);
+                Some((td.architecture, join(path, "task_definition.architecture")))
+            }
+        };
+        if let Some((Architecture::Arm64, arch_path)) = architecture
+            && capacity == Capacity::FargateSpot
+        {
+            self.err(
+                arch_path,
+                format!("job type `{name}` is ARM64 on FARGATE_SPOT: Fargate Spot does not run ARM64 tasks"),
+                "use `architecture: X86_64` to keep Spot, or `capacity: FARGATE` to keep ARM64",
+            );
+        }
+    }
+
+    fn network(&mut self, path: &str, n: &Network) {
+        let subnets = join(path, "subnets");
+        if n.subnets.is_empty() || n.subnets.len() > MAX_SUBNETS {
+            self.err(
+                &subnets,
+                format!("{} subnets: a Fargate task takes 1 to {MAX_SUBNETS}", n.subnets.len()),
+                "list the private subnets the tasks should run in (ideally one per availability zone)",
+            );
+        }
+        self.ids(&subnets, &n.subnets, "subnet", "subnet ID");
+        let sgs = join(path, "security_groups");
+        if n.security_groups.len() > MAX_SECURITY_GROUPS {
+            self.err(
+                &sgs,
+                format!(
+                    "{} security groups: a Fargate task takes at most {MAX_SECURITY_GROUPS}",
+                    n.security_groups.len()
+                ),
+                "combine the rules into fewer security groups",
+            );
+        }
+        self.ids(&sgs, &n.security_groups, "sg", "security group ID");
+    }
+
+    fn ids(&mut self, path: &str, ids: &[String], prefix: &str, what: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            if !is_resource_id(id, prefix) {
+                self.err(
+                    &p,
+                    format!("`{id}` is not a {what}: expected `{prefix}-` and 8 or 17 hex digits"),
+                    format!(
+                        "copy the ID from the VPC console or `aws ec2 describe-...`, e.g. `{prefix}-0123456789abcdef0`"
+                    ),
+                );
+            } else if !seen.insert(id) {
+                self.err(&p, format!("`{id}` is listed twice"), "remove the duplicate");
+            }
+        }
+    }
+
+    fn task(&mut self, path: &str, t: &Task) {
+        if t.image.trim().is_empty() {
+            self.err(
+                join(path, "image"),
+                "the image is empty",
+                "set the image, e.g. `public.ecr.aws/docker/library/alpine:3.20`",
+            );
+        } else if t.image.chars().any(char::is_whitespace) {
+            self.err(
+                join(path, "image"),
+                format!("`{}` contains whitespace: image references never do", t.image),
+                "remove the spaces; put arguments in `command:` instead",
+            );
+        }
+        match CpuSize::for_cpu(t.cpu) {
+            None => {
+                let all: Vec<String> = CPU_SIZES.iter().map(|s| s.cpu.to_string()).collect();
+                self.err(
+                    join(path, "cpu"),
+                    format!("{} is not a Fargate cpu value (allowed: {})", t.cpu, all.join(", ")),
+                    "pick one of the allowed values (1024 = 1 vCPU)",
+                );
+            }
+            Some(size) if !size.allows(t.memory) => {
+                let fitting: Vec<String> =
+                    CPU_SIZES.iter().filter(|s| s.allows(t.memory)).map(|s| s.cpu.to_string()).collect();
+                let also = if fitting.is_empty() {
+                    String::new()
+                } else {
+                    format!(", or keep {} MiB with cpu {}", t.memory, fitting.join(" or "))
+                };
+                self.err(
+                    join(path, "memory"),
+                    format!("{} is not valid with cpu {} (allowed: {})", t.memory, t.cpu, size.describe()),
+                    format!("set memory to a value in {}{also}", size.describe()),
+                );
+            }
+            Some(_) => {}
+        }
+        if let Some(cmd) = &t.command
+            && cmd.is_empty()
+        {
+            self.err(join(path, "command"), "the command is an empty list", "remove `command:` to run the image's CMD");
+        }
+        self.env(path, t);
+        self.container_name(&join(path, "container_name"), &t.container_name);
+        if let Some(gib) = t.ephemeral_storage_gib
+            && !EPHEMERAL_STORAGE_GIB.contains(&gib)
+        {
+            self.err(
+                join(path, "ephemeral_storage_gib"),
+                format!(
+                    "{gib} GiB is outside Fargate's range of {}-{} GiB",
+                    EPHEMERAL_STORAGE_GIB.start(),
+                    EPHEMERAL_STORAGE_GIB.end()
+                ),
+                "remove the key for the default 20 GiB, or pick 21 to 200",
+            );
+        }
+        self.retention(&join(path, "log_retention_days"), t.log_retention_days);
+        for (i, s) in t.policies.iter().enumerate() {
+            self.statement(&format!("{}[{i}]", join(path, "policies")), s);
+        }
+    }
+
+    fn env(&mut self, path: &str, t: &Task) {
+        for (section, names) in [("environment", t.environment.keys()), ("secrets", t.secrets.keys())] {
+            for name in names {
+                let p = join(&join(path, section), name);
+                if !contract::is_env_name(name) {
+                    self.err(
+                        &p,
+                        format!("`{name}` is not a valid environment variable name"),
+                        "use letters, digits and underscores, not starting with a digit (e.g. `OUTPUT_BUCKET`)",
+                    );
+                } else if name.starts_with("JOBGEN_") {
+                    let reserved = [contract::TASK_ENV_JOB_ID, contract::TASK_ENV_JOB_TYPE, contract::TASK_ENV_ATTEMPT];
+                    self.err(
+                        &p,
+                        format!(
+                            "`{name}` uses the reserved prefix JOBGEN_: jobgen sets {} on every task",
+                            reserved.join(", ")
+                        ),
+                        "rename the variable without the JOBGEN_ prefix",
+                    );
+                }
+            }
+        }
+        for name in t.environment.keys().filter(|k| t.secrets.contains_key(*k)) {
+            self.err(
+                join(&join(path, "secrets"), name),
+                format!("`{name}` is in both `environment` and `secrets`: ECS rejects a variable set twice"),
+                "keep it in one of the two",
+            );
+        }
+        for (name, arn) in &t.secrets {
+            if !is_secret_arn(arn) {
+                self.err(
+                    join(&join(path, "secrets"), name),
+                    format!("`{arn}` is not an SSM parameter ARN or a Secrets Manager secret ARN"),
+                    "use `arn:aws:ssm:REGION:ACCOUNT:parameter/NAME` or `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME`",
+                );
+            }
+        }
+    }
+
+    fn container_name(&mut self, path: &str, name: &str) {
+        if !is_ecs_name(name, 255) {
+            self.err(
+                path,
+                format!("`{name}` is not a valid container name"),
+                "use 1-255 letters, digits, hyphens and underscores",
+            );
+        }
+    }
+
+    fn retention(&mut self, path: &str, days: u32) {
+        if !LOG_RETENTION_DAYS.contains(&days) {
+            let nearest = LOG_RETENTION_DAYS.iter().min_by_key(|d| d.abs_diff(days)).copied().unwrap_or(30);
+            let all: Vec<String> = LOG_RETENTION_DAYS.iter().map(u32::to_string).collect();
+            self.err(
+                path,
+                format!("{days} days is not a CloudWatch Logs retention value (allowed: {})", all.join(", ")),
+                format!("use an allowed value, e.g. {nearest}"),
+            );
+        }
+    }
+
+    fn statement(&mut self, path: &str, s: &PolicyStatement) {
+        if s.actions.is_empty() {
+            self.err(
+                join(path, "actions"),
+                "no actions: the statement would grant nothing",
+                "list actions, e.g. `s3:GetObject`",
+            );
+        }
+        for (i, a) in s.actions.iter().enumerate() {
+            if !is_iam_action(a) {
+                self.err(
+                    format!("{}[{i}]", join(path, "actions")),
+                    format!("`{a}` is not an IAM action: expected `service:Action`"),
+                    "write the service prefix and the action, e.g. `s3:GetObject` (wildcards like `s3:Get*` are allowed)",
+                );
+            }
+        }
+        if s.resources.is_empty() {
+            self.err(
+                join(path, "resources"),
+                "no resources: IAM rejects a statement without resources",
+                "list the ARNs the task may act on",
+            );
+        }
+        for (i, r) in s.resources.iter().enumerate() {
+            if r != "*" && !r.starts_with("arn:") {
+                self.err(
+                    format!("{}[{i}]", join(path, "resources")),
+                    format!("`{r}` is not an ARN"),
+                    "write the full ARN, e.g. `arn:aws:s3:::my-bucket/*`",
+                );
+            }
+        }
+    }
+
+    fn existing_task_definition(&mut self, path: &str, td: &ExistingTaskDefinition) {
+        if !is_task_definition_ref(&td.name) {
+            self.err(
+                join(path, "name"),
+                format!("`{}` is not a task definition family, family:revision or task definition ARN", td.name),
+                "use e.g. `my-family`, `my-family:3` or `arn:aws:ecs:REGION:ACCOUNT:task-definition/my-family:3`",
+            );
+        }
+        self.container_name(&join(path, "container_name"), &td.container_name);
+        for (key, arn) in [("task_role_arn", &td.task_role_arn), ("execution_role_arn", &td.execution_role_arn)] {
+            if let Some(arn) = arn
+                && !is_role_arn(arn)
+            {
+                self.err(
+                    join(path, key),
+                    format!("`{arn}` is not an IAM role ARN"),
+                    "use `arn:aws:iam::ACCOUNT:role/NAME` (copy it from the task definition)",
+                );
+            }
+        }
+    }
+
+    /// RunTask rejects `overrides` over 8 KB. jobgen always adds the job's variables to the main
+    /// container; this checks that part alone fits with room to spare. The caller's own environment
+    /// and command are only known per request, so create-job checks the full size at run time.
+    fn overrides_size(&mut self, path: &str, job_type: &str, container: &str) {
+        let fixed = fixed_overrides_bytes(job_type, container);
+        if fixed > contract::RUN_TASK_OVERRIDES_LIMIT_BYTES / 2 {
+            self.err(
+                path,
+                format!(
+                    "the task overrides jobgen adds are {fixed} bytes: RunTask allows {} in total, leaving too little for each job's own environment",
+                    contract::RUN_TASK_OVERRIDES_LIMIT_BYTES
+                ),
+                "use a shorter container name",
+            );
+        }
+    }
+
+    fn table_and_lambda(&mut self, c: &Config) {
+        if c.table.retention_days > MAX_TABLE_RETENTION_DAYS {
+            self.err(
+                "table.retention_days",
+                format!("{} days is more than {MAX_TABLE_RETENTION_DAYS} (10 years)", c.table.retention_days),
+                "use 0 to keep finished jobs forever, or at most 3650",
+            );
+        }
+        if !LAMBDA_MEMORY_MB.contains(&c.lambda.memory_mb) {
+            self.err(
+                "lambda.memory_mb",
+                format!(
+                    "{} MB is outside Lambda's range of {}-{} MB",
+                    c.lambda.memory_mb,
+                    LAMBDA_MEMORY_MB.start(),
+                    LAMBDA_MEMORY_MB.end()
+                ),
+                "256 is plenty for both handlers",
+            );
+        }
+        self.retention("lambda.log_retention_days", c.lambda.log_retention_days);
+    }
+}
+
+/// The JSON size of the worst-case `overrides` jobgen itself adds for a job type: the main container's
+/// name and the three `JOBGEN_*` variables, with the longest job id and attempt number.
+pub fn fixed_overrides_bytes(job_type: &str, container: &str) -> usize {
+    let var = |name: &str, value: String| serde_json::json!({ "name": name, "value": value });
+    let overrides = serde_json::json!({
+        "containerOverrides": [{
+            "name": container,
+            "environment": [
+                var(contract::TASK_ENV_JOB_ID, "x".repeat(MAX_JOB_ID_LEN)),
+                var(contract::TASK_ENV_JOB_TYPE, job_type.to_string()),
+                var(contract::TASK_ENV_ATTEMPT, u32::MAX.to_string()),
+            ],
+        }],
+    });
+    overrides.to_string().len()
+}
+
+/// Why `name` is not a valid project/cluster/job type name, if it is not.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!("it is {} characters long (at most {MAX_NAME_LEN})", name.chars().count()));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some("it must start with a lowercase letter".into());
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Some(format!("it contains `{c}`"));
+    }
+    None
+}
+
+fn suggest_name(name: &str) -> String {
+    let mut s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .collect();
+    s = s.trim_matches('-').to_string();
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        s = format!("x-{s}");
+    }
+    s.chars().take(MAX_NAME_LEN).collect::<String>().trim_end_matches('-').to_string()
+}
+
+/// The part of CloudFormation logical IDs derived from a name: `PascalCase`, splitting on anything
+/// not alphanumeric. Must agree with the model stage's `pascal_case` (a test there covers the model).
+fn logical_id_part(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// 1 to `max` letters, digits, `-` and `_` (ECS names: clusters, families, containers).
+fn is_ecs_name(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` with the given service; returns the resource.
+/// `region` false means the region field must be empty (IAM).
+fn arn_resource<'a>(s: &'a str, service: &str, region: bool) -> Option<&'a str> {
+    let mut parts = s.splitn(6, ':');
+    let (arn, partition, svc, reg, account, resource) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let partition_ok = partition == "aws"
+        || partition
+            .strip_prefix("aws-")
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+    let region_ok = if region {
+        !reg.is_empty() && reg.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    } else {
+        reg.is_empty()
+    };
+    let account_ok = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
+    (arn == "arn" && partition_ok && svc == service && region_ok && account_ok && !resource.is_empty())
+        .then_some(resource)
+}
+
+/// A cluster name or `arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`.
+pub fn is_cluster_ref(s: &str) -> bool {
+    match arn_resource(s, "ecs", true) {
+        Some(res) => res.strip_prefix("cluster/").is_some_and(|n| is_ecs_name(n, 255)),
+        None => !s.starts_with("arn:") && is_ecs_name(s, 255),
+    }
+}
+
+/// `family`, `family:revision` or a task definition ARN (revision optional).
+pub fn is_task_definition_ref(s: &str) -> bool {
+    let family_rev = |s: &str| match s.split_once(':') {
+        Some((family, rev)) => {
+            is_ecs_name(family, 255) && !rev.is_empty() && rev.chars().all(|c| c.is_ascii_digit()) && rev != "0"
+        }
+        None => is_ecs_name(s, 255),
+    };
+    match arn_resource(s, "ecs", true) {
+        Some(res) => res.strip_prefix("task-definition/").is_some_and(family_rev),
+        None => !s.starts_with("arn:") && family_rev(s),
+    }
+}
+
+/// `arn:aws:iam::ACCOUNT:role/[PATH/]NAME`.
+pub fn is_role_arn(s: &str) -> bool {
+    arn_resource(s, "iam", false).and_then(|r| r.strip_prefix("role/")).is_some_and(|r| {
+        let name = r.rsplit('/').next().unwrap_or("");
+        !name.is_empty() && name.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+    })
+}
+
+/// An SSM parameter ARN or a Secrets Manager secret ARN (what ECS `secrets[].valueFrom` accepts).
+pub fn is_secret_arn(s: &str) -> bool {
+    arn_resource(s, "ssm", true).is_some_and(|r| r.strip_prefix("parameter").is_some_and(|n| n.len() > 1))
+        || arn_resource(s, "secretsmanager", true)
+            .is_some_and(|r| r.strip_prefix("secret:").is_some_and(|n| !n.is_empty()))
+}
+
+/// `subnet-` / `sg-` followed by 8 or 17 lowercase hex digits.
+pub fn is_resource_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17) && hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+/// `service:Action`, the action possibly with `*`/`?` wildcards.
+pub fn is_iam_action(s: &str) -> bool {
+    s.split_once(':').is_some_and(|(service, action)| {
+        !service.is_empty()
+            && service.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !action.is_empty()
+            && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(name_problem("etl-2"), None);
+        assert!(name_problem("Etl").is_some());
+        assert!(name_problem("2etl").is_some());
+        assert!(name_problem("etl_2").is_some());
+        assert!(name_problem(&"a".repeat(33)).is_some());
+        assert_eq!(suggest_name("My_Job"), "my-job");
+        assert_eq!(logical_id_part("etl-2"), logical_id_part("etl2"));
+    }
+
+    #[test]
+    fn ids_and_arns() {
+        assert!(is_resource_id("subnet-0123abcd", "subnet"));
+        assert!(is_resource_id("sg-0123456789abcdef0", "sg"));
+        assert!(!is_resource_id("subnet-0123abc", "subnet"));
+        assert!(!is_resource_id("sg-0123ABCD", "sg"));
+        assert!(!is_resource_id("subnet-0123abcd", "sg"));
+        assert!(is_cluster_ref("prod"));
+        assert!(is_cluster_ref("arn:aws:ecs:eu-west-1:123456789012:cluster/prod"));
+        assert!(is_cluster_ref("arn:aws-cn:ecs:cn-north-1:123456789012:cluster/prod"));
+        assert!(!is_cluster_ref("arn:aws:ecs:eu-west-1:12345:cluster/prod"));
+        assert!(!is_cluster_ref("prod cluster"));
+        assert!(is_task_definition_ref("fam:3"));
+        assert!(is_task_definition_ref("arn:aws:ecs:us-east-1:123456789012:task-definition/fam:3"));
+        assert!(!is_task_definition_ref("fam:x"));
+        assert!(!is_task_definition_ref("fam:0"));
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/service/my-role"));
+        assert!(!is_role_arn("arn:aws:iam:us-east-1:123456789012:role/x"));
+        assert!(is_secret_arn("arn:aws:ssm:us-east-1:123456789012:parameter/app/db"));
+        assert!(is_secret_arn("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"));
+        assert!(!is_secret_arn("arn:aws:s3:::bucket"));
+        assert!(contract::is_env_name("_A1") && !contract::is_env_name("1A"));
+        assert!(is_iam_action("s3:Get*") && !is_iam_action("*") && !is_iam_action("s3"));
+    }
+
+    #[test]
+    fn fixed_overrides_fit_with_room_to_spare() {
+        // Longest names validation admits: a 32-character job type, a 255-character container name.
+        let worst = fixed_overrides_bytes(&"j".repeat(MAX_NAME_LEN), &"c".repeat(255));
+        assert!(worst < contract::RUN_TASK_OVERRIDES_LIMIT_BYTES / 2, "{worst}");
+        assert!(worst > 255 + MAX_JOB_ID_LEN);
+    }
+}

@@ -1,0 +1,76 @@
+//! The synthesized stack and the runtime agree, without an emulator: both functions get exactly the
+//! contract's environment variables and the config layer; the document `jobgen synth` ships in the
+//! layer hashes to the SHA-256 both environments name, parses with the runtime's own
+//! `RuntimeConfig::from_parts`, and resolves every job type to a task definition family and a
+//! cluster the template creates. (tests/deploy.rs repeats this on a real moto deployment.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use jobgen_runtime::config::RuntimeConfig;
+use jobgen_runtime::contract;
+use jobgen_synth::model::ModelOptions;
+use serde_json::{Value, json};
+
+#[test]
+fn every_example_ships_a_config_document_the_runtime_accepts() {
+    for name in ["quickstart", "realistic", "existing-task-definition"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("jobgen.yaml");
+        let config = jobgen_synth::load(&path).unwrap();
+        let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+        let resources = &s.document["Resources"];
+        let layer = &resources[s.stack.config_layer.id.as_str()];
+        assert_eq!(layer["Type"], "AWS::Lambda::LayerVersion", "{name}");
+        assert_eq!(layer["Properties"]["Content"], contract::CONFIG_LAYER_DIR, "{name}");
+        for f in [&s.stack.create_job.id, &s.stack.track.id] {
+            let props = &resources[f.as_str()]["Properties"];
+            assert_eq!(props["Layers"], json!([{"Ref": s.stack.config_layer.id}]), "{name}/{f}");
+            let vars = props["Environment"]["Variables"].as_object().unwrap();
+            let keys: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
+            assert_eq!(keys, contract::LAMBDA_ENV.into_iter().collect(), "{name}/{f}");
+            // What the deployed function will see: the table name resolved, the rest literal.
+            let lookup = |k: &str| match &vars[k] {
+                Value::String(v) => Some(v.clone()),
+                _ => Some("jobs-table".to_string()),
+            };
+            let runtime = RuntimeConfig::from_parts(lookup, s.config_document.as_bytes())
+                .unwrap_or_else(|e| panic!("{name}/{f}: {e}"));
+            assert_eq!(runtime.launch_table, s.stack.launch_table, "{name}: model and document agree");
+            assert_eq!(runtime.project, config.project.name);
+            for jt in config.job_types.keys() {
+                let r = runtime.launch_table.resolve(jt).unwrap_or_else(|| panic!("{name}: job type {jt} missing"));
+                assert!(!r.network.subnets.is_empty(), "{name}/{jt}");
+                if let Some(td) = s.stack.task_definitions.iter().find(|td| &td.job_type == jt) {
+                    let family = &resources[td.id.as_str()]["Properties"]["Family"];
+                    assert_eq!(family, &json!(r.entry.task_definition), "{name}/{jt}: RunTask names the family");
+                }
+                if let Some(cluster) = s.stack.clusters.iter().find(|c| c.name == r.cluster) {
+                    assert_eq!(resources[cluster.id.as_str()]["Properties"]["ClusterName"], json!(r.cluster));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_environment_does_not_grow_with_the_project() {
+    let project = |n: usize| {
+        let mut y = String::from(
+            "version: 1\nproject:\n  name: bench\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\njob_types:\n",
+        );
+        for i in 1..=n {
+            y.push_str(&format!(
+                "  process-customer-invoices-{i:03}:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n"
+            ));
+        }
+        jobgen_synth::check_text(&y, "many.yaml").unwrap()
+    };
+    let small = jobgen_synth::synth::synthesize(&project(1), &ModelOptions::default()).unwrap();
+    let large = jobgen_synth::synth::synthesize(&project(120), &ModelOptions::default()).unwrap();
+    let bytes = |s: &jobgen_synth::synth::Synthesized| s.stack.create_job.environment_worst_case_bytes();
+    assert_eq!(bytes(&small), bytes(&large), "the environment holds a hash, not the table");
+    assert!(bytes(&large) < 512, "{}", bytes(&large));
+    assert!(large.config_document.len() > 100 * small.config_document.len() / 2, "the table moved to the document");
+}

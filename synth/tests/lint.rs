@@ -1,0 +1,95 @@
+//! The real linters on every example: cfn-lint (errors AND warnings fail) on the YAML and the JSON
+//! output, and checkov (any failed check fails; every suppression must carry a reason). Tools come
+//! from the pinned venvs `make tools` builds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jobgen_synth::model::ModelOptions;
+
+const EXAMPLES: [&str; 3] = ["quickstart", "realistic", "existing-task-definition"];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn cfn_lint() -> PathBuf {
+    std::env::var_os("JOBGEN_VENV_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/tools/bin"))
+        .join("cfn-lint")
+}
+
+fn checkov() -> PathBuf {
+    std::env::var_os("JOBGEN_CHECKOV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/checkov/bin/checkov"))
+}
+
+fn run_cfn_lint(path: &Path) {
+    let out = Command::new(cfn_lint()).arg(path).output().expect("run cfn-lint (make tools)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.trim().is_empty(),
+        "cfn-lint {} (exit {:?}):\n{stdout}{}",
+        path.display(),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cfn_lint_reports_nothing_on_any_example() {
+    for name in EXAMPLES {
+        run_cfn_lint(&repo_root().join("examples").join(name).join("template.yaml"));
+    }
+}
+
+#[test]
+fn cfn_lint_reports_nothing_on_the_json_format() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in EXAMPLES {
+        let config = jobgen_synth::load(&repo_root().join("examples").join(name).join("jobgen.yaml")).unwrap();
+        let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+        let json = jobgen_synth::write::contents(&s.yaml, &s.document, jobgen_synth::write::Format::Json).unwrap();
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, json).unwrap();
+        run_cfn_lint(&path);
+    }
+}
+
+#[test]
+fn checkov_fails_no_check_and_every_skip_has_a_reason() {
+    for name in EXAMPLES {
+        let path = repo_root().join("examples").join(name).join("template.yaml");
+        let out = Command::new(checkov())
+            .args(["--framework", "cloudformation", "--output", "json", "--skip-download", "-f"])
+            .arg(&path)
+            // Never phone home: checkov's platform integration is off without an API key, this makes sure.
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .output()
+            .expect("run checkov (make tools)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("checkov output is not JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+        });
+        assert_eq!(report["summary"]["parsing_errors"], 0, "checkov could not parse examples/{name}");
+        let results = &report["results"];
+        let failed = results["failed_checks"].as_array().cloned().unwrap_or_default();
+        let summary: Vec<String> =
+            failed.iter().map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["check_name"])).collect();
+        assert!(failed.is_empty(), "checkov on examples/{name}: failed checks:\n{}", summary.join("\n"));
+        assert!(!results["passed_checks"].as_array().cloned().unwrap_or_default().is_empty(), "checkov ran no check");
+        for skipped in results["skipped_checks"].as_array().cloned().unwrap_or_default() {
+            let comment = skipped["check_result"]["suppress_comment"].as_str().unwrap_or_default();
+            assert!(
+                comment.split_whitespace().count() >= 8,
+                "examples/{name}: {} on {} is skipped without a real reason: {comment:?}",
+                skipped["check_id"],
+                skipped["resource"]
+            );
+        }
+    }
+}

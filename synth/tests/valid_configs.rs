@@ -1,0 +1,88 @@
+//! Valid files the parser and validator must accept, and what they must resolve to: anchors,
+//! aliases and merge keys (which a strict key check could mistake for unknown keys), and a
+//! 500-job-type project (the size `make bench` measures).
+
+// A test fails by panicking, with a message that says what was expected.
+#![allow(clippy::panic)]
+
+use jobgen_runtime::contract::Capacity;
+
+fn accept(text: &str) -> jobgen_synth::config::Config {
+    jobgen_synth::check_text(text, "jobgen.yaml").unwrap_or_else(|report| panic!("rejected:\n{report}"))
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys_are_accepted() {
+    let config = accept(
+        "version: 1
+project: { name: media }
+clusters:
+  main: { create: {} }
+job_types:
+  small:
+    network: &net
+      subnets: [subnet-0123456789abcdef0]
+      security_groups: [sg-0123456789abcdef0]
+    task: &base
+      image: public.ecr.aws/docker/library/alpine:3.20
+      cpu: 256
+      memory: 512
+      environment: { LOG_LEVEL: info }
+  large:
+    network: *net
+    capacity: FARGATE_SPOT
+    task:
+      <<: *base
+      cpu: 4096
+      memory: 8192
+",
+    );
+    let large = &config.job_types["large"];
+    let task = large.task.as_ref().unwrap_or_else(|| panic!("large has a task"));
+    assert_eq!((task.cpu, task.memory), (4096, 8192));
+    assert_eq!(task.image, "public.ecr.aws/docker/library/alpine:3.20");
+    assert_eq!(task.environment.get("LOG_LEVEL").map(String::as_str), Some("info"));
+    assert_eq!(large.capacity, Some(Capacity::FargateSpot));
+    assert_eq!(large.network, config.job_types["small"].network);
+}
+
+#[test]
+fn a_merge_that_brings_a_bad_value_is_still_validated() {
+    let report = jobgen_synth::check_text(
+        "version: 1
+project: { name: media }
+defaults:
+  network: { subnets: [subnet-0123456789abcdef0] }
+clusters:
+  main: { create: {} }
+job_types:
+  a:
+    task: &base { image: alpine, cpu: 256, memory: 512 }
+  b:
+    task:
+      <<: *base
+      cpu: 1024
+",
+        "jobgen.yaml",
+    )
+    .err()
+    .unwrap_or_else(|| panic!("memory 512 with cpu 1024 was accepted"));
+    let d = &report.diagnostics[0];
+    assert_eq!(d.path, "job_types.b.task.memory");
+    // `memory` is not written under b: the diagnostic points at the nearest thing that is.
+    assert_eq!(d.span.map(|l| l.line), Some(11));
+}
+
+#[test]
+fn five_hundred_job_types_validate() {
+    let mut text = String::from(
+        "version: 1\nproject: { name: big }\ndefaults:\n  network: { subnets: [subnet-0123456789abcdef0] }\nclusters:\n  main: { create: {} }\njob_types:\n",
+    );
+    for i in 0..500 {
+        text.push_str(&format!(
+            "  job-{i}:\n    task:\n      image: public.ecr.aws/docker/library/alpine:3.20\n      cpu: 1024\n      memory: 2048\n      environment: {{ INDEX: \"{i}\" }}\n"
+        ));
+    }
+    let config = accept(&text);
+    assert_eq!(config.job_types.len(), 500);
+}
