@@ -328,11 +328,9 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Mutex;
 
     use super::*;
-    use crate::contract::{Architecture, JobTypeEntry, LaunchTable, Network};
 
     /// Answers from a script, recording the client tokens (RunTask) and tasks (StopTask) it was
     /// called with.
@@ -407,22 +405,8 @@ mod tests {
     }
 
     fn spec() -> LaunchSpec {
-        let table = LaunchTable {
-            clusters: vec!["main".into()],
-            networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
-            job_types: BTreeMap::from([(
-                "t".to_string(),
-                JobTypeEntry {
-                    task_definition: "t:1".into(),
-                    cluster: 0,
-                    network: 0,
-                    capacity: Capacity::Fargate,
-                    container: "main".into(),
-                    architecture: Architecture::X86_64,
-                },
-            )]),
-        };
-        let resolved = table.resolve("t").unwrap();
+        let table = crate::contract::sample_table(Capacity::Fargate);
+        let resolved = table.resolve("report").unwrap();
         LaunchSpec::new("p", &resolved, "job1", 1, [], None)
     }
 
