@@ -1,18 +1,13 @@
-//! The job record and its state machine: what a job is, the statuses it moves through, how an ECS
+//! The job record and its statuses: what a job is, the statuses it moves through, how an ECS
 //! task's final state becomes a job outcome (status plus an actionable failure class), and the
 //! attempt that ties a job to one ECS task.
 //!
-//! ```text
-//!   create-job                RunTask ok            event: RUNNING        event: STOPPED
-//!  ───────────> SUBMITTED ───────────────> STARTING ──────────────> RUNNING ──────────────> SUCCEEDED | FAILED
-//!                  │  ▲                        │                                     ▲
-//!  RunTask refused │  │ replay with the same   └── event: STOPPED before start ──────┘ (FAILED: failed to start,
-//!  after retries   ▼  │ key (retryable only)                                               image pull, ...)
-//!             LAUNCH_FAILED ── (its task's events, if RunTask did start one) ──> STARTING | RUNNING | ...
-//!
-//!  CANCELLED: `jobgen cancel` (store::Store::cancel) from any non-terminal status; terminal. Events of
-//!  its task still record ECS facts (stop time, exit code, cost) but never change the status.
-//! ```
+//! Which status may follow which is not written here but in one table beside this record,
+//! [`crate::machine::TRANSITIONS`]: every write that moves a job (create-job, the launch service,
+//! track, cancel) is a row of it, and the store derives its DynamoDB conditions from it. Read that
+//! table to check a change to the lifecycle. In short: SUBMITTED → STARTING → RUNNING →
+//! SUCCEEDED | FAILED, with LAUNCH_FAILED when RunTask fails (relaunched by a replay when
+//! retryable) and CANCELLED from any non-terminal status.
 //!
 //! The status is a pure function of the newest ECS event applied ([`status_for_event`]), so a job
 //! ends in the same record whatever order its events arrive in. Attempts are first-class: the
@@ -82,7 +77,8 @@ impl JobStatus {
     }
 
     /// Whether the job is finished: its status never changes again except to a newer terminal
-    /// outcome of the same attempt (a later STOPPED event with more detail).
+    /// outcome of the same attempt (a later STOPPED event with more detail). A unit test of
+    /// [`crate::machine`] checks this against the transition table.
     pub fn is_terminal(self) -> bool {
         matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
     }

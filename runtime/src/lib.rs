@@ -6,10 +6,11 @@
 //! validation, event planning), so the generator can share them without linking the AWS SDK.
 //!
 //! Module map: [`contract`] (names both crates share) · [`config`] (handler configuration from the
-//! environment) · [`job`] (record + state machine) · [`event`] (ECS task state change types) ·
-//! [`launch`] (RunTask parameters, failure classes, retry policy) · `launcher` (RunTask with
-//! retries) · `store` (DynamoDB conditional writes and listings) · [`create_job`] and [`track`]
-//! (the handlers).
+//! environment) · [`job`] (the record and its statuses) · [`machine`] (the transition table every
+//! write is checked against) · [`event`] (ECS task state change types) · [`launch`] (RunTask
+//! parameters, failure classes, retry policy) · `launcher` (RunTask with retries) · `store`
+//! (DynamoDB conditional writes, guards rendered from the table, and listings) · [`create_job`] and
+//! [`track`] (the handlers).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
@@ -21,6 +22,7 @@ pub mod job;
 pub mod launch;
 #[cfg(feature = "aws")]
 pub mod launcher;
+pub mod machine;
 #[cfg(feature = "aws")]
 pub mod store;
 pub mod track;

@@ -1,6 +1,8 @@
 //! The jobs table in DynamoDB: every read and every conditional write the handlers (and the
-//! operator commands) make. Each write is one request whose condition encodes the state machine's
-//! rules, so concurrent handlers and duplicated or reordered events need no locks and no
+//! operator commands) make. Each write is one request whose condition enforces one row (or two) of
+//! the state machine's table ([`crate::machine::TRANSITIONS`]): its status guard is rendered from
+//! the row's `from` list, beside the write's own conditions (attempt, task, ECS version, lease).
+//! So concurrent handlers and duplicated or reordered events need no locks and no
 //! read-before-write.
 //!
 //! Attribute names come from [`crate::contract`]; records are converted through the [`Job`] serde
@@ -19,6 +21,7 @@ use crate::contract::{self, attr};
 use crate::job::{Job, JobStatus, format_ts};
 use crate::launch::LaunchFailure;
 use crate::launcher::{Launched, error_chain};
+use crate::machine::{To, Transition};
 use crate::track::EventUpdate;
 
 /// A failed table operation.
@@ -35,6 +38,15 @@ pub enum StoreError {
         message: String,
         /// Whether trying again later may succeed (throttling, server errors, timeouts).
         retryable: bool,
+    },
+    /// A write was asked to move a job to a status its transition may not write (a bug; nothing
+    /// was written).
+    #[error("{transition:?} may not write status {status}: nothing was written")]
+    NotAllowed {
+        /// The transition.
+        transition: Transition,
+        /// The status it was asked to write.
+        status: JobStatus,
     },
     /// A record does not have the shape of a job.
     #[error("job record {job_id} cannot be read: {why}")]
@@ -291,11 +303,15 @@ impl Store {
         HashMap::from([(contract::KEY_ATTR.to_string(), s(job_id))])
     }
 
-    /// Writes a new job unless its id exists (1 PutItem). On a lost race DynamoDB returns the
-    /// existing record with the failure, so no extra read is needed.
+    /// Writes a new job unless its id exists: [`Transition::Submit`] (1 PutItem). On a lost race
+    /// DynamoDB returns the existing record with the failure, so no extra read is needed.
+    ///
+    /// Twice, or concurrently with another create-job call for the same idempotency key: exactly
+    /// one PutItem passes; every other caller gets [`PutOutcome::Exists`] and replays. Every other
+    /// write requires the record to exist, so none can run before this one; late (after a TTL
+    /// deleted the record) it records a new job.
     pub async fn put_new(&self, job: &Job) -> Result<PutOutcome, StoreError> {
-        let mut e = Expr::default();
-        let condition = format!("attribute_not_exists({})", e.name(contract::KEY_ATTR));
+        let (e, condition) = submit_condition();
         let (names, values) = e.values();
         let result = self
             .client
@@ -342,15 +358,10 @@ impl Store {
         output.item().map(job_from_item).transpose()
     }
 
-    /// Runs a conditional update; `Ok(None)` when the condition failed.
-    async fn update(
-        &self,
-        operation: &'static str,
-        job_id: &str,
-        e: Expr,
-        update: &Update,
-        condition: String,
-    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+    /// Runs a conditional update; `Ok(Err(existing))` when the condition failed (`None`: DynamoDB
+    /// returned no record, so there is none).
+    async fn update(&self, job_id: &str, write: Write) -> Result<Result<Job, Option<Job>>, StoreError> {
+        let Write { operation, e, update, condition } = write;
         let (names, values) = e.values();
         let result = self
             .client
@@ -391,9 +402,21 @@ impl Store {
         }
     }
 
-    /// Claims the launch of a job whose launcher died (SUBMITTED, no task, lease expired) or whose
-    /// launch failed retryably (LAUNCH_FAILED): sets a new lease (1 UpdateItem). `Ok(Some)` when this
-    /// caller won and must launch; `Ok(None)` when another caller holds or finished the launch.
+    /// Claims the launch of a job whose launcher died ([`Transition::ClaimAbandonedLaunch`]:
+    /// SUBMITTED, no task, lease expired) or whose launch failed retryably
+    /// ([`Transition::ClaimFailedLaunch`]: LAUNCH_FAILED, no task): sets a new lease and clears the
+    /// failure (1 UpdateItem, whichever of the two applies). `Ok(Some)` when this caller won and
+    /// must launch; `Ok(None)` when another caller holds or finished the launch.
+    ///
+    /// Twice, or concurrently with another replay: the first claim sets a lease in the future, so
+    /// the others find a live lease and fail; one caller launches. Late (the first launcher was
+    /// slow, not dead, and its lease expired): both launch with the attempt's clientToken, so ECS
+    /// starts one task, and the second [`Store::record_launch`] fails on STARTING. Against the
+    /// launch writes: after RecordLaunch a task is known and after a non-retryable failure
+    /// `launchRetryable` is false, so neither is claimed; a claim never changes the attempt, so a
+    /// launcher of this attempt still records its outcome. Against events: an event records the
+    /// task, and no claim passes once a task is known. Against cancel: a cancelled job is never
+    /// claimed; a cancel after the claim is caught when the claimer records its launch.
     pub async fn claim_launch(
         &self,
         job_id: &str,
@@ -401,35 +424,21 @@ impl Store {
         now: DateTime<Utc>,
         lease_until_ms: i64,
     ) -> Result<Option<Job>, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        let submitted = e.s(JobStatus::Submitted.as_str());
-        u.set.push(format!("{} = {submitted}", e.name(contract::STATUS_ATTR)));
-        u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(lease_until_ms.to_string()));
-        u.set(&mut e, attr::UPDATED_AT, ts(&now));
-        for a in [attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES] {
-            u.remove(&mut e, a);
-        }
-        let (status, lease, retryable) =
-            (e.name(contract::STATUS_ATTR), e.name(attr::LEASE_UNTIL), e.name(attr::LAUNCH_RETRYABLE));
-        let condition = format!(
-            "{attempt_n} = {attempt_v} AND attribute_not_exists({task}) AND (({status} = {submitted} AND \
-             (attribute_not_exists({lease}) OR {lease} < {now_ms})) OR ({status} = {failed} AND {retryable} = {yes}))",
-            attempt_n = e.name(attr::ATTEMPT),
-            attempt_v = e.n(attempt),
-            task = e.name(attr::TASK_ARN),
-            now_ms = e.n(now.timestamp_millis()),
-            failed = e.s(JobStatus::LaunchFailed.as_str()),
-            yes = e.value(AttributeValue::Bool(true)),
-        );
-        Ok(self.update("UpdateItem (claim launch)", job_id, e, &u, condition).await?.ok())
+        Ok(self.update(job_id, claim_launch_write(attempt, now, lease_until_ms)).await?.ok())
     }
 
-    /// Records a successful RunTask: SUBMITTED → STARTING with the task ARN (1 UpdateItem). When
-    /// the tracker already applied an event of this attempt the record is newer than this
-    /// knowledge and stays as it is; when the job was cancelled meanwhile it must not run. Either
-    /// way the condition fails and DynamoDB returns the record (`Ok(Err(existing))`, no extra
-    /// read), so the caller tells the two apart by its status.
+    /// Records a successful RunTask: [`Transition::RecordLaunch`], SUBMITTED → STARTING with the
+    /// task ARN (1 UpdateItem). When the condition fails DynamoDB returns the record
+    /// (`Ok(Err(existing))`, no extra read), so the caller tells the cases apart by its status.
+    ///
+    /// Twice (a slow launcher and the replay that claimed its expired lease start the same task,
+    /// thanks to the clientToken): the second fails on STARTING and keeps the first. Late, after
+    /// the tracker applied an event of this attempt: the record is newer than this knowledge (it
+    /// has an `ecsVersion`, or its status moved on), the condition fails and it stays as it is.
+    /// Against cancel: cancel first, and this fails on CANCELLED, so the caller stops the task and
+    /// records it with [`Store::record_cancelled_launch`]; this first, and `jobgen cancel` finds
+    /// the task ARN and stops it. Against a failure record of the same attempt: whichever writes
+    /// first wins; the task's events then move a LAUNCH_FAILED job on (ApplyEvent).
     pub async fn record_launch(
         &self,
         job_id: &str,
@@ -437,36 +446,20 @@ impl Store {
         launched: &Launched,
         now: DateTime<Utc>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        u.set(&mut e, contract::STATUS_ATTR, s(JobStatus::Starting.as_str()));
-        u.set(&mut e, attr::TASK_ARN, s(&launched.task_arn));
-        if let Some(cluster) = &launched.cluster_arn {
-            u.set(&mut e, attr::CLUSTER_ARN, s(cluster));
-        }
-        u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
-        u.set(&mut e, attr::UPDATED_AT, ts(&now));
-        for a in
-            [attr::LEASE_UNTIL, attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES]
-        {
-            u.remove(&mut e, a);
-        }
-        let condition = format!(
-            "{} = {} AND {} = {} AND attribute_not_exists({})",
-            e.name(attr::ATTEMPT),
-            e.n(attempt),
-            e.name(contract::STATUS_ATTR),
-            e.s(JobStatus::Submitted.as_str()),
-            e.name(attr::ECS_VERSION),
-        );
-        self.update("UpdateItem (record launch)", job_id, e, &u, condition).await
+        self.update(job_id, record_launch_write(attempt, launched, now)).await
     }
 
     /// Records the task of a launch that lost a race with `jobgen cancel` (the job became CANCELLED
-    /// between the conditional PutItem and [`Store::record_launch`]) on the cancelled record: task
-    /// and cluster ARN and launch time, so `jobgen status` and `jobgen logs` find the task. Never
-    /// changes the status: the condition requires CANCELLED, this attempt, and no other task
-    /// recorded (1 UpdateItem). `Ok(Err(existing))` when the condition failed.
+    /// between the conditional PutItem or the claim, and [`Store::record_launch`]) on the
+    /// cancelled record: task and cluster ARN and launch time, so `jobgen status` and `jobgen logs`
+    /// find the task: [`Transition::RecordCancelledLaunch`] (1 UpdateItem), which never changes
+    /// the status. `Ok(Err(existing))` when the condition failed.
+    ///
+    /// Twice: the condition accepts the same task again and rewrites the same facts. Late, after
+    /// the tracker recorded the task's events on the cancelled record: the task ARN is the same, so
+    /// it passes and sets only the launch facts, which the tracker does not write. Against a
+    /// record naming another task (a later attempt): it fails and changes nothing. It requires
+    /// CANCELLED, so it runs after the cancel by definition, and no other write leaves CANCELLED.
     pub async fn record_cancelled_launch(
         &self,
         job_id: &str,
@@ -474,28 +467,18 @@ impl Store {
         launched: &Launched,
         now: DateTime<Utc>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        u.set(&mut e, attr::TASK_ARN, s(&launched.task_arn));
-        if let Some(cluster) = &launched.cluster_arn {
-            u.set(&mut e, attr::CLUSTER_ARN, s(cluster));
-        }
-        u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
-        u.set(&mut e, attr::UPDATED_AT, ts(&now));
-        let task = e.name(attr::TASK_ARN);
-        let condition = format!(
-            "{} = {} AND {} = {} AND (attribute_not_exists({task}) OR {task} = {})",
-            e.name(attr::ATTEMPT),
-            e.n(attempt),
-            e.name(contract::STATUS_ATTR),
-            e.s(JobStatus::Cancelled.as_str()),
-            e.s(&launched.task_arn),
-        );
-        self.update("UpdateItem (record cancelled launch)", job_id, e, &u, condition).await
+        self.update(job_id, record_cancelled_launch_write(attempt, launched, now)).await
     }
 
-    /// Records a failed launch: SUBMITTED → LAUNCH_FAILED with the reason (1 UpdateItem). Skipped
-    /// (`Ok(Err(existing))`) when events show that a task did start after all.
+    /// Records a failed launch: [`Transition::RecordLaunchFailure`], SUBMITTED → LAUNCH_FAILED
+    /// with the reason (1 UpdateItem). `Ok(Err(existing))` when the condition failed.
+    ///
+    /// Twice: the second fails on LAUNCH_FAILED and keeps the first. Late, after events of this
+    /// attempt (RunTask did start a task although the call failed, e.g. a timeout after ECS
+    /// accepted it): the record has an `ecsVersion`, the condition fails and the task's state
+    /// stands. Against cancel: cancel first, and this fails on CANCELLED; this first, and the
+    /// LAUNCH_FAILED job can still be cancelled. Against a claim: a claim needs an expired lease
+    /// or LAUNCH_FAILED, so a replay claims only after this write or after the lease ran out.
     pub async fn record_launch_failure(
         &self,
         job_id: &str,
@@ -503,121 +486,69 @@ impl Store {
         failure: &LaunchFailure,
         now: DateTime<Utc>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        u.set(&mut e, contract::STATUS_ATTR, s(JobStatus::LaunchFailed.as_str()));
-        u.set(&mut e, attr::LAUNCH_ERROR, s(&failure.reason));
-        u.set(
-            &mut e,
-            attr::LAUNCH_ERROR_KIND,
-            json_to_attr(&serde_json::to_value(failure.kind).unwrap_or(Value::Null)),
-        );
-        u.set(&mut e, attr::LAUNCH_RETRYABLE, AttributeValue::Bool(failure.kind.is_retryable()));
-        u.set(&mut e, attr::LAUNCH_TRIES, AttributeValue::N(failure.tries.to_string()));
-        u.set(&mut e, attr::UPDATED_AT, ts(&now));
-        u.remove(&mut e, attr::LEASE_UNTIL);
-        let condition = format!(
-            "{} = {} AND {} = {} AND attribute_not_exists({})",
-            e.name(attr::ATTEMPT),
-            e.n(attempt),
-            e.name(contract::STATUS_ATTR),
-            e.s(JobStatus::Submitted.as_str()),
-            e.name(attr::ECS_VERSION),
-        );
-        self.update("UpdateItem (record launch failure)", job_id, e, &u, condition).await
+        self.update(job_id, record_launch_failure_write(attempt, failure, now)).await
     }
 
-    /// Applies one task state change with ONE conditional UpdateItem and no read.
+    /// Applies one task state change with ONE conditional UpdateItem and no read:
+    /// [`Transition::ApplyEvent`] before STOPPED, [`Transition::ApplyStoppedEvent`] for the outcome.
     ///
     /// The condition: the job exists, the event's attempt is the current one, the task is the
     /// attempt's task (or none is known yet), the event's version is newer than the last applied
-    /// one, and the job is not terminal — except that a STOPPED event may replace an older STOPPED
-    /// outcome of the same task (ECS can send a second STOPPED event with more detail). A CANCELLED
-    /// job keeps its status (see [`Store::apply_event_to_cancelled`]). Duplicates and stale events
-    /// fail the condition and change nothing.
+    /// one, and the status is one the transition starts from. A CANCELLED job keeps its status (see
+    /// [`Store::apply_event_to_cancelled`]).
+    ///
+    /// Twice (EventBridge delivers at least once), or late (an older event after a newer one): the
+    /// version is not newer, the condition fails and nothing changes; as the record mirrors the
+    /// newest event, any delivery order ends in the same record. Against the launch writes: they
+    /// require that no event was applied, so an event wins whichever runs first. Against cancel:
+    /// cancel first, and this fails on CANCELLED (the tracker then records the facts only); this
+    /// first, and the cancel still passes unless the event was the outcome. Against a claim: the
+    /// event records the task, so no claim passes afterwards. An event of another attempt or task
+    /// fails the condition.
     pub async fn apply_event(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
-        self.write_event(update, false).await
+        self.write_event(update, Transition::for_event(update.status)).await
     }
 
     /// Applies the ECS facts of an event (timestamps, exit code, cost, ...) to a CANCELLED job
-    /// without touching its status, under the same attempt/task/version condition (1 UpdateItem).
-    /// The tracker makes this second write only when [`Store::apply_event`] found the job cancelled.
+    /// without touching its status, under the same attempt/task/version condition:
+    /// [`Transition::RecordEcsFactsOnCancelled`] (1 UpdateItem). The tracker makes this second write
+    /// only when [`Store::apply_event`] found the job cancelled.
+    ///
+    /// Twice or late: the version guard makes it a no-op, as for [`Store::apply_event`]. Against
+    /// [`Store::record_cancelled_launch`]: both name the same task and write disjoint facts, so
+    /// either order ends in the same record. No other write passes on a CANCELLED job.
     pub async fn apply_event_to_cancelled(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
-        self.write_event(update, true).await
+        self.write_event(update, Transition::RecordEcsFactsOnCancelled).await
     }
 
-    async fn write_event(&self, update: &EventUpdate, cancelled_job: bool) -> Result<ApplyOutcome, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        if !cancelled_job {
-            u.set(&mut e, contract::STATUS_ATTR, s(update.status.as_str()));
-        }
-        u.set(&mut e, attr::TASK_ARN, s(&update.task_arn));
-        u.set(&mut e, attr::ECS_VERSION, AttributeValue::N(update.version.to_string()));
-        u.set(&mut e, attr::UPDATED_AT, ts(&update.now));
-        for (name, value) in &update.fields {
-            match value {
-                Some(v) => u.set(&mut e, name, json_to_attr(v)),
-                None => u.remove(&mut e, name),
-            }
-        }
-        // Seeing an event proves the launch happened: the lease is no longer needed.
-        u.remove(&mut e, attr::LEASE_UNTIL);
-        if let (Some(expires), false) = (update.expires_at, cancelled_job) {
-            u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
-        }
-        let status = e.name(contract::STATUS_ATTR);
-        let cancelled = e.s(JobStatus::Cancelled.as_str());
-        let status_guard = if cancelled_job {
-            format!("{status} = {cancelled}")
-        } else if update.status.is_terminal() {
-            format!("{status} <> {cancelled}")
-        } else {
-            let (ok, failed) = (e.s(JobStatus::Succeeded.as_str()), e.s(JobStatus::Failed.as_str()));
-            format!("NOT ({status} IN ({ok}, {failed}, {cancelled}))")
-        };
-        let (task, version) = (e.name(attr::TASK_ARN), e.name(attr::ECS_VERSION));
-        let condition = format!(
-            "attribute_exists({key}) AND {attempt_n} = {attempt_v} AND (attribute_not_exists({task}) OR {task} = {task_v}) \
-             AND (attribute_not_exists({version}) OR {version} < {version_v}) AND {status_guard}",
-            key = e.name(contract::KEY_ATTR),
-            attempt_n = e.name(attr::ATTEMPT),
-            attempt_v = e.n(update.attempt),
-            task_v = e.s(&update.task_arn),
-            version_v = e.n(update.version),
-        );
-        Ok(match self.update("UpdateItem (apply event)", &update.job_id, e, &u, condition).await? {
+    async fn write_event(&self, update: &EventUpdate, transition: Transition) -> Result<ApplyOutcome, StoreError> {
+        let write = event_write(update, transition)?;
+        Ok(match self.update(&update.job_id, write).await? {
             Ok(job) => ApplyOutcome::Applied(Box::new(job)),
             Err(existing) => ApplyOutcome::Ignored(existing.map(Box::new)),
         })
     }
 
-    /// Cancels a job that has not finished: status CANCELLED, `cancelledAt`, the TTL when given, and
-    /// the lease released so no replay launches it (1 UpdateItem). Returns the cancelled record —
-    /// the caller stops its task, if it has one, with StopTask — or `Err(existing)` when the job is
-    /// already terminal (`Err(None)`: no such job). Later events of the task update its ECS facts
-    /// but never its status.
+    /// Cancels a job that has not finished: [`Transition::Cancel`], status CANCELLED,
+    /// `cancelledAt`, the TTL when given, and the lease released so no replay launches it (1
+    /// UpdateItem). Returns the cancelled record — the caller stops its task, if it has one, with
+    /// StopTask — or `Err(existing)` when the job is already terminal, or in a status this version
+    /// does not know (`Err(None)`: no such job). Later events of the task update its ECS facts but
+    /// never its status.
+    ///
+    /// Twice: the second fails on CANCELLED and returns the cancelled record. Late (the job
+    /// finished first): it fails and the outcome stands. Against a launch in flight (no task on
+    /// the record yet, so the caller stops none): the launcher's [`Store::record_launch`] then
+    /// fails on CANCELLED and the launcher stops the task it started. Against events: an event
+    /// first, and this still passes unless it was the outcome; this first, and later events record
+    /// ECS facts only.
     pub async fn cancel(
         &self,
         job_id: &str,
         now: DateTime<Utc>,
         expires_at: Option<i64>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
-        let mut e = Expr::default();
-        let mut u = Update::default();
-        u.set(&mut e, contract::STATUS_ATTR, s(JobStatus::Cancelled.as_str()));
-        u.set(&mut e, attr::CANCELLED_AT, ts(&now));
-        u.set(&mut e, attr::UPDATED_AT, ts(&now));
-        if let Some(expires) = expires_at {
-            u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
-        }
-        u.remove(&mut e, attr::LEASE_UNTIL);
-        let status = e.name(contract::STATUS_ATTR);
-        let terminal: Vec<String> =
-            JobStatus::ALL.into_iter().filter(|s| s.is_terminal()).map(|s| e.s(s.as_str())).collect();
-        let condition =
-            format!("attribute_exists({}) AND NOT ({status} IN ({}))", e.name(contract::KEY_ATTR), terminal.join(", "));
-        self.update("UpdateItem (cancel)", job_id, e, &u, condition).await
+        self.update(job_id, cancel_write(now, expires_at)).await
     }
 
     /// Lists jobs by status or type, newest first, created at or after `since` (1 Query per page).
@@ -661,6 +592,193 @@ impl Store {
     }
 }
 
+/// One conditional UpdateItem: what it changes and the condition it is made under. Built by the
+/// functions below, without a client, so the unit tests read every condition.
+struct Write {
+    operation: &'static str,
+    e: Expr,
+    update: Update,
+    condition: String,
+}
+
+/// The guard on the record's state that `transition` starts from, rendered from its row of the
+/// table: `attribute_not_exists(#jobId)` for the transition that creates the record, else
+/// `#status = :v` for one status and `#status IN (:v, ...)` for several. Statuses not in the row —
+/// including any written by a newer version — fail it (see [`crate::machine`]).
+fn from_guard(e: &mut Expr, transition: Transition) -> String {
+    let from = transition.rule().from;
+    if from.is_empty() {
+        return format!("attribute_not_exists({})", e.name(contract::KEY_ATTR));
+    }
+    let status = e.name(contract::STATUS_ATTR);
+    let values: Vec<String> = from.iter().map(|s| e.s(s.as_str())).collect();
+    match values.as_slice() {
+        [one] => format!("{status} = {one}"),
+        _ => format!("{status} IN ({})", values.join(", ")),
+    }
+}
+
+/// The SET of the status `transition` moves to, when it moves to one status.
+fn set_status(e: &mut Expr, u: &mut Update, transition: Transition) {
+    if let To::Status(status) = transition.rule().to {
+        u.set(e, contract::STATUS_ATTR, s(status.as_str()));
+    }
+}
+
+fn submit_condition() -> (Expr, String) {
+    let mut e = Expr::default();
+    let condition = from_guard(&mut e, Transition::Submit);
+    (e, condition)
+}
+
+fn claim_launch_write(attempt: u32, now: DateTime<Utc>, lease_until_ms: i64) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    // Both claims move to SUBMITTED.
+    set_status(&mut e, &mut u, Transition::ClaimAbandonedLaunch);
+    u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(lease_until_ms.to_string()));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    for a in [attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES] {
+        u.remove(&mut e, a);
+    }
+    let abandoned = from_guard(&mut e, Transition::ClaimAbandonedLaunch);
+    let failed = from_guard(&mut e, Transition::ClaimFailedLaunch);
+    let (lease, retryable) = (e.name(attr::LEASE_UNTIL), e.name(attr::LAUNCH_RETRYABLE));
+    let condition = format!(
+        "{attempt_n} = {attempt_v} AND attribute_not_exists({task}) AND (({abandoned} AND \
+         (attribute_not_exists({lease}) OR {lease} < {now_ms})) OR ({failed} AND {retryable} = {yes}))",
+        attempt_n = e.name(attr::ATTEMPT),
+        attempt_v = e.n(attempt),
+        task = e.name(attr::TASK_ARN),
+        now_ms = e.n(now.timestamp_millis()),
+        yes = e.value(AttributeValue::Bool(true)),
+    );
+    Write { operation: "UpdateItem (claim launch)", e, update: u, condition }
+}
+
+fn record_launch_write(attempt: u32, launched: &Launched, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::RecordLaunch);
+    u.set(&mut e, attr::TASK_ARN, s(&launched.task_arn));
+    if let Some(cluster) = &launched.cluster_arn {
+        u.set(&mut e, attr::CLUSTER_ARN, s(cluster));
+    }
+    u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    for a in
+        [attr::LEASE_UNTIL, attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES]
+    {
+        u.remove(&mut e, a);
+    }
+    let condition = format!(
+        "{} = {} AND {} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::RecordLaunch),
+        e.name(attr::ECS_VERSION),
+    );
+    Write { operation: "UpdateItem (record launch)", e, update: u, condition }
+}
+
+fn record_cancelled_launch_write(attempt: u32, launched: &Launched, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::RecordCancelledLaunch);
+    u.set(&mut e, attr::TASK_ARN, s(&launched.task_arn));
+    if let Some(cluster) = &launched.cluster_arn {
+        u.set(&mut e, attr::CLUSTER_ARN, s(cluster));
+    }
+    u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    let task = e.name(attr::TASK_ARN);
+    let condition = format!(
+        "{} = {} AND {} AND (attribute_not_exists({task}) OR {task} = {})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::RecordCancelledLaunch),
+        e.s(&launched.task_arn),
+    );
+    Write { operation: "UpdateItem (record cancelled launch)", e, update: u, condition }
+}
+
+fn record_launch_failure_write(attempt: u32, failure: &LaunchFailure, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::RecordLaunchFailure);
+    u.set(&mut e, attr::LAUNCH_ERROR, s(&failure.reason));
+    u.set(&mut e, attr::LAUNCH_ERROR_KIND, json_to_attr(&serde_json::to_value(failure.kind).unwrap_or(Value::Null)));
+    u.set(&mut e, attr::LAUNCH_RETRYABLE, AttributeValue::Bool(failure.kind.is_retryable()));
+    u.set(&mut e, attr::LAUNCH_TRIES, AttributeValue::N(failure.tries.to_string()));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    u.remove(&mut e, attr::LEASE_UNTIL);
+    let condition = format!(
+        "{} = {} AND {} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::RecordLaunchFailure),
+        e.name(attr::ECS_VERSION),
+    );
+    Write { operation: "UpdateItem (record launch failure)", e, update: u, condition }
+}
+
+/// The write of one event under `transition`: ApplyEvent or ApplyStoppedEvent (the status the
+/// event decides, and the TTL of an outcome), or RecordEcsFactsOnCancelled (facts only).
+fn event_write(update: &EventUpdate, transition: Transition) -> Result<Write, StoreError> {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    let writes_status = match transition.rule().to {
+        To::Event(allowed) if allowed.contains(&update.status) => true,
+        To::Unchanged => false,
+        _ => return Err(StoreError::NotAllowed { transition, status: update.status }),
+    };
+    if writes_status {
+        u.set(&mut e, contract::STATUS_ATTR, s(update.status.as_str()));
+    }
+    u.set(&mut e, attr::TASK_ARN, s(&update.task_arn));
+    u.set(&mut e, attr::ECS_VERSION, AttributeValue::N(update.version.to_string()));
+    u.set(&mut e, attr::UPDATED_AT, ts(&update.now));
+    for (name, value) in &update.fields {
+        match value {
+            Some(v) => u.set(&mut e, name, json_to_attr(v)),
+            None => u.remove(&mut e, name),
+        }
+    }
+    // Seeing an event proves the launch happened: the lease is no longer needed.
+    u.remove(&mut e, attr::LEASE_UNTIL);
+    // A cancelled job got its TTL when it was cancelled.
+    if let (Some(expires), true) = (update.expires_at, writes_status) {
+        u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
+    }
+    let status_guard = from_guard(&mut e, transition);
+    let (task, version) = (e.name(attr::TASK_ARN), e.name(attr::ECS_VERSION));
+    let condition = format!(
+        "attribute_exists({key}) AND {attempt_n} = {attempt_v} AND (attribute_not_exists({task}) OR {task} = {task_v}) \
+         AND (attribute_not_exists({version}) OR {version} < {version_v}) AND {status_guard}",
+        key = e.name(contract::KEY_ATTR),
+        attempt_n = e.name(attr::ATTEMPT),
+        attempt_v = e.n(update.attempt),
+        task_v = e.s(&update.task_arn),
+        version_v = e.n(update.version),
+    );
+    Ok(Write { operation: "UpdateItem (apply event)", e, update: u, condition })
+}
+
+fn cancel_write(now: DateTime<Utc>, expires_at: Option<i64>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::Cancel);
+    u.set(&mut e, attr::CANCELLED_AT, ts(&now));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    if let Some(expires) = expires_at {
+        u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
+    }
+    u.remove(&mut e, attr::LEASE_UNTIL);
+    let condition =
+        format!("attribute_exists({}) AND {}", e.name(contract::KEY_ATTR), from_guard(&mut e, Transition::Cancel));
+    Write { operation: "UpdateItem (cancel)", e, update: u, condition }
+}
+
 /// Page tokens are the LastEvaluatedKey as base64url JSON: opaque to callers, no state kept.
 fn encode_page(key: &HashMap<String, AttributeValue>) -> String {
     data_encoding::BASE64URL_NOPAD.encode(item_to_json(key).to_string().as_bytes())
@@ -678,7 +796,199 @@ fn decode_page(token: &str) -> Result<HashMap<String, AttributeValue>, StoreErro
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::job::LaunchErrorKind;
+    use crate::machine::TRANSITIONS;
+
+    fn show(value: &AttributeValue) -> String {
+        match value {
+            AttributeValue::S(text) => format!("'{text}'"),
+            AttributeValue::N(number) => number.clone(),
+            AttributeValue::Bool(b) => b.to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// `text` with every placeholder replaced by its name or value (longest first, so `:v1` does
+    /// not eat into `:v10`).
+    fn resolve(e: &Expr, text: &str) -> String {
+        let mut out = text.to_string();
+        let mut values: Vec<(&String, String)> = e.values.iter().map(|(k, v)| (k, show(v))).collect();
+        values.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        for (placeholder, value) in values {
+            out = out.replace(placeholder.as_str(), &value);
+        }
+        let mut names: Vec<(&String, &String)> = e.names.iter().collect();
+        names.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        for (placeholder, name) in names {
+            out = out.replace(placeholder.as_str(), name);
+        }
+        out
+    }
+
+    /// The statuses a condition compares the record's status with.
+    fn statuses_named(e: &Expr, condition: &str) -> BTreeSet<&'static str> {
+        e.values
+            .iter()
+            .filter(|(placeholder, _)| {
+                // The placeholder itself, not a longer one it prefixes.
+                condition
+                    .match_indices(placeholder.as_str())
+                    .any(|(at, p)| !condition[at + p.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .filter_map(|(_, v)| v.as_s().ok())
+            .map(|text| JobStatus::parse(text))
+            .filter(|status| *status != JobStatus::Unknown)
+            .map(JobStatus::as_str)
+            .collect()
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-02T03:04:05.006Z").map(|t| t.with_timezone(&Utc)).unwrap()
+    }
+
+    fn launched() -> Launched {
+        Launched { task_arn: "arn:task".into(), cluster_arn: Some("arn:cluster".into()), tries: 1 }
+    }
+
+    fn event(status: JobStatus) -> EventUpdate {
+        EventUpdate {
+            job_id: "j".into(),
+            attempt: 2,
+            task_arn: "arn:task".into(),
+            version: 7,
+            status,
+            fields: vec![(attr::EXIT_CODE, Some(Value::from(0))), (attr::STOPPING_AT, None)],
+            expires_at: Some(99),
+            now: now(),
+        }
+    }
+
+    /// Every conditional write the store makes, with the transitions its condition enforces.
+    fn every_write() -> Vec<(Vec<Transition>, Expr, String)> {
+        let failure = LaunchFailure { kind: LaunchErrorKind::Capacity, code: None, reason: "r".into(), tries: 3 };
+        let (submit_e, submit) = submit_condition();
+        let mut writes = vec![(vec![Transition::Submit], submit_e, submit)];
+        let updates = [
+            (
+                vec![Transition::ClaimAbandonedLaunch, Transition::ClaimFailedLaunch],
+                claim_launch_write(2, now(), 5_000),
+            ),
+            (vec![Transition::RecordLaunch], record_launch_write(2, &launched(), now())),
+            (vec![Transition::RecordLaunchFailure], record_launch_failure_write(2, &failure, now())),
+            (vec![Transition::RecordCancelledLaunch], record_cancelled_launch_write(2, &launched(), now())),
+            (vec![Transition::ApplyEvent], event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap()),
+            (
+                vec![Transition::ApplyStoppedEvent],
+                event_write(&event(JobStatus::Succeeded), Transition::ApplyStoppedEvent).unwrap(),
+            ),
+            (
+                vec![Transition::RecordEcsFactsOnCancelled],
+                event_write(&event(JobStatus::Failed), Transition::RecordEcsFactsOnCancelled).unwrap(),
+            ),
+            (vec![Transition::Cancel], cancel_write(now(), Some(99))),
+        ];
+        for (transitions, write) in updates {
+            writes.push((transitions, write.e, write.condition));
+        }
+        writes
+    }
+
+    #[test]
+    fn every_status_guard_is_derived_from_the_table() {
+        let mut covered = BTreeSet::new();
+        for (transitions, e, condition) in every_write() {
+            let text = resolve(&e, &condition);
+            let mut from: BTreeSet<&str> = BTreeSet::new();
+            for t in &transitions {
+                covered.insert(format!("{t:?}"));
+                let mut guard_e = Expr::default();
+                let guard = from_guard(&mut guard_e, *t);
+                let guard = resolve(&guard_e, &guard);
+                assert!(text.contains(&guard), "{t:?}: {text} does not contain its table guard {guard}");
+                from.extend(t.rule().from.iter().map(|s| s.as_str()));
+            }
+            // No status is named anywhere else in the condition.
+            assert_eq!(statuses_named(&e, &condition), from, "{transitions:?}: {text}");
+        }
+        let all: BTreeSet<String> = TRANSITIONS.iter().map(|r| format!("{:?}", r.transition)).collect();
+        assert_eq!(covered, all, "every transition has a store write");
+    }
+
+    #[test]
+    fn guards_render_one_status_as_equality_and_several_as_in() {
+        let mut e = Expr::default();
+        let claim = from_guard(&mut e, Transition::ClaimFailedLaunch);
+        assert_eq!(resolve(&e, &claim), "status = 'LAUNCH_FAILED'");
+        let cancel = from_guard(&mut e, Transition::Cancel);
+        assert_eq!(resolve(&e, &cancel), "status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')");
+        let submit = from_guard(&mut e, Transition::Submit);
+        assert_eq!(resolve(&e, &submit), "attribute_not_exists(jobId)");
+    }
+
+    /// The exact conditions, placeholders resolved: the non-status guards are those of the writes
+    /// before the table existed, and the status guards are the table's.
+    #[test]
+    fn conditions_keep_their_non_status_guards() {
+        let texts: Vec<String> = every_write().iter().map(|(_, e, c)| resolve(e, c)).collect();
+        let now_ms = now().timestamp_millis();
+        let live = "status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')";
+        let event = "attribute_exists(jobId) AND attempt = 2 AND (attribute_not_exists(taskArn) OR taskArn = 'arn:task') \
+                     AND (attribute_not_exists(ecsVersion) OR ecsVersion < 7) AND";
+        let expected = [
+            "attribute_not_exists(jobId)".to_string(),
+            format!(
+                "attempt = 2 AND attribute_not_exists(taskArn) AND ((status = 'SUBMITTED' AND \
+                 (attribute_not_exists(leaseUntil) OR leaseUntil < {now_ms})) OR (status = 'LAUNCH_FAILED' AND launchRetryable = true))"
+            ),
+            "attempt = 2 AND status = 'SUBMITTED' AND attribute_not_exists(ecsVersion)".to_string(),
+            "attempt = 2 AND status = 'SUBMITTED' AND attribute_not_exists(ecsVersion)".to_string(),
+            "attempt = 2 AND status = 'CANCELLED' AND (attribute_not_exists(taskArn) OR taskArn = 'arn:task')"
+                .to_string(),
+            format!("{event} {live}"),
+            format!("{event} status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'SUCCEEDED', 'FAILED')"),
+            format!("{event} status = 'CANCELLED'"),
+            format!("attribute_exists(jobId) AND {live}"),
+        ];
+        assert_eq!(texts, expected);
+    }
+
+    #[test]
+    fn updates_write_the_status_their_transition_moves_to() {
+        let update_of = |w: &Write| resolve(&w.e, &w.update.expression());
+        let claim = update_of(&claim_launch_write(1, now(), 5));
+        assert!(claim.starts_with("SET status = 'SUBMITTED', leaseUntil = 5"), "{claim}");
+        assert_eq!(Transition::ClaimAbandonedLaunch.rule().to, Transition::ClaimFailedLaunch.rule().to);
+        assert!(claim.ends_with("REMOVE launchError, launchErrorKind, launchRetryable, launchTries"), "{claim}");
+        let launch = update_of(&record_launch_write(1, &launched(), now()));
+        assert!(launch.starts_with("SET status = 'STARTING', taskArn = 'arn:task', clusterArn = 'arn:cluster'"));
+        let failure = LaunchFailure { kind: LaunchErrorKind::Rejected, code: None, reason: "r".into(), tries: 1 };
+        let failed = update_of(&record_launch_failure_write(1, &failure, now()));
+        assert!(failed.contains("status = 'LAUNCH_FAILED'") && failed.contains("launchRetryable = false"), "{failed}");
+        let cancelled_launch = update_of(&record_cancelled_launch_write(1, &launched(), now()));
+        assert!(!cancelled_launch.contains("status"), "{cancelled_launch}");
+        let cancel = update_of(&cancel_write(now(), None));
+        assert!(cancel.starts_with("SET status = 'CANCELLED', cancelledAt = "), "{cancel}");
+        assert!(cancel.ends_with("REMOVE leaseUntil"), "{cancel}");
+
+        let running = event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap();
+        let running = update_of(&running);
+        assert!(running.starts_with("SET status = 'RUNNING', taskArn = 'arn:task', ecsVersion = 7"), "{running}");
+        assert!(running.contains("expiresAt = 99"), "the planner decides the TTL: {running}");
+        let facts = update_of(&event_write(&event(JobStatus::Failed), Transition::RecordEcsFactsOnCancelled).unwrap());
+        assert!(!facts.contains("status =") && !facts.contains("expiresAt"), "{facts}");
+        assert!(facts.contains("exitCode = 0") && facts.ends_with("REMOVE stoppingAt, leaseUntil"), "{facts}");
+        // A status the transition may not write is refused before anything is sent.
+        for (status, t) in [
+            (JobStatus::Succeeded, Transition::ApplyEvent),
+            (JobStatus::Running, Transition::ApplyStoppedEvent),
+            (JobStatus::Cancelled, Transition::ApplyStoppedEvent),
+        ] {
+            assert!(matches!(event_write(&event(status), t), Err(StoreError::NotAllowed { .. })), "{status:?} {t:?}");
+        }
+    }
 
     #[test]
     fn attribute_values_round_trip_through_json() {

@@ -189,6 +189,7 @@ mod handler {
     use super::{Skip, plan};
     use crate::config::RuntimeConfig;
     use crate::job::JobStatus;
+    use crate::machine::Transition;
     use crate::store::{ApplyOutcome, Store, StoreError};
 
     /// What happened to one event.
@@ -290,7 +291,9 @@ mod handler {
                     Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
                 }
                 // A cancelled job keeps its status; the event's ECS facts are still recorded.
-                Ok(ApplyOutcome::Ignored(Some(existing))) if existing.status == JobStatus::Cancelled => {
+                Ok(ApplyOutcome::Ignored(Some(existing)))
+                    if Transition::RecordEcsFactsOnCancelled.may_start_from(existing.status) =>
+                {
                     match self.store.apply_event_to_cancelled(&update).await {
                         Ok(ApplyOutcome::Applied(job)) => {
                             tracing::info!(job_id = %job.job_id, version = update.version, "event applied to a cancelled job");
