@@ -1,6 +1,7 @@
 //! What a launch is, independent of the SDK: the RunTask parameters of one attempt of one job
 //! ([`LaunchSpec`], including the exact `overrides` JSON whose size ECS limits), how RunTask
-//! failures are classified, and the retry policy. The SDK call itself is in [`crate::launcher`].
+//! failures are classified, the retry policy, and what a launch produced ([`Launched`] or
+//! [`LaunchFailure`]). The SDK call itself is in [`crate::launcher`].
 
 use std::time::Duration;
 
@@ -95,6 +96,17 @@ impl LaunchSpec {
         };
         serde_json::to_string(&json).unwrap_or_default()
     }
+}
+
+/// A task that ECS accepted: what a launch records on the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launched {
+    /// The task ARN.
+    pub task_arn: String,
+    /// The cluster ARN.
+    pub cluster_arn: Option<String>,
+    /// RunTask calls made.
+    pub tries: u32,
 }
 
 /// A RunTask call that did not start a task, after the in-call retries.

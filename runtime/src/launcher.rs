@@ -20,7 +20,9 @@ use aws_sdk_ecs::types::{
 };
 
 use crate::contract::Capacity;
+pub use crate::error::error_chain;
 use crate::job::LaunchErrorKind;
+pub use crate::launch::Launched;
 use crate::launch::{LaunchFailure, LaunchSpec, RetryPolicy, classify_error_code, failures_reason};
 
 /// The answer of one RunTask call.
@@ -85,17 +87,6 @@ pub struct StopFailure {
     /// What went wrong.
     pub reason: String,
     /// StopTask calls made.
-    pub tries: u32,
-}
-
-/// A task that ECS accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Launched {
-    /// The task ARN.
-    pub task_arn: String,
-    /// The cluster ARN.
-    pub cluster_arn: Option<String>,
-    /// RunTask calls made.
     pub tries: u32,
 }
 
@@ -312,18 +303,6 @@ pub fn classify_ecs_error<E: ProvideErrorMetadata + std::error::Error + 'static>
             message: format!("ECS did not answer: {}", error_chain(err)),
         },
     }
-}
-
-/// An error and its sources on one line (SDK errors put the useful part in the sources).
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

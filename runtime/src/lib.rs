@@ -8,14 +8,20 @@
 //! Module map: [`contract`] (names both crates share) · [`config`] (handler configuration from the
 //! environment) · [`job`] (the record and its statuses) · [`machine`] (the transition table every
 //! write is checked against) · [`event`] (ECS task state change types) · [`launch`] (RunTask
-//! parameters, failure classes, retry policy) · `launcher` (RunTask with retries) · `store`
-//! (DynamoDB conditional writes, guards rendered from the table, and listings) · [`create_job`] and
-//! [`track`] (the handlers).
+//! parameters, launch outcomes, failure classes, retry policy) · `launcher` (RunTask and StopTask
+//! with retries) · `store` (DynamoDB conditional writes, guards rendered from the table, and
+//! listings) · [`create_job`] and [`track`] (the handlers) · [`error`] (error text shared by the
+//! AWS-facing modules).
+//!
+//! Dependencies point one way (no module circles): `job` ← `machine` ← `store` ← `create_job`;
+//! `launch` ← `launcher` ← `create_job`; `launch` ← `store`; `track` → `machine`, `store`. The
+//! store knows neither the launcher nor the tracker.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
 pub mod contract;
 pub mod create_job;
+pub mod error;
 pub mod event;
 pub mod fargate;
 pub mod job;

@@ -41,6 +41,9 @@
 //! every non-terminal status can still end, nothing leaves a terminal status, and Cancel starts
 //! from every non-terminal status (so a new QUEUED or retry-backoff status must be cancellable).
 
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
 use crate::job::{Job, JobStatus};
 
 /// A named write that may change a job record: one row of [`TRANSITIONS`].
@@ -251,6 +254,36 @@ pub fn claimable(job: &Job, now_ms: i64) -> Option<Transition> {
         Some(Transition::ClaimFailedLaunch)
     } else {
         None
+    }
+}
+
+/// What the tracker writes for one event: the input of ApplyEvent, ApplyStoppedEvent and
+/// RecordEcsFactsOnCancelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventUpdate {
+    /// The job.
+    pub job_id: String,
+    /// The attempt the event's task belongs to.
+    pub attempt: u32,
+    /// The event's task ARN.
+    pub task_arn: String,
+    /// `detail.version`.
+    pub version: i64,
+    /// The job status derived from the event.
+    pub status: JobStatus,
+    /// Event-derived attributes (contract names) and their values; a `None` is removed, so the
+    /// record mirrors the newest event exactly, whatever arrived before it.
+    pub fields: Vec<(&'static str, Option<Value>)>,
+    /// TTL to set (terminal events when retention is configured).
+    pub expires_at: Option<i64>,
+    /// Write time.
+    pub now: DateTime<Utc>,
+}
+
+impl EventUpdate {
+    /// The transition this event takes on a job that is not cancelled.
+    pub fn transition(&self) -> Transition {
+        Transition::for_event(self.status)
     }
 }
 

@@ -18,11 +18,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::contract::{self, attr};
+use crate::error::error_chain;
 use crate::job::{Job, JobStatus, format_ts};
-use crate::launch::LaunchFailure;
-use crate::launcher::{Launched, error_chain};
-use crate::machine::{To, Transition};
-use crate::track::EventUpdate;
+use crate::launch::{LaunchFailure, Launched};
+use crate::machine::{EventUpdate, To, Transition};
 
 /// A failed table operation.
 #[derive(Debug, thiserror::Error)]
@@ -506,7 +505,7 @@ impl Store {
     /// event records the task, so no claim passes afterwards. An event of another attempt or task
     /// fails the condition.
     pub async fn apply_event(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
-        self.write_event(update, Transition::for_event(update.status)).await
+        self.write_event(update, update.transition()).await
     }
 
     /// Applies the ECS facts of an event (timestamps, exit code, cost, ...) to a CANCELLED job

@@ -4,7 +4,8 @@
 //! [`plan`] is pure: it parses the event, drops what is not ours (other detail types, other
 //! projects' `startedBy`, groups that are not `jobgen:<job id>:<attempt>`), and computes the
 //! complete new state of the attempt from this event alone — job status, ECS status, timestamps,
-//! durations, exit code, failure class, cost. [`Tracker`] writes it with
+//! durations, exit code, failure class, cost: an [`EventUpdate`], the input of the tracker's three
+//! rows of the transition table ([`crate::machine`]). [`Tracker`] writes it with
 //! [`crate::store::Store::apply_event`], whose condition on `detail.version` makes duplicates and
 //! stale events no-ops. Because the record always mirrors the newest event, every delivery order
 //! ends in the same record.
@@ -16,29 +17,8 @@ use crate::config::RuntimeConfig;
 use crate::contract::{self, Architecture, Capacity, JobTypeEntry, attr};
 use crate::event::{self, TaskDetail};
 use crate::fargate;
-use crate::job::{JobStatus, StoppedTask, format_ts, status_for_event};
-
-/// What the tracker writes for one event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventUpdate {
-    /// The job.
-    pub job_id: String,
-    /// The attempt the event's task belongs to.
-    pub attempt: u32,
-    /// The event's task ARN.
-    pub task_arn: String,
-    /// `detail.version`.
-    pub version: i64,
-    /// The job status derived from the event.
-    pub status: JobStatus,
-    /// Event-derived attributes (contract names) and their values; a `None` is removed, so the
-    /// record mirrors the newest event exactly, whatever arrived before it.
-    pub fields: Vec<(&'static str, Option<Value>)>,
-    /// TTL to set (terminal events when retention is configured).
-    pub expires_at: Option<i64>,
-    /// Write time.
-    pub now: DateTime<Utc>,
-}
+use crate::job::{StoppedTask, format_ts, status_for_event};
+pub use crate::machine::EventUpdate;
 
 /// Why an event was skipped without error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,7 +307,7 @@ mod handler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::FailureClass;
+    use crate::job::{FailureClass, JobStatus};
 
     fn config() -> RuntimeConfig {
         RuntimeConfig {
