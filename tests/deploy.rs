@@ -214,10 +214,33 @@ fn deploy_example(name: &str) {
     let layer = std::fs::read(&zip_file).unwrap();
     let shipped = jobgen_local::zip::read_file(&layer, contract::CONFIG_LAYER_ENTRY).unwrap().unwrap();
     assert_eq!(shipped, committed_document.as_bytes(), "{name}: the layer ships the committed document");
+    // moto's CloudFormation creates the layer version but drops a function's `Layers` (it passes
+    // only a fixed list of properties to CreateFunction), so the wiring is read from the deployed
+    // template and the layer from the stack's resources; cfn-lint checks the property itself.
+    let layer_id = synth.stack.config_layer.id.as_str();
+    let resource = aws_json(
+        moto,
+        &["cloudformation", "describe-stack-resource", "--stack-name", &stack_name, "--logical-resource-id", layer_id],
+    );
+    let detail = &resource["StackResourceDetail"];
+    assert_eq!(detail["ResourceStatus"], json!("CREATE_COMPLETE"), "{name}: {detail}");
+    // (moto names the layer `STACK-LOGICALID-RANDOM`, AWS after LayerName: found by its description.)
+    let layers = aws_json(moto, &["lambda", "list-layers"]);
+    let description = json!(synth.stack.config_layer.description);
+    assert!(
+        layers["Layers"].as_array().unwrap().iter().any(|l| l["LatestMatchingVersion"]["Description"] == description),
+        "{name}: no config layer in {layers}"
+    );
+    let deployed = aws_json(moto, &["cloudformation", "get-template", "--stack-name", &stack_name]);
+    let body: Value = match &deployed["TemplateBody"] {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    for f in [&synth.stack.create_job.id, &synth.stack.track.id] {
+        assert_eq!(body["Resources"][f.as_str()]["Properties"]["Layers"], json!([{"Ref": layer_id}]), "{name}/{f}");
+    }
     for function in [&synth.stack.create_job.name, &synth.stack.track.name] {
         let conf = aws_json(moto, &["lambda", "get-function-configuration", "--function-name", function]);
-        let layers: Vec<&str> = conf["Layers"].as_array().unwrap().iter().map(|l| l["Arn"].as_str().unwrap()).collect();
-        assert_eq!(layers.len(), 1, "{function}: the config layer: {layers:?}");
         let vars = conf["Environment"]["Variables"].as_object().unwrap();
         let keys: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
         assert_eq!(keys, contract::LAMBDA_ENV.into_iter().collect::<BTreeSet<_>>(), "{function}: environment");
