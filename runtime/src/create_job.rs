@@ -12,10 +12,10 @@
 //!   conditional update and launches with the SAME RunTask clientToken;
 //! - the clientToken (`<job id>-<attempt>`) makes ECS itself start at most one task per attempt.
 //!
-//! A job cancelled while its task is being launched (`jobgen cancel` finds no task yet, so it stops
-//! none) is caught when the launch is recorded: that conditional update fails and returns the
-//! CANCELLED record, and create-job stops the task it just started, records the task on the
-//! cancelled record and answers with the cancelled job.
+//! The launch itself (RunTask, the record of its outcome, and the stop of a task whose job was
+//! cancelled while it was being launched) is the [`crate::service`]'s, which later launch paths
+//! share; create-job answers with the job as the launch left it (a cancelled job, not an error,
+//! when `jobgen cancel` won the race).
 //!
 //! Everything is validated before anything is written.
 
@@ -402,7 +402,9 @@ mod handler {
     use serde_json::Value;
 
     use super::*;
-    use crate::launcher::{Launched, Launcher, RunTaskApi};
+    use crate::launcher::{Launcher, RunTaskApi};
+    pub use crate::service::{CANCELLED_DURING_LAUNCH, Fault};
+    use crate::service::{Claim, Launch, LaunchService, ServiceError};
     use crate::store::{PutOutcome, Store, StoreError};
 
     /// Lease margin beyond the invocation deadline: a replay only takes over a launch once the
@@ -410,16 +412,6 @@ mod handler {
     pub const LEASE_MARGIN_MS: i64 = 5_000;
     /// Lease when the invocation's deadline is unknown.
     pub const DEFAULT_LEASE_MS: i64 = 120_000;
-    /// StopTask reason (the task's stoppedReason) for a task whose job was cancelled during its launch.
-    pub const CANCELLED_DURING_LAUNCH: &str = "jobgen: job cancelled during launch";
-
-    /// A fault to inject, for tests and the local simulator.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Fault {
-        /// Stop right after the record is written (or the lease claimed), before RunTask, as if the
-        /// function crashed or timed out there.
-        CrashBeforeRunTask,
-    }
 
     fn store_error(err: StoreError) -> ApiError {
         let retryable = err.is_retryable();
@@ -427,20 +419,57 @@ mod handler {
         ApiError { status, code, message: err.to_string(), retryable, job: None }
     }
 
-    /// The create-job handler.
+    fn service_error(err: ServiceError) -> ApiError {
+        match err {
+            ServiceError::Store(e) => store_error(e),
+            vanished @ ServiceError::Vanished { .. } => {
+                ApiError { retryable: true, ..ApiError::new(503, "Conflict", vanished.to_string()) }
+            }
+            fault @ ServiceError::InjectedFault => ApiError::new(500, "InjectedFault", fault.to_string()),
+        }
+    }
+
+    /// The answer to a launch this request made: the job as the launch left it, or, when RunTask
+    /// started no task, the error that says so (with the job, and whether a replay may relaunch).
+    fn answer(launch: Launch, created: bool) -> Result<JobView, ApiError> {
+        match launch {
+            Launch::Started(job) | Launch::Superseded(job) | Launch::Cancelled { job, .. } => {
+                Ok(JobView::of(&job, created))
+            }
+            Launch::Failed { job, failure } => {
+                let (status, code) = launch_failure_status(failure.kind);
+                Err(ApiError {
+                    status,
+                    code,
+                    message: format!(
+                        "job {} was recorded but its task did not start: {}{}",
+                        job.job_id,
+                        failure.reason,
+                        if failure.kind.is_retryable() {
+                            " (retry with the same idempotency key to relaunch it)"
+                        } else {
+                            " (check the stack's task definition, cluster and network)"
+                        }
+                    ),
+                    retryable: failure.kind.is_retryable(),
+                    job: Some(Box::new(JobView::of(&job, created))),
+                })
+            }
+        }
+    }
+
+    /// The create-job handler: validates and records a job, and leaves its launch to the
+    /// [`LaunchService`].
     #[derive(Debug)]
     pub struct CreateJob<A> {
-        store: Store,
-        launcher: Launcher<A>,
-        config: RuntimeConfig,
+        service: LaunchService<A>,
         lease_margin_ms: i64,
-        fault: Option<Fault>,
     }
 
     impl<A: RunTaskApi> CreateJob<A> {
         /// A handler over `store` and `launcher`.
         pub fn new(store: Store, launcher: Launcher<A>, config: RuntimeConfig) -> Self {
-            CreateJob { store, launcher, config, lease_margin_ms: LEASE_MARGIN_MS, fault: None }
+            CreateJob { service: LaunchService::new(store, launcher, config), lease_margin_ms: LEASE_MARGIN_MS }
         }
 
         /// Sets the lease margin beyond the deadline (tests use 0 to expire leases at once).
@@ -451,23 +480,28 @@ mod handler {
 
         /// Injects a fault.
         pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
-            self.fault = fault;
+            self.service = self.service.with_fault(fault);
             self
+        }
+
+        /// The launch service.
+        pub fn service(&self) -> &LaunchService<A> {
+            &self.service
         }
 
         /// The store.
         pub fn store(&self) -> &Store {
-            &self.store
+            self.service.store()
         }
 
         /// The launcher.
         pub fn launcher(&self) -> &Launcher<A> {
-            &self.launcher
+            self.service.launcher()
         }
 
         /// The configuration.
         pub fn config(&self) -> &RuntimeConfig {
-            &self.config
+            self.service.config()
         }
 
         /// Handles one invocation payload (direct or function URL) and never fails: every error is
@@ -504,14 +538,17 @@ mod handler {
             }
         }
 
-        /// Creates (or replays) a job. `Ok` is 201 when `created`, else 200.
+        /// Creates (or replays) a job: validate, record it (1 conditional PutItem), then launch it
+        /// ([`LaunchService::launch`]); a replay of an idempotency key answers with the existing
+        /// job, relaunching it when its launch was abandoned or failed retryably
+        /// ([`LaunchService::claim_and_launch`]). `Ok` is 201 when `created`, else 200.
         pub async fn create(
             &self,
             request: CreateJobRequest,
             now: DateTime<Utc>,
             deadline_ms: Option<i64>,
         ) -> Result<JobView, ApiError> {
-            let valid = validate(request, &self.config)?;
+            let valid = validate(request, self.config())?;
             let lease_until = match deadline_ms {
                 Some(deadline) if deadline > 0 => deadline.max(now.timestamp_millis()) + self.lease_margin_ms,
                 _ => now.timestamp_millis() + DEFAULT_LEASE_MS,
@@ -528,8 +565,8 @@ mod handler {
                 now,
                 lease_until,
             );
-            match self.store.put_new(&job).await.map_err(store_error)? {
-                PutOutcome::Created => self.launch(job, &valid, true).await,
+            match self.store().put_new(&job).await.map_err(store_error)? {
+                PutOutcome::Created => answer(self.service.launch(job).await.map_err(service_error)?, true),
                 PutOutcome::Exists(existing) => {
                     let existing = match existing {
                         Some(job) => *job,
@@ -541,13 +578,12 @@ mod handler {
         }
 
         async fn get_existing(&self, job_id: &str) -> Result<Job, ApiError> {
-            self.store.get(job_id).await.map_err(store_error)?.ok_or_else(|| {
-                // The record existed a moment ago; only a TTL deletion or an operator removes one.
-                ApiError {
-                    retryable: true,
-                    ..ApiError::new(503, "Conflict", format!("job {job_id} vanished while being read: retry"))
-                }
-            })
+            // The record existed a moment ago; only a TTL deletion or an operator removes one.
+            self.store()
+                .get(job_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| service_error(ServiceError::Vanished { job_id: job_id.to_string() }))
         }
 
         async fn replay(
@@ -567,134 +603,9 @@ mod handler {
                     ),
                 ));
             }
-            let no_task = existing.attempt.task_arn.is_none();
-            let abandoned = existing.status == JobStatus::Submitted
-                && existing.lease_until.is_none_or(|lease| lease < now.timestamp_millis());
-            let relaunchable =
-                existing.status == JobStatus::LaunchFailed && existing.attempt.launch_retryable == Some(true);
-            if no_task && (abandoned || relaunchable) {
-                let attempt = existing.attempt.number;
-                if let Some(claimed) =
-                    self.store.claim_launch(&existing.job_id, attempt, now, lease_until).await.map_err(store_error)?
-                {
-                    tracing::info!(job_id = %claimed.job_id, attempt, "launch claimed from an earlier invocation");
-                    return self.launch(claimed, valid, false).await;
-                }
-                let current = self.get_existing(&existing.job_id).await?;
-                return Ok(JobView::of(&current, false));
-            }
-            Ok(JobView::of(&existing, false))
-        }
-
-        async fn launch(&self, job: Job, valid: &ValidRequest<'_>, created: bool) -> Result<JobView, ApiError> {
-            if self.fault == Some(Fault::CrashBeforeRunTask) {
-                return Err(ApiError::new(500, "InjectedFault", "injected fault: stopped before RunTask"));
-            }
-            let attempt = job.attempt.number;
-            let spec = if attempt == 1 {
-                valid.spec.clone()
-            } else {
-                LaunchSpec::new(
-                    &self.config.project,
-                    &valid.job_type,
-                    &job.job_id,
-                    attempt,
-                    job.environment.clone(),
-                    job.command.clone(),
-                )
-            };
-            match self.launcher.launch(&spec).await {
-                Ok(launched) => {
-                    let recorded = self.store.record_launch(&job.job_id, attempt, &launched, Utc::now()).await;
-                    let current = match recorded.map_err(store_error)? {
-                        Ok(job) => return Ok(JobView::of(&job, created)),
-                        Err(Some(current)) => current,
-                        Err(None) => self.get_existing(&job.job_id).await?,
-                    };
-                    if current.status == JobStatus::Cancelled {
-                        return Ok(self.stop_cancelled(current, &spec, &launched, created).await);
-                    }
-                    // The tracker applied an event first: its record is newer.
-                    Ok(JobView::of(&current, created))
-                }
-                Err(failure) => {
-                    tracing::warn!(job_id = %job.job_id, kind = ?failure.kind, reason = %failure.reason, "launch failed");
-                    let recorded = self.store.record_launch_failure(&job.job_id, attempt, &failure, Utc::now()).await;
-                    let current = match recorded.map_err(store_error)? {
-                        Ok(job) => job,
-                        // Events for this attempt arrived: a task did start after all.
-                        Err(Some(current)) if current.status != JobStatus::Submitted => {
-                            return Ok(JobView::of(&current, created));
-                        }
-                        Err(Some(current)) => current,
-                        Err(None) => self.get_existing(&job.job_id).await?,
-                    };
-                    let (status, code) = launch_failure_status(failure.kind);
-                    Err(ApiError {
-                        status,
-                        code,
-                        message: format!(
-                            "job {} was recorded but its task did not start: {}{}",
-                            current.job_id,
-                            failure.reason,
-                            if failure.kind.is_retryable() {
-                                " (retry with the same idempotency key to relaunch it)"
-                            } else {
-                                " (check the stack's task definition, cluster and network)"
-                            }
-                        ),
-                        retryable: failure.kind.is_retryable(),
-                        job: Some(Box::new(JobView::of(&current, created))),
-                    })
-                }
-            }
-        }
-
-        /// The job was cancelled between the conditional PutItem (or the claim) and the record of
-        /// its launch, so `jobgen cancel` saw no task to stop: stop the task this call started.
-        ///
-        /// The answer is the cancelled job whatever StopTask does. The job's outcome is decided
-        /// (CANCELLED is terminal, and the tracker keeps it while recording the task's events), and
-        /// an error would help no caller: a retry of the request replays a cancelled job and starts
-        /// or stops nothing. A StopTask that still fails after the launcher's retries is logged as
-        /// an error naming the task and the command that stops it.
-        async fn stop_cancelled(
-            &self,
-            cancelled: Job,
-            spec: &LaunchSpec,
-            launched: &Launched,
-            created: bool,
-        ) -> JobView {
-            let (job_id, task_arn) = (cancelled.job_id.as_str(), launched.task_arn.as_str());
-            let cluster = launched.cluster_arn.as_deref().unwrap_or(&spec.cluster);
-            match self.launcher.stop(cluster, task_arn, CANCELLED_DURING_LAUNCH).await {
-                Ok(tries) => {
-                    tracing::info!(
-                        job_id,
-                        task_arn,
-                        tries,
-                        "job was cancelled during its launch: its task was stopped"
-                    );
-                }
-                Err(failure) => tracing::error!(
-                    job_id,
-                    task_arn,
-                    cluster,
-                    error = %failure,
-                    "job was cancelled during its launch but its task could not be stopped: it runs until it exits; \
-                     stop it with `aws ecs stop-task --cluster {cluster} --task {task_arn}`"
-                ),
-            }
-            // The task ARN lets `jobgen status` and `jobgen logs` find the task; the tracker would
-            // also record it from the task's first event, so a failed write only costs a warning.
-            let attempt = cancelled.attempt.number;
-            match self.store.record_cancelled_launch(job_id, attempt, launched, Utc::now()).await {
-                Ok(Ok(job)) => JobView::of(&job, created),
-                Ok(Err(current)) => JobView::of(current.as_ref().unwrap_or(&cancelled), created),
-                Err(e) => {
-                    tracing::warn!(job_id, task_arn, error = %e, "cannot record the stopped task on the cancelled job");
-                    JobView::of(&cancelled, created)
-                }
+            match self.service.claim_and_launch(existing, now, lease_until).await.map_err(service_error)? {
+                Claim::Launched(launch) => answer(launch, false),
+                Claim::NotClaimed(current) => Ok(JobView::of(&current, false)),
             }
         }
     }
