@@ -20,12 +20,17 @@ const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// ECS container names.
 const CONTAINER_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,255}$";
 
+/// The only schema version.
+pub const VERSION: u32 = 1;
+/// Longest finished-job retention (10 years); 0 keeps jobs forever.
+pub const MAX_TABLE_RETENTION_DAYS: u32 = 3650;
+
 /// A whole `jobgen.yaml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Schema version of this file. Only `1` exists.
-    #[schemars(extend("enum" = [crate::validate::VERSION]))]
+    #[schemars(extend("enum" = [VERSION]))]
     pub version: u32,
     /// The project: its name prefixes resource names; its tags go on every resource.
     pub project: Project,
@@ -56,7 +61,7 @@ pub struct Project {
     pub name: String,
     /// Tags applied to every resource that supports them.
     #[serde(default)]
-    #[schemars(extend("maxProperties" = crate::validate::MAX_TAGS))]
+    #[schemars(extend("maxProperties" = crate::quotas::MAX_TAGS))]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -178,7 +183,7 @@ pub struct Task {
     pub ephemeral_storage_gib: Option<u32>,
     /// Days to keep the task's logs (a CloudWatch Logs retention value, default 30).
     #[serde(default = "default_log_retention")]
-    #[schemars(extend("enum" = crate::validate::LOG_RETENTION_DAYS))]
+    #[schemars(extend("enum" = crate::quotas::LOG_RETENTION_DAYS))]
     pub log_retention_days: u32,
     /// Extra statements for the task role.
     #[serde(default)]
@@ -248,7 +253,7 @@ pub struct ExistingTaskDefinition {
 pub struct Table {
     /// Days a finished job is kept before DynamoDB's TTL deletes it; 0 keeps jobs forever (default 90).
     #[serde(default = "default_retention_days")]
-    #[schemars(range(max = crate::validate::MAX_TABLE_RETENTION_DAYS))]
+    #[schemars(range(max = MAX_TABLE_RETENTION_DAYS))]
     pub retention_days: u32,
     /// Point-in-time recovery (default on).
     #[serde(default = "default_true")]
@@ -282,7 +287,7 @@ pub struct Lambda {
     pub memory_mb: u32,
     /// Days to keep the functions' logs (default 30).
     #[serde(default = "default_log_retention")]
-    #[schemars(extend("enum" = crate::validate::LOG_RETENTION_DAYS))]
+    #[schemars(extend("enum" = crate::quotas::LOG_RETENTION_DAYS))]
     pub log_retention_days: u32,
 }
 

@@ -24,8 +24,8 @@ use serde_saphyr::granit_parser::{Event, Parser, Span as ParserSpan};
 use serde_saphyr::{Budget, DuplicateKeyPolicy, MessageFormatter, Options, UserMessageFormatter};
 
 use crate::config::Config;
-use crate::diagnostics::{Diagnostic, Location, NodeKind, Report, SpanIndex, did_you_mean, join, parent_path};
-use crate::schema::KeyCheck;
+use crate::diagnostics::{Diagnostic, Location, NodeKind, Report, SpanIndex, did_you_mean, join};
+use crate::keys::{KeyCheck, KeyRecord, Seg, unknown_key};
 
 /// Largest project file accepted, checked before parsing: a jobgen.yaml with 500 job types is well
 /// under 100 KiB, so 1 MiB is generous and keeps the worst-case parse short.
@@ -155,25 +155,6 @@ pub(crate) struct Walk {
     pub(crate) scan_error: Option<(String, Location)>,
     /// Set when the walk refused the file (too deep, or aliases that expand too far).
     pub(crate) refusal: Option<Diagnostic>,
-}
-
-/// One step of a path from the root: a mapping key or a list position.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Seg {
-    Key(String),
-    Index,
-}
-
-/// A mapping key seen in the file: which mapping it is in, its text and where it is.
-#[derive(Debug, Clone)]
-pub(crate) struct KeyRecord {
-    /// Steps from the root to the mapping (keys may contain dots, so not the dotted path); shared by
-    /// every key of the mapping.
-    pub(crate) parent: Rc<Vec<Seg>>,
-    /// The mapping's dotted path.
-    pub(crate) parent_path: String,
-    pub(crate) key: String,
-    pub(crate) at: Location,
 }
 
 enum Frame {
@@ -554,18 +535,6 @@ fn syntax_error(message: &str, at: Location, text: &str, index: &SpanIndex) -> D
     };
     let path = index.path_at(at, None).unwrap_or("").to_string();
     Diagnostic::new(path, format!("invalid YAML: {message}"), help).at(Some(at))
-}
-
-/// The diagnostic for one unknown key at `path` (the key's own path) given the valid keys there.
-pub(crate) fn unknown_key(path: &str, field: &str, expected: &[&str]) -> Diagnostic {
-    let parent = parent_path(path);
-    let place = if parent.is_empty() { "at the top level".to_string() } else { format!("in `{parent}`") };
-    let valid = expected.join(", ");
-    let help = match did_you_mean(field, expected.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`? valid keys {place}: {valid}"),
-        None => format!("valid keys {place}: {valid}"),
-    };
-    Diagnostic::new(path, format!("unknown key `{field}`"), help)
 }
 
 /// serde's `expected` strings in user words (`u32` → `a whole number`).

@@ -1,14 +1,12 @@
 //! The JSON Schema of `jobgen.yaml`, generated from the [`Config`] types (so it cannot drift from
 //! what the parser accepts). Two users: `jobgen schema` prints it for editors (the
 //! `yaml-language-server` line at the top of a file written by `jobgen init` points at it), and the
-//! parser checks every key of a file against it, which reports *all* unknown keys at once with a
+//! key check ([`crate::keys`]), which reports *all* unknown keys of a file at once with a
 //! did-you-mean, where serde would stop at the first.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::Config;
-use crate::diagnostics::{Diagnostic, join};
-use crate::parse::{KeyRecord, Seg};
 
 /// Where `jobgen init` tells editors to find the schema: a file beside `jobgen.yaml`, written with
 /// `jobgen schema > jobgen.schema.json`. A relative path works offline and always matches the
@@ -35,77 +33,6 @@ pub fn json_schema_text() -> String {
     text
 }
 
-/// Checks mapping keys against the schema.
-pub struct KeyCheck {
-    schema: Value,
-}
-
-impl Default for KeyCheck {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl KeyCheck {
-    /// A checker for the current [`Config`] schema.
-    pub fn new() -> Self {
-        KeyCheck { schema: json_schema() }
-    }
-
-    /// One diagnostic per key that the schema does not allow where it is.
-    pub(crate) fn check(&self, keys: &[KeyRecord]) -> Vec<Diagnostic> {
-        let mut out = Vec::new();
-        for k in keys {
-            // YAML merge keys are expanded by the parser, not fields.
-            if k.key == "<<" {
-                continue;
-            }
-            let Some(mapping) = self.at(&k.parent) else { continue };
-            let Some(props) = mapping.get("properties").and_then(Value::as_object) else { continue };
-            let closed = mapping.get("additionalProperties") == Some(&Value::Bool(false));
-            if closed && !props.contains_key(&k.key) {
-                let expected: Vec<&str> = props.keys().map(String::as_str).collect();
-                out.push(crate::parse::unknown_key(&join(&k.parent_path, &k.key), &k.key, &expected).at(Some(k.at)));
-            }
-        }
-        out
-    }
-
-    /// The (resolved) schema of the node at `segs`, `None` where the schema does not say.
-    fn at(&self, segs: &[Seg]) -> Option<&Map<String, Value>> {
-        let mut node = self.resolve(&self.schema)?;
-        for seg in segs {
-            let next = match seg {
-                Seg::Key(k) => node
-                    .get("properties")
-                    .and_then(|p| p.get(k.as_str()))
-                    .or_else(|| node.get("additionalProperties").filter(|v| v.is_object())),
-                Seg::Index => node.get("items"),
-            }?;
-            node = self.resolve(next)?;
-        }
-        Some(node)
-    }
-
-    /// Follows `$ref` and picks the non-null branch of an `Option` (`anyOf: [T, null]`).
-    fn resolve<'a>(&'a self, mut v: &'a Value) -> Option<&'a Map<String, Value>> {
-        for _ in 0..16 {
-            let obj = v.as_object()?;
-            if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
-                let name = r.strip_prefix("#/$defs/")?;
-                v = self.schema.get("$defs")?.get(name)?;
-                continue;
-            }
-            if let Some(alts) = obj.get("anyOf").or_else(|| obj.get("oneOf")).and_then(Value::as_array) {
-                v = alts.iter().find(|a| a.get("type") != Some(&Value::String("null".into())))?;
-                continue;
-            }
-            return Some(obj);
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,25 +54,5 @@ mod tests {
                 "lambda".into()
             ])
         );
-    }
-
-    #[test]
-    fn key_check_resolves_maps_options_and_lists() {
-        let check = KeyCheck::new();
-        let task = [Seg::Key("job_types".into()), Seg::Key("any-name".into()), Seg::Key("task".into())];
-        let props = check.at(&task).and_then(|m| m.get("properties")).and_then(Value::as_object);
-        assert!(props.is_some_and(|p| p.contains_key("memory")));
-        let stmt = [
-            Seg::Key("job_types".into()),
-            Seg::Key("x".into()),
-            Seg::Key("task".into()),
-            Seg::Key("policies".into()),
-            Seg::Index,
-        ];
-        let props = check.at(&stmt).and_then(|m| m.get("properties")).and_then(Value::as_object);
-        assert!(props.is_some_and(|p| p.contains_key("actions")));
-        // Free-form maps (tags, environment) are open: any key is fine there.
-        let tags = [Seg::Key("project".into()), Seg::Key("tags".into())];
-        assert!(check.at(&tags).is_some_and(|m| m.get("properties").is_none()));
     }
 }

@@ -11,33 +11,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use jobgen_runtime::contract::{self, Architecture, Capacity};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
 
-use crate::config::{Cluster, Config, ExistingTaskDefinition, JobType, Network, PolicyStatement, Task};
+use crate::config::{
+    Cluster, Config, ExistingTaskDefinition, JobType, MAX_TABLE_RETENTION_DAYS, Network, PolicyStatement, Task, VERSION,
+};
 use crate::diagnostics::{Diagnostic, did_you_mean, join};
+use crate::quotas::{
+    EPHEMERAL_STORAGE_GIB, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, MAX_SECURITY_GROUPS, MAX_SUBNETS, MAX_TAG_KEY_LEN,
+    MAX_TAG_VALUE_LEN, MAX_TAGS,
+};
 
 /// Longest project, cluster and job type name: they go into resource names (e.g. the task definition
-/// family `<project>-<job type>`, log group names) and into `startedBy = jobgen/<project>` (≤ 128).
+/// family `<project>_<job type>`, log group names) and into `startedBy = jobgen/<project>` (≤ 128).
 pub const MAX_NAME_LEN: usize = 32;
-/// AWS tag limits.
-pub const MAX_TAGS: usize = 50;
-/// Longest tag key.
-pub const MAX_TAG_KEY_LEN: usize = 128;
-/// Longest tag value.
-pub const MAX_TAG_VALUE_LEN: usize = 256;
-/// awsvpc: subnets per task.
-pub const MAX_SUBNETS: usize = 16;
-/// awsvpc: security groups per task.
-pub const MAX_SECURITY_GROUPS: usize = 5;
-/// The retention values CloudWatch Logs accepts (`RetentionInDays`).
-pub const LOG_RETENTION_DAYS: [u32; 22] =
-    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
-/// Fargate ephemeral storage range in GiB (20 is the free default, so setting it means 21+).
-pub const EPHEMERAL_STORAGE_GIB: std::ops::RangeInclusive<u32> = 21..=200;
-/// Lambda memory range in MB.
-pub const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10240;
-/// Longest finished-job retention (10 years); 0 keeps jobs forever.
-pub const MAX_TABLE_RETENTION_DAYS: u32 = 3650;
-/// The only schema version.
-pub const VERSION: u32 = 1;
 /// Longest job id the runtime issues, for the worst-case overrides size (ids are far shorter; the
 /// RunTask `clientToken` derived from them is capped at 64 characters).
 pub const MAX_JOB_ID_LEN: usize = 64;
