@@ -164,26 +164,52 @@ pub async fn ensure_network(config: &mut Config, endpoint: &str, region: &str) -
     if all_exist {
         return Ok(None);
     }
-    let vpc = ec2.value(&[("Action", "CreateVpc"), ("CidrBlock", "10.77.0.0/16")], "vpcId").await?;
-    let (status, xml) =
-        ec2.call(&[("Action", "ModifyVpcAttribute"), ("VpcId", &vpc), ("EnableDnsHostnames.Value", "true")]).await?;
-    if status != 200 {
-        return Err(emulator("EC2 ModifyVpcAttribute", xml));
-    }
-    let subnet =
-        ec2.value(&[("Action", "CreateSubnet"), ("VpcId", &vpc), ("CidrBlock", "10.77.1.0/24")], "subnetId").await?;
-    let group_name = format!("jobgen-dev-{}-{}", config.project.name, &vpc);
-    let sg = ec2
-        .value(
-            &[
-                ("Action", "CreateSecurityGroup"),
-                ("GroupName", &group_name),
-                ("GroupDescription", "jobgen dev tasks"),
-                ("VpcId", &vpc),
-            ],
-            "groupId",
-        )
+    // One emulator network per project, found again on the next deploy: a new subnet every time
+    // would change the configuration document (and so the functions) on every `jobgen dev` start.
+    let group_name = format!("jobgen-dev-{}", config.project.name);
+    let (_, found) = ec2
+        .call(&[
+            ("Action", "DescribeSecurityGroups"),
+            ("Filter.1.Name", "group-name"),
+            ("Filter.1.Value.1", &group_name),
+        ])
         .await?;
+    let reused = match (xml_value(&found, "groupId"), xml_value(&found, "vpcId")) {
+        (Some(sg), Some(vpc)) => {
+            let (_, subnets) = ec2
+                .call(&[("Action", "DescribeSubnets"), ("Filter.1.Name", "vpc-id"), ("Filter.1.Value.1", &vpc)])
+                .await?;
+            xml_value(&subnets, "subnetId").map(|subnet| (subnet, sg))
+        }
+        _ => None,
+    };
+    let (subnet, sg) = match reused {
+        Some(ids) => ids,
+        None => {
+            let vpc = ec2.value(&[("Action", "CreateVpc"), ("CidrBlock", "10.77.0.0/16")], "vpcId").await?;
+            let (status, xml) = ec2
+                .call(&[("Action", "ModifyVpcAttribute"), ("VpcId", &vpc), ("EnableDnsHostnames.Value", "true")])
+                .await?;
+            if status != 200 {
+                return Err(emulator("EC2 ModifyVpcAttribute", xml));
+            }
+            let subnet = ec2
+                .value(&[("Action", "CreateSubnet"), ("VpcId", &vpc), ("CidrBlock", "10.77.1.0/24")], "subnetId")
+                .await?;
+            let sg = ec2
+                .value(
+                    &[
+                        ("Action", "CreateSecurityGroup"),
+                        ("GroupName", &group_name),
+                        ("GroupDescription", "jobgen dev tasks"),
+                        ("VpcId", &vpc),
+                    ],
+                    "groupId",
+                )
+                .await?;
+            (subnet, sg)
+        }
+    };
     let assign_public_ip = networks.first().is_some_and(|n| n.assign_public_ip);
     let network = Network { subnets: vec![subnet], security_groups: vec![sg], assign_public_ip };
     config.defaults.network = Some(network.clone());
@@ -337,6 +363,52 @@ pub async fn deployed_config_document(
 fn short_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
     data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(bytes))[..16].to_string()
+}
+
+/// Makes each function's configuration what the deployed template says (Environment and Layers),
+/// the way CloudFormation's update does on AWS: moto's update-stack changes the template and the
+/// other resources but leaves a Lambda function's configuration as it was created, which would
+/// leave the old configuration hash beside the new config layer. `functions` are (logical id,
+/// function name) pairs; the names are the model's (FunctionName is set). Returns the functions changed.
+pub async fn sync_function_configuration(
+    lambda: &aws_sdk_lambda::Client,
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    functions: &[(&str, &str)],
+) -> Result<Vec<String>, DeployError> {
+    let template =
+        cfn.get_template().stack_name(stack).send().await.map_err(|e| emulator("GetTemplate", aws_error(&e)))?;
+    let body: Value = serde_json::from_str(template.template_body().unwrap_or_default()).unwrap_or_default();
+    let mut changed = Vec::new();
+    for &(logical_id, name) in functions {
+        let out = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| emulator(format!("GetFunctionConfiguration {name}"), aws_error(&e)))?;
+        let deployed = out.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        let mut wanted = deployed.clone();
+        let variables = &body["Resources"][logical_id]["Properties"]["Environment"]["Variables"];
+        for (k, v) in variables.as_object().into_iter().flatten() {
+            // Literal values only: a `Ref` (the table name) was resolved at creation and does not change.
+            if let Some(v) = v.as_str() {
+                wanted.insert(k.clone(), v.to_string());
+            }
+        }
+        if wanted == deployed {
+            continue;
+        }
+        lambda
+            .update_function_configuration()
+            .function_name(name)
+            .environment(aws_sdk_lambda::types::Environment::builder().set_variables(Some(wanted)).build())
+            .send()
+            .await
+            .map_err(|e| emulator(format!("UpdateFunctionConfiguration {name}"), aws_error(&e)))?;
+        changed.push(name.to_string());
+    }
+    Ok(changed)
 }
 
 /// Creates the stack, or updates it when it exists, and waits for `*_COMPLETE`.

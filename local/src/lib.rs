@@ -293,6 +293,18 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
     let body = serde_json::to_string(&document).unwrap_or_default();
     let action = deploy::create_or_update(&cfn, &stack, &body, Duration::from_secs(180)).await?;
     eprintln!("jobgen dev: stack {stack}: {action} complete");
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let function_ids = [
+        (synthesized.stack.create_job.id.as_str(), synthesized.stack.create_job.name.as_str()),
+        (synthesized.stack.track.id.as_str(), synthesized.stack.track.name.as_str()),
+    ];
+    let synced = deploy::sync_function_configuration(&lambda, &cfn, &stack, &function_ids).await?;
+    if !synced.is_empty() {
+        eprintln!(
+            "jobgen dev: applied the template's environment to {} (the emulator's update-stack leaves a function's configuration as created)",
+            synced.join(", ")
+        );
+    }
     Ok(stack)
 }
 
