@@ -83,9 +83,17 @@ lint: tools build ## cfn-lint and checkov on every example's template
 	for f in $(EXAMPLES); do d=$$(dirname $$f); echo "cfn-lint $$d"; $(VENV_BIN)/cfn-lint $$d/template.yaml; done
 	for f in $(EXAMPLES); do d=$$(dirname $$f); echo "checkov $$d"; $(JOBGEN_CHECKOV) --quiet --compact --skip-download --framework cloudformation -f $$d/template.yaml; done
 
+.PHONY: check-boundaries
+check-boundaries: ## the synth library links no AWS SDK, async runtime or HTTP stack
+	@if cargo tree -p jobgen-synth -e normal --prefix none | grep -E '^(aws-|tokio |hyper )'; then \
+	  echo "error: jobgen-synth depends on the crates above: the synth pipeline must build without the AWS SDK, tokio or hyper" >&2; \
+	  echo "  help: keep AWS calls in jobgen-ops, jobgen-local or the runtime's aws feature" >&2; exit 1; \
+	else echo "jobgen-synth: no aws-*, tokio or hyper among its dependencies"; fi
+
 .PHONY: test
 test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
 	cargo fmt --all -- --check
+	$(MAKE) check-boundaries
 	$(MAKE) check-examples
 	$(MAKE) lint
 	# Golden files are reviewed like code: a mismatch fails, and nothing is ever rewritten here.
@@ -97,7 +105,11 @@ demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen
 	scripts/demo.sh
 
 .PHONY: bench
-bench: tools bench-synth bench-runtime ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-runtime bench-build ## benchmarks; numbers go in BENCHMARKS.md
+
+.PHONY: bench-build
+bench-build: ## clean-build time of the synth library next to the whole workspace (fresh target dirs)
+	scripts/bench-build.sh
 
 .PHONY: bench-synth
 bench-synth: ## `jobgen synth` time: the largest valid project and a 500-job-type one (release build)

@@ -281,6 +281,12 @@ impl Ops {
         let expires_at = self.expires_at(now).await;
         let cancelled = match self.store.cancel(job_id, now, expires_at).await {
             Ok(Ok(job)) => job,
+            Ok(Err(Some(current))) if current.status == JobStatus::Unknown => {
+                return Err(OpsError::JobState(format!(
+                    "job {job_id} has a status this version of jobgen does not know (written by a newer one): \
+                     it was left as it is; cancel it with the jobgen version that deployed the stack"
+                )));
+            }
             Ok(Err(Some(current))) => {
                 return Err(OpsError::JobState(format!(
                     "job {job_id} finished ({}) before it could be cancelled",

@@ -205,12 +205,6 @@ pub fn fingerprint(request: &CreateJobRequest) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(value.to_string().as_bytes()))
 }
 
-fn valid_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Deepest `metadata` nesting accepted (DynamoDB allows 32 levels in an item; the record adds one).
 pub const METADATA_MAX_DEPTH: usize = 16;
 
@@ -262,12 +256,12 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         }
     }
     for name in request.environment.keys() {
-        if !valid_env_name(name) || name.len() > ENV_NAME_MAX_BYTES {
+        if !contract::is_env_name(name) || name.len() > ENV_NAME_MAX_BYTES {
             return Err(ApiError::invalid(format!(
                 "environment.{name}: is not a valid variable name: use letters, digits and _, not starting with a digit, at most {ENV_NAME_MAX_BYTES} characters"
             )));
         }
-        if name.starts_with("JOBGEN_") {
+        if name.starts_with(contract::RESERVED_ENV_PREFIX) {
             return Err(ApiError::invalid(format!(
                 "environment.{name}: the JOBGEN_ prefix is reserved for the variables jobgen sets ({}, {}, {}): rename it",
                 contract::TASK_ENV_JOB_ID,
