@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod init;
 pub mod keys;
 pub mod model;
+pub mod names;
 pub mod parse;
 pub mod quotas;
 pub mod render;

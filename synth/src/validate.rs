@@ -6,7 +6,7 @@
 //! Limits that depend on the rendered stack (Lambda's 4 KB environment, CloudFormation's resource
 //! and template-size limits) belong to the model stage, which knows the rendered sizes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jobgen_runtime::contract::{self, Architecture, Capacity};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
@@ -15,14 +15,12 @@ use crate::config::{
     Cluster, Config, ExistingTaskDefinition, JobType, MAX_TABLE_RETENTION_DAYS, Network, PolicyStatement, Task, VERSION,
 };
 use crate::diagnostics::{Diagnostic, did_you_mean, join};
+use crate::names::{MAX_NAME_LEN, logical_id_collisions, name_problem, suggest_name};
 use crate::quotas::{
     EPHEMERAL_STORAGE_GIB, LAMBDA_MEMORY_MB, LOG_RETENTION_DAYS, MAX_SECURITY_GROUPS, MAX_SUBNETS, MAX_TAG_KEY_LEN,
     MAX_TAG_VALUE_LEN, MAX_TAGS,
 };
 
-/// Longest project, cluster and job type name: they go into resource names (e.g. the task definition
-/// family `<project>_<job type>`, log group names) and into `startedBy = jobgen/<project>` (≤ 128).
-pub const MAX_NAME_LEN: usize = 32;
 /// Longest job id the runtime issues, for the worst-case overrides size (ids are far shorter; the
 /// RunTask `clientToken` derived from them is capped at 64 characters).
 pub const MAX_JOB_ID_LEN: usize = 64;
@@ -184,19 +182,7 @@ impl Validator {
     }
 
     fn unique_ids<'a>(&mut self, names: impl Iterator<Item = &'a String>, section: &str) {
-        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-        for name in names {
-            let id = logical_id_part(name);
-            if let Some(first) = seen.get(&id) {
-                self.err(
-                    join(section, name),
-                    format!("`{name}` and `{first}` both become the CloudFormation logical ID part `{id}`"),
-                    "rename one so they differ in more than hyphen placement",
-                );
-            } else {
-                seen.insert(id, name);
-            }
-        }
+        self.out.extend(logical_id_collisions(names, section));
     }
 
     fn unknown_cluster(&mut self, path: &str, name: &str, c: &Config) {
@@ -605,48 +591,6 @@ pub fn fixed_overrides_bytes(job_type: &str, container: &str) -> usize {
     overrides.to_string().len()
 }
 
-/// Why `name` is not a valid project/cluster/job type name, if it is not.
-pub fn name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name.len() > MAX_NAME_LEN {
-        return Some(format!("it is {} characters long (at most {MAX_NAME_LEN})", name.chars().count()));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Some("it must start with a lowercase letter".into());
-    }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("it contains `{c}`"));
-    }
-    None
-}
-
-fn suggest_name(name: &str) -> String {
-    let mut s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
-        .collect();
-    s = s.trim_matches('-').to_string();
-    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
-        s = format!("x-{s}");
-    }
-    s.chars().take(MAX_NAME_LEN).collect::<String>().trim_end_matches('-').to_string()
-}
-
-/// The part of CloudFormation logical IDs derived from a name: `PascalCase`, splitting on anything
-/// not alphanumeric. Must agree with the model stage's `pascal_case` (a test there covers the model).
-fn logical_id_part(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut chars = p.chars();
-            chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect()
-}
-
 /// 1 to `max` letters, digits, `-` and `_` (ECS names: clusters, families, containers).
 fn is_ecs_name(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -729,17 +673,6 @@ pub fn is_iam_action(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        assert_eq!(name_problem("etl-2"), None);
-        assert!(name_problem("Etl").is_some());
-        assert!(name_problem("2etl").is_some());
-        assert!(name_problem("etl_2").is_some());
-        assert!(name_problem(&"a".repeat(33)).is_some());
-        assert_eq!(suggest_name("My_Job"), "my-job");
-        assert_eq!(logical_id_part("etl-2"), logical_id_part("etl2"));
-    }
 
     #[test]
     fn ids_and_arns() {

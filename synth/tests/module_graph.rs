@@ -141,6 +141,8 @@ fn no_two_modules_use_each_other() {
     assert!(edges.len() > 10, "the scan found the modules: {edges:?}");
     assert!(edges["parse"].contains("keys"), "the scan sees `use crate::` edges: {:?}", edges["parse"]);
     assert!(edges[""].contains("validate"), "the scan sees the root's edges: {:?}", edges[""]);
+    assert!(edges["model::iam"].contains("model::shapes"), "the scan sees `super::` edges: {:?}", edges["model::iam"]);
+    assert!(edges["model"].contains("model::iam"), "the scan sees a parent's edges: {:?}", edges["model"]);
     let circles: Vec<String> = edges
         .keys()
         .filter_map(|m| circle(&edges, m))

@@ -1,0 +1,128 @@
+//! Clusters (`templates/clusters.yaml.j2`): the ones the stack creates, and how every cluster,
+//! created or existing, appears in the rule's pattern, create-job's policy and the launch table.
+
+use jobgen_runtime::contract::outputs;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::shapes::{Skip, get_att, local_arn, skip, sub};
+use crate::config::Config;
+use crate::diagnostics::Diagnostic;
+use crate::names;
+
+/// A cluster the stack creates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    /// Logical ID.
+    pub id: String,
+    /// `ClusterName`.
+    pub name: String,
+    /// Capacity provider names.
+    pub capacity_providers: Vec<&'static str>,
+    /// The default strategy's provider (FARGATE when attached, else the first).
+    pub default_provider: &'static str,
+    /// Container Insights on.
+    pub container_insights: bool,
+    /// Output name of its ARN.
+    pub output: String,
+    /// checkov suppressions.
+    pub skips: Vec<Skip>,
+}
+
+/// How a cluster (created or existing) appears in the rule, the IAM policy and the launch table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterRef {
+    /// Config name.
+    pub name: String,
+    /// Its logical ID when the stack creates it.
+    pub id: Option<String>,
+    /// ARN as an intrinsic value (GetAtt for created clusters).
+    pub arn: Value,
+    /// ARN as an `Fn::Sub` template using pseudo parameters only.
+    pub arn_template: String,
+    /// ARN pattern of every task in the cluster (`…:task/CLUSTER_NAME/*`), as an intrinsic value.
+    pub task_arns: Value,
+    /// What create-job passes as `cluster`: the cluster's name or ARN, known at synth time.
+    pub launch_value: String,
+}
+
+/// The logical ID of the cluster named `name` in the config.
+pub fn cluster_id(name: &str) -> String {
+    format!("Cluster{}", names::logical_id_part(name))
+}
+
+/// The clusters the stack creates, and how every cluster (created or existing) is referenced, in
+/// config order.
+pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, Vec<ClusterRef>) {
+    let project = config.project.name.as_str();
+    let mut clusters = Vec::new();
+    let mut refs: Vec<ClusterRef> = Vec::new();
+    for (name, c) in &config.clusters {
+        let id = cluster_id(name);
+        if let Some(create) = &c.create {
+            let physical = names::cluster(project, name);
+            let mut providers: Vec<&'static str> = Vec::new();
+            for p in &create.capacity_providers {
+                if !providers.contains(&p.provider_name()) {
+                    providers.push(p.provider_name());
+                }
+            }
+            let default_provider = if providers.contains(&"FARGATE") {
+                "FARGATE"
+            } else {
+                providers.first().copied().unwrap_or("FARGATE")
+            };
+            let mut skips = Vec::new();
+            if !create.container_insights {
+                skips.push(skip(
+                    "CKV_AWS_65",
+                    format!("Container Insights is off because clusters.{name}.create.container_insights is false: it is billed per metric, and job status, timings and exit codes are already recorded in the jobs table"),
+                ));
+            }
+            refs.push(ClusterRef {
+                name: name.clone(),
+                id: Some(id.clone()),
+                arn: get_att(&id, "Arn"),
+                arn_template: local_arn("ecs", &format!("cluster/{physical}")),
+                task_arns: sub(&local_arn("ecs", &format!("task/{physical}/*"))),
+                launch_value: physical.clone(),
+            });
+            clusters.push(Cluster {
+                output: outputs::cluster_arn(&id),
+                id,
+                name: physical,
+                capacity_providers: providers,
+                default_provider,
+                container_insights: create.container_insights,
+                skips,
+            });
+        } else if let Some(existing) = &c.existing {
+            let (arn, arn_template, task_arns) = if existing.starts_with("arn:") {
+                // Validation admits only `arn:…:cluster/NAME`; a task ARN is `arn:…:task/NAME/ID`.
+                let tasks = match existing.rsplit_once(":cluster/") {
+                    Some((prefix, cluster)) => format!("{prefix}:task/{cluster}/*"),
+                    None => format!("{existing}/*"),
+                };
+                (json!(existing), existing.clone(), json!(tasks))
+            } else {
+                let t = local_arn("ecs", &format!("cluster/{existing}"));
+                (sub(&t), t, sub(&local_arn("ecs", &format!("task/{existing}/*"))))
+            };
+            refs.push(ClusterRef {
+                name: name.clone(),
+                id: None,
+                arn,
+                arn_template,
+                task_arns,
+                launch_value: existing.clone(),
+            });
+        } else {
+            diags.push(Diagnostic::new(
+                format!("clusters.{name}"),
+                "the cluster has neither `create` nor `existing`",
+                "add `create: {}` to create it, or `existing: NAME_OR_ARN` to use one",
+            ));
+        }
+    }
+    (clusters, refs)
+}

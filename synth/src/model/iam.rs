@@ -1,0 +1,378 @@
+//! IAM: every role the stack creates and its inline policies, values already in CloudFormation
+//! form. create-job may write job records, run this project's task definitions in this stack's
+//! clusters, stop tasks there, and pass this stack's task roles to ECS; track may update job
+//! records and write its dead-letter queue; per job type, a task role (the job's own statements)
+//! and an execution role (image pull, its log group, its secrets).
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::shapes::{LogGroup, Queue, Skip, get_att, local_arn, sub};
+use crate::config::{self, Effect};
+
+/// One IAM policy statement, values already in CloudFormation form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statement {
+    /// A short id, unique within its policy (`Sid`).
+    pub sid: String,
+    /// `Allow` or `Deny`.
+    pub effect: &'static str,
+    /// Actions.
+    pub actions: Vec<String>,
+    /// Resources (strings or intrinsics).
+    pub resources: Vec<Value>,
+    /// The `Condition` block, or `null`.
+    pub condition: Value,
+}
+
+/// An inline policy on a role.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Policy {
+    /// `PolicyName`.
+    pub name: String,
+    /// Its statements (never empty: an empty policy is not rendered).
+    pub statements: Vec<Statement>,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Role {
+    /// Logical ID.
+    pub id: String,
+    /// What it is for (rendered as `Description`).
+    pub description: String,
+    /// The service that assumes it.
+    pub service: &'static str,
+    /// Condition on the trust policy (`null` for none).
+    pub assume_condition: Value,
+    /// Inline policies.
+    pub policies: Vec<Policy>,
+    /// checkov suppressions.
+    pub skips: Vec<Skip>,
+}
+
+/// What create-job may launch: the task definitions RunTask may name and the roles it may pass to
+/// ECS for them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LaunchGrants {
+    /// `ecs:RunTask` resources.
+    pub run_task: Vec<Value>,
+    /// `iam:PassRole` resources.
+    pub pass_role: Vec<Value>,
+}
+
+impl LaunchGrants {
+    fn add(list: &mut Vec<Value>, v: Value) {
+        if !list.contains(&v) {
+            list.push(v);
+        }
+    }
+
+    /// Lets create-job run a task definition the stack creates, with its two roles.
+    pub fn created(&mut self, task_definition_id: &str, task_role_id: &str, execution_role_id: &str) {
+        Self::add(&mut self.run_task, json!({ "Ref": task_definition_id }));
+        Self::add(&mut self.pass_role, get_att(task_role_id, "Arn"));
+        Self::add(&mut self.pass_role, get_att(execution_role_id, "Arn"));
+    }
+
+    /// Lets create-job run an existing task definition, passing the roles the project lists for it.
+    pub fn existing(&mut self, existing: &config::ExistingTaskDefinition) {
+        Self::add(&mut self.run_task, existing_task_definition_arn(&existing.name));
+        for arn in [&existing.task_role_arn, &existing.execution_role_arn].into_iter().flatten() {
+            Self::add(&mut self.pass_role, json!(arn));
+        }
+    }
+}
+
+/// `logs:CreateLogStream` and `logs:PutLogEvents` on one log group.
+pub fn logs_statement(log: &LogGroup) -> Statement {
+    Statement {
+        sid: "Logs".into(),
+        effect: "Allow",
+        actions: vec!["logs:CreateLogStream".into(), "logs:PutLogEvents".into()],
+        // GetAtt Arn of a log group ends in `:*`, which covers its streams.
+        resources: vec![get_att(&log.id, "Arn")],
+        condition: Value::Null,
+    }
+}
+
+/// Only ECS tasks of this account and region may assume a task role (the confused-deputy guard
+/// AWS recommends in task role trust policies).
+pub fn ecs_tasks_trust_condition() -> Value {
+    json!({
+        "ArnLike": { "aws:SourceArn": { "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:*" } },
+        "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } }
+    })
+}
+
+/// create-job's role. `clusters` are the clusters some job type runs on: their ARNs (the RunTask
+/// condition) and the ARN pattern of their tasks (what StopTask may stop).
+pub fn create_job_role(
+    project: &str,
+    log: &LogGroup,
+    table_arn: Value,
+    grants: LaunchGrants,
+    clusters: &[(Value, Value)],
+) -> Role {
+    let cluster_arns: Vec<Value> = clusters.iter().map(|(arn, _)| arn.clone()).collect();
+    let cluster_task_arns: Vec<Value> = clusters.iter().map(|(_, tasks)| tasks.clone()).collect();
+    let mut statements = vec![
+        logs_statement(log),
+        Statement {
+            sid: "JobsTable".into(),
+            effect: "Allow",
+            // What create-job does: conditional put of a new job, read on idempotent replay,
+            // conditional updates to claim and record the launch (or, after a cancel during the
+            // launch, to put the stopped task on the cancelled record). No Query: it lists nothing.
+            actions: vec!["dynamodb:GetItem".into(), "dynamodb:PutItem".into(), "dynamodb:UpdateItem".into()],
+            resources: vec![table_arn],
+            condition: Value::Null,
+        },
+    ];
+    if !grants.run_task.is_empty() {
+        statements.push(Statement {
+            sid: "RunTask".into(),
+            effect: "Allow",
+            actions: vec!["ecs:RunTask".into()],
+            resources: grants.run_task,
+            condition: json!({ "ArnEquals": { "ecs:cluster": cluster_arns } }),
+        });
+    }
+    if !cluster_task_arns.is_empty() {
+        statements.push(Statement {
+            sid: "StopCancelledTask".into(),
+            effect: "Allow",
+            // create-job stops the task it just started when the job was cancelled during the
+            // launch (`jobgen cancel` saw no task yet). Only tasks of the clusters RunTask targets:
+            // a task ARN names its cluster.
+            actions: vec!["ecs:StopTask".into()],
+            resources: cluster_task_arns,
+            condition: Value::Null,
+        });
+    }
+    if !grants.pass_role.is_empty() {
+        statements.push(Statement {
+            sid: "PassTaskRoles".into(),
+            effect: "Allow",
+            actions: vec!["iam:PassRole".into()],
+            resources: grants.pass_role,
+            condition: json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }),
+        });
+    }
+    Role {
+        id: "CreateJobRole".into(),
+        description: format!("jobgen {project}: create-job function"),
+        service: "lambda.amazonaws.com",
+        assume_condition: Value::Null,
+        policies: vec![Policy { name: "create-job".into(), statements }],
+        skips: vec![],
+    }
+}
+
+/// track's role: one conditional UpdateItem per event, and its dead-letter queue.
+pub fn track_role(project: &str, log: &LogGroup, table_arn: Value, dlq: &Queue) -> Role {
+    let statements = vec![
+        logs_statement(log),
+        Statement {
+            sid: "JobsTable".into(),
+            effect: "Allow",
+            // One conditional UpdateItem per event, no read before write.
+            actions: vec!["dynamodb:UpdateItem".into()],
+            resources: vec![table_arn],
+            condition: Value::Null,
+        },
+        Statement {
+            sid: "DeadLetterQueue".into(),
+            effect: "Allow",
+            actions: vec!["sqs:SendMessage".into()],
+            resources: vec![get_att(&dlq.id, "Arn")],
+            condition: Value::Null,
+        },
+    ];
+    Role {
+        id: "TrackRole".into(),
+        description: format!("jobgen {project}: track function"),
+        service: "lambda.amazonaws.com",
+        assume_condition: Value::Null,
+        policies: vec![Policy { name: "track".into(), statements }],
+        skips: vec![],
+    }
+}
+
+/// A job type's task role: the job's own identity, with only the statements the project lists.
+pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Task) -> Role {
+    let statements: Vec<Statement> = task
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Statement {
+            sid: format!("Custom{i}"),
+            effect: match p.effect {
+                Effect::Allow => "Allow",
+                Effect::Deny => "Deny",
+            },
+            actions: p.actions.clone(),
+            resources: p.resources.iter().map(|r| json!(r)).collect(),
+            condition: Value::Null,
+        })
+        .collect();
+    let policies = if statements.is_empty() { vec![] } else { vec![Policy { name: "job".into(), statements }] };
+    Role {
+        id: format!("TaskRole{id_part}"),
+        description: format!("jobgen {project}: tasks of job type {job_type}"),
+        service: "ecs-tasks.amazonaws.com",
+        assume_condition: ecs_tasks_trust_condition(),
+        policies,
+        skips: vec![],
+    }
+}
+
+/// A job type's execution role: the ECS agent pulls the image, writes the job type's log group and
+/// reads its secrets.
+pub fn execution_role(project: &str, job_type: &str, id_part: &str, task: &config::Task, log: &LogGroup) -> Role {
+    let mut statements = vec![logs_statement(log)];
+    if let Some(repo) = ecr_repository_arn(&task.image) {
+        statements.push(Statement {
+            sid: "EcrAuth".into(),
+            effect: "Allow",
+            actions: vec!["ecr:GetAuthorizationToken".into()],
+            // GetAuthorizationToken has no resource-level permissions: `*` is the only valid resource.
+            resources: vec![json!("*")],
+            condition: Value::Null,
+        });
+        statements.push(Statement {
+            sid: "EcrPull".into(),
+            effect: "Allow",
+            actions: vec![
+                "ecr:BatchCheckLayerAvailability".into(),
+                "ecr:GetDownloadUrlForLayer".into(),
+                "ecr:BatchGetImage".into(),
+            ],
+            resources: vec![json!(repo)],
+            condition: Value::Null,
+        });
+    }
+    let mut ssm = Vec::new();
+    let mut secretsmanager = Vec::new();
+    for value_from in task.secrets.values() {
+        let (res, is_ssm) = secret_resource(value_from);
+        let list = if is_ssm { &mut ssm } else { &mut secretsmanager };
+        if !list.contains(&res) {
+            list.push(res);
+        }
+    }
+    if !ssm.is_empty() {
+        statements.push(Statement {
+            sid: "SsmSecrets".into(),
+            effect: "Allow",
+            actions: vec!["ssm:GetParameters".into()],
+            resources: ssm,
+            condition: Value::Null,
+        });
+    }
+    if !secretsmanager.is_empty() {
+        statements.push(Statement {
+            sid: "SecretsManagerSecrets".into(),
+            effect: "Allow",
+            actions: vec!["secretsmanager:GetSecretValue".into()],
+            resources: secretsmanager,
+            condition: Value::Null,
+        });
+    }
+    Role {
+        id: format!("ExecutionRole{id_part}"),
+        description: format!("jobgen {project}: ECS agent for job type {job_type} (image pull, logs, secrets)"),
+        service: "ecs-tasks.amazonaws.com",
+        // No source condition: AWS documents it for task roles; the execution role is assumed
+        // by the ECS agent before the task exists.
+        assume_condition: Value::Null,
+        policies: vec![Policy { name: "execution".into(), statements }],
+        skips: vec![],
+    }
+}
+
+/// IAM resource ARN(s) for an existing task definition given as family, family:revision or ARN.
+fn existing_task_definition_arn(name: &str) -> Value {
+    if name.starts_with("arn:") {
+        let after = name.rsplit_once('/').map(|(_, f)| f).unwrap_or(name);
+        if after.contains(':') { json!(name) } else { json!(format!("{name}:*")) }
+    } else if name.contains(':') {
+        sub(&local_arn("ecs", &format!("task-definition/{name}")))
+    } else {
+        sub(&local_arn("ecs", &format!("task-definition/{name}:*")))
+    }
+}
+
+/// The IAM resource for a secret reference (`ValueFrom`), and whether it is SSM (else Secrets Manager).
+fn secret_resource(value_from: &str) -> (Value, bool) {
+    if let Some(rest) = value_from.strip_prefix("arn:") {
+        let parts: Vec<&str> = rest.split(':').collect();
+        let is_ssm = parts.get(1) == Some(&"ssm");
+        if !is_ssm && parts.len() > 6 {
+            // `arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME:json-key:stage:version`: the
+            // policy names the secret, not the JSON key.
+            let arn = format!("arn:{}", parts[..6].join(":"));
+            return (json!(arn), false);
+        }
+        (json!(value_from), is_ssm)
+    } else {
+        let name = value_from.trim_start_matches('/');
+        (sub(&local_arn("ssm", &format!("parameter/{name}"))), true)
+    }
+}
+
+/// The ECR repository ARN of a private ECR image (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:tag|@digest]`),
+/// or `None` for any other registry.
+fn ecr_repository_arn(image: &str) -> Option<String> {
+    let (host, path) = image.split_once('/')?;
+    let mut labels = host.split('.');
+    let account = labels.next()?;
+    if labels.next()? != "dkr" || labels.next()? != "ecr" {
+        return None;
+    }
+    let region = labels.next()?;
+    let partition = if host.ends_with(".amazonaws.com.cn") { "aws-cn" } else { "aws" };
+    let repo = path.split('@').next()?;
+    let repo = match repo.rsplit_once(':') {
+        Some((r, _)) => r,
+        None => repo,
+    };
+    Some(format!("arn:{partition}:ecr:{region}:{account}:repository/{repo}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_manager_arn_with_json_key_is_trimmed() {
+        let (v, ssm) = secret_resource("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::");
+        assert!(!ssm);
+        assert_eq!(v, json!("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"));
+        let (v, ssm) = secret_resource("arn:aws:ssm:us-east-1:123456789012:parameter/app/token");
+        assert!(ssm);
+        assert_eq!(v, json!("arn:aws:ssm:us-east-1:123456789012:parameter/app/token"));
+    }
+
+    #[test]
+    fn ecr_images_get_a_repository_arn_and_others_none() {
+        assert_eq!(
+            ecr_repository_arn("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1.2"),
+            Some("arn:aws:ecr:eu-west-1:123456789012:repository/team/app".into())
+        );
+        assert_eq!(ecr_repository_arn("public.ecr.aws/docker/library/busybox:1.36"), None);
+        assert_eq!(ecr_repository_arn("busybox"), None);
+    }
+
+    #[test]
+    fn existing_task_definitions_map_to_arns() {
+        assert_eq!(
+            existing_task_definition_arn("arn:aws:ecs:us-east-1:123456789012:task-definition/x:3"),
+            json!("arn:aws:ecs:us-east-1:123456789012:task-definition/x:3")
+        );
+        assert_eq!(
+            existing_task_definition_arn("x"),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/x:*"})
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! Stage 3: validated [`Config`] → [`Stack`], the flat, render-only model of the CloudFormation stack.
+//!
+//! Everything a template prints is decided here, in Rust: logical IDs, physical names, ARNs and
+//! `Fn::Sub` strings, the Lambda environment (the [`contract`] names and the hash of the
+//! configuration document), tags, IAM statements, checkov suppressions with their reasons,
+//! outputs. The templates only lay the values out. Limits that depend on the whole stack are
+//! checked here ([`limits`]) and reported as [`crate::diagnostics::Diagnostic`]s like any
+//! validation error.
+//!
+//! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
+//! [`functions`] (create-job and track), [`rule`], [`clusters`], [`task_definitions`], [`iam`]
+//! (every role), [`outputs`]; [`shapes`] holds what several share (`macros.yaml.j2`),
+//! [`job_types`] resolves each job type to its launch-table entry, [`stack`] is the whole, and
+//! [`build`] runs the groups in order. Names come from [`crate::names`].
+//!
+//! [`contract`]: jobgen_runtime::contract
+
+pub mod clusters;
+pub mod config_layer;
+pub mod functions;
+pub mod iam;
+pub mod job_types;
+pub mod limits;
+pub mod outputs;
+pub mod rule;
+pub mod shapes;
+pub mod stack;
+pub mod table;
+pub mod task_definitions;
+
+pub use clusters::{Cluster, ClusterRef};
+pub use config_layer::ConfigLayer;
+pub use functions::{CREATE_JOB_TIMEOUT_SECONDS, EnvVar, Function, TRACK_TIMEOUT_SECONDS};
+pub use iam::{Policy, Role, Statement};
+pub use limits::{MAX_RESOURCES, MAX_TEMPLATE_BYTES, check_template_size};
+pub use outputs::Output;
+pub use rule::{Rule, TRACKED_STATUSES};
+pub use shapes::{LogGroup, Queue, Skip, Tag};
+pub use stack::{Header, Stack};
+pub use table::JobsTable;
+pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
+
+use crate::config::Config;
+use crate::diagnostics::Report;
+use crate::names;
+
+/// Options that are not part of the project file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Directory holding `create-job.zip` and `track.zip`, relative to the template's directory,
+    /// with `/` separators (e.g. `../../dist/lambda`).
+    pub lambda_dir: String,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions { lambda_dir: "dist/lambda".into() }
+    }
+}
+
+/// Builds the stack model from a validated config, one resource group at a time; reports the
+/// limits the stack would exceed.
+pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
+    let project = config.project.name.as_str();
+
+    // Logical IDs from names must stay unique after folding (`a-b` and `a_b` collide). Validation
+    // reports the same; a config built in code may not have been validated.
+    let mut diags = names::logical_id_collisions(config.clusters.keys(), "clusters");
+    diags.extend(names::logical_id_collisions(config.job_types.keys(), "job_types"));
+
+    let (clusters, cluster_refs) = clusters::clusters(config, &mut diags);
+    let job_types::JobTypes { launch, task_definitions, grants, used_clusters } =
+        job_types::job_types(config, &cluster_refs, &mut diags);
+    let table = table::jobs_table(config);
+    let config_layer = config_layer::config_layer(config);
+
+    let shared = functions::Shared {
+        table_id: &table.id,
+        layer_id: &config_layer.id,
+        launch: &launch,
+        lambda_dir: &options.lambda_dir,
+    };
+    // RunTask and StopTask only in clusters some job type runs on.
+    let used: Vec<(serde_json::Value, serde_json::Value)> = used_clusters
+        .iter()
+        .filter_map(|i| cluster_refs.get(*i))
+        .map(|c| (c.arn.clone(), c.task_arns.clone()))
+        .collect();
+    let create_job = functions::create_job(config, shared, grants, &used);
+    let (track, track_dlq) = functions::track(config, shared);
+    let rule = rule::rule(config, &cluster_refs);
+    let create_job_url_id = "CreateJobUrl".to_string();
+    let outputs = outputs::outputs(
+        outputs::Ids {
+            table: &table.id,
+            create_job: &create_job.id,
+            create_job_url: &create_job_url_id,
+            track: &track.id,
+            rule: &rule.id,
+            rule_dlq: &rule.dlq.id,
+            track_dlq: &track_dlq.id,
+        },
+        &cluster_refs,
+    );
+
+    let stack = Stack {
+        header: Header { generator: "jobgen", version: env!("CARGO_PKG_VERSION") },
+        description: format!(
+            "jobgen {project}: on-demand ECS Fargate jobs (jobs table, create-job and track functions, task state rule)"
+        ),
+        project: project.into(),
+        tags: tags(config),
+        table,
+        config_layer,
+        create_job,
+        create_job_url_id,
+        track,
+        track_dlq,
+        track_invoke_config_id: "TrackInvokeConfig".into(),
+        track_max_retry_attempts: 2,
+        track_max_event_age_seconds: 6 * 3600,
+        dlq_retention_seconds: 14 * 24 * 3600,
+        rule,
+        clusters,
+        task_definitions,
+        outputs,
+        log_stream_prefix: LOG_STREAM_PREFIX,
+        launch_table: launch,
+    };
+
+    diags.extend(limits::check(&stack));
+    if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }
+}
+
+/// The project's tags, with `jobgen:project` first unless the project sets it.
+fn tags(config: &Config) -> Vec<Tag> {
+    let project = config.project.name.as_str();
+    let mut tags: Vec<Tag> =
+        config.project.tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect();
+    if !config.project.tags.contains_key("jobgen:project") {
+        tags.insert(0, Tag { key: "jobgen:project".into(), value: project.into() });
+    }
+    tags
+}

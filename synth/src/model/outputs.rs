@@ -1,0 +1,70 @@
+//! The stack's outputs (`templates/outputs.yaml.j2`). Their names are the contract's
+//! ([`jobgen_runtime::contract::outputs`], re-exported here): the operator commands, `jobgen dev`
+//! and users read them with `describe-stacks`.
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use jobgen_runtime::contract::outputs::*;
+
+use super::clusters::{ClusterRef, cluster_id};
+use super::shapes::{get_att, r#ref};
+
+/// A stack output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    /// Name (see [`jobgen_runtime::contract::outputs`]).
+    pub name: String,
+    /// `Description`.
+    pub description: String,
+    /// `Value` (an intrinsic).
+    pub value: Value,
+}
+
+fn out(name: &str, description: &str, value: Value) -> Output {
+    Output { name: name.into(), description: description.into(), value }
+}
+
+/// The logical IDs the outputs name.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids<'a> {
+    /// The jobs table.
+    pub table: &'a str,
+    /// create-job.
+    pub create_job: &'a str,
+    /// create-job's function URL.
+    pub create_job_url: &'a str,
+    /// track.
+    pub track: &'a str,
+    /// The rule.
+    pub rule: &'a str,
+    /// The rule's dead-letter queue.
+    pub rule_dlq: &'a str,
+    /// Track's dead-letter queue.
+    pub track_dlq: &'a str,
+}
+
+/// Every output: the fixed ones, then one ARN per cluster (created or existing).
+pub fn outputs(ids: Ids<'_>, cluster_refs: &[ClusterRef]) -> Vec<Output> {
+    let mut outs = vec![
+        out(TABLE_NAME, "The jobs table", r#ref(ids.table)),
+        out(TABLE_ARN, "The jobs table's ARN", get_att(ids.table, "Arn")),
+        out(CREATE_JOB_FUNCTION_NAME, "The create-job function", r#ref(ids.create_job)),
+        out(CREATE_JOB_FUNCTION_ARN, "The create-job function's ARN", get_att(ids.create_job, "Arn")),
+        out(
+            CREATE_JOB_FUNCTION_URL,
+            "The create-job function URL (AWS_IAM auth: sign requests with SigV4)",
+            get_att(ids.create_job_url, "FunctionUrl"),
+        ),
+        out(TRACK_FUNCTION_NAME, "The track function", r#ref(ids.track)),
+        out(TRACK_FUNCTION_ARN, "The track function's ARN", get_att(ids.track, "Arn")),
+        out(RULE_NAME, "The EventBridge rule routing task state changes to track", r#ref(ids.rule)),
+        out(RULE_ARN, "The EventBridge rule's ARN", get_att(ids.rule, "Arn")),
+        out(RULE_DLQ_URL, "Queue of events EventBridge could not deliver to track", r#ref(ids.rule_dlq)),
+        out(TRACK_DLQ_URL, "Queue of events track failed on after retries", r#ref(ids.track_dlq)),
+    ];
+    for c in cluster_refs {
+        outs.push(out(&cluster_arn(&cluster_id(&c.name)), &format!("ARN of cluster {}", c.name), c.arn.clone()));
+    }
+    outs
+}

@@ -1,0 +1,105 @@
+//! The whole stack model (`templates/stack.yaml.j2`): every resource group, ready to render.
+
+use jobgen_runtime::contract::LaunchTable;
+use serde::Serialize;
+
+use super::clusters::Cluster;
+use super::config_layer::ConfigLayer;
+use super::functions::Function;
+use super::outputs::Output;
+use super::rule::Rule;
+use super::shapes::{Queue, Tag};
+use super::table::JobsTable;
+use super::task_definitions::TaskDefinition;
+
+/// Header facts printed at the top of the template.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Header {
+    /// `jobgen`.
+    pub generator: &'static str,
+    /// The generator's version.
+    pub version: &'static str,
+}
+
+/// The whole stack, ready to render.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stack {
+    /// Generator and version.
+    pub header: Header,
+    /// `Description`.
+    pub description: String,
+    /// The project name.
+    pub project: String,
+    /// Tags for every taggable resource.
+    pub tags: Vec<Tag>,
+    /// The jobs table.
+    pub table: JobsTable,
+    /// The config layer both functions read the configuration document from.
+    pub config_layer: ConfigLayer,
+    /// The create-job function.
+    pub create_job: Function,
+    /// Logical ID of create-job's function URL.
+    pub create_job_url_id: String,
+    /// The track function.
+    pub track: Function,
+    /// Track's async-failure dead-letter queue.
+    pub track_dlq: Queue,
+    /// Logical ID of track's async invoke config.
+    pub track_invoke_config_id: String,
+    /// Lambda's asynchronous retries of a failed track invocation before the event goes to the DLQ.
+    pub track_max_retry_attempts: u32,
+    /// Lambda's maximum age of a queued asynchronous track event, in seconds.
+    pub track_max_event_age_seconds: u32,
+    /// How long the dead-letter queues keep a message, in seconds (SQS's maximum, 14 days).
+    pub dlq_retention_seconds: u32,
+    /// The EventBridge rule.
+    pub rule: Rule,
+    /// Clusters the stack creates.
+    pub clusters: Vec<Cluster>,
+    /// Task definitions the stack creates.
+    pub task_definitions: Vec<TaskDefinition>,
+    /// Outputs.
+    pub outputs: Vec<Output>,
+    /// `awslogs-stream-prefix` of every task container.
+    pub log_stream_prefix: &'static str,
+    /// The configuration document's content: what both handlers read at start-up. Static (every
+    /// name in it is known at synth time), so it ships as a file.
+    #[serde(skip)]
+    pub launch_table: LaunchTable,
+}
+
+impl Stack {
+    /// Number of CloudFormation resources the templates render for this model.
+    pub fn resource_count(&self) -> usize {
+        // table; config layer; per function: function, log group, role; URL; track DLQ + invoke
+        // config; rule + DLQ + queue policy + permission.
+        let fixed = 1 + 1 + 3 + 3 + 1 + 2 + 4;
+        fixed + self.clusters.len() + self.task_definitions.len() * 4
+    }
+
+    /// Every logical ID the model defines, for the consistency check.
+    pub fn logical_ids(&self) -> Vec<String> {
+        let mut ids = vec![
+            self.table.id.clone(),
+            self.config_layer.id.clone(),
+            self.create_job.id.clone(),
+            self.create_job.log_group.id.clone(),
+            self.create_job.role.id.clone(),
+            self.create_job_url_id.clone(),
+            self.track.id.clone(),
+            self.track.log_group.id.clone(),
+            self.track.role.id.clone(),
+            self.track_dlq.id.clone(),
+            self.track_invoke_config_id.clone(),
+            self.rule.id.clone(),
+            self.rule.dlq.id.clone(),
+            self.rule.dlq_policy_id.clone(),
+            self.rule.permission_id.clone(),
+        ];
+        ids.extend(self.clusters.iter().map(|c| c.id.clone()));
+        for td in &self.task_definitions {
+            ids.extend([td.id.clone(), td.log_group.id.clone(), td.task_role.id.clone(), td.execution_role.id.clone()]);
+        }
+        ids
+    }
+}

@@ -1,0 +1,58 @@
+//! The jobs table (`templates/table.yaml.j2`): key, indexes and TTL from the contract.
+
+use jobgen_runtime::contract;
+use serde::Serialize;
+
+use super::shapes::{Skip, skip};
+use crate::config::Config;
+
+/// The jobs table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobsTable {
+    /// Logical ID.
+    pub id: String,
+    /// Partition key attribute.
+    pub key_attr: &'static str,
+    /// Status attribute (index key).
+    pub status_attr: &'static str,
+    /// Job type attribute (index key).
+    pub job_type_attr: &'static str,
+    /// Creation time attribute (index sort key).
+    pub created_at_attr: &'static str,
+    /// Index by status.
+    pub index_by_status: &'static str,
+    /// Index by type.
+    pub index_by_type: &'static str,
+    /// TTL attribute.
+    pub ttl_attr: &'static str,
+    /// Point-in-time recovery on.
+    pub point_in_time_recovery: bool,
+    /// checkov suppressions.
+    pub skips: Vec<Skip>,
+}
+
+/// The jobs table of a project.
+pub fn jobs_table(config: &Config) -> JobsTable {
+    let mut table_skips = vec![skip(
+        "CKV_AWS_119",
+        "the table is encrypted at rest with the AWS managed DynamoDB KMS key (SSESpecification); a customer managed key adds a key policy to maintain and per-request KMS cost for job records that hold no secrets",
+    )];
+    if !config.table.point_in_time_recovery {
+        table_skips.push(skip(
+            "CKV_AWS_28",
+            "point-in-time recovery is off because table.point_in_time_recovery is false in jobgen.yaml",
+        ));
+    }
+    JobsTable {
+        id: "JobsTable".into(),
+        key_attr: contract::KEY_ATTR,
+        status_attr: contract::STATUS_ATTR,
+        job_type_attr: contract::JOB_TYPE_ATTR,
+        created_at_attr: contract::CREATED_AT_ATTR,
+        index_by_status: contract::INDEX_BY_STATUS,
+        index_by_type: contract::INDEX_BY_TYPE,
+        ttl_attr: contract::TTL_ATTR,
+        point_in_time_recovery: config.table.point_in_time_recovery,
+        skips: table_skips,
+    }
+}

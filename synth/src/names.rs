@@ -1,0 +1,160 @@
+//! The naming rules, once, for validation and the model: which project, cluster and job type names
+//! are valid, how a name becomes part of a CloudFormation logical ID (and so which names collide),
+//! and the physical name of every resource the stack names itself. Every physical name is derived
+//! from the project name here, so the quota checks ([`crate::model::limits`]) and the IAM grants
+//! that match names by prefix ([`crate::model::iam`]) read the same rule the resources are named by.
+
+use std::collections::BTreeMap;
+
+use crate::diagnostics::{Diagnostic, join};
+
+/// Longest project, cluster and job type name: they go into resource names (e.g. the task definition
+/// family `<project>_<job type>`, log group names) and into `startedBy = jobgen/<project>` (≤ 128).
+pub const MAX_NAME_LEN: usize = 32;
+
+/// Why `name` is not a valid project/cluster/job type name, if it is not: lowercase letters, digits
+/// and hyphens, starting with a letter, at most [`MAX_NAME_LEN`]. No `_`: it separates the project
+/// from the job type in task definition families ([`family`]).
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Some(format!("it is {} characters long (at most {MAX_NAME_LEN})", name.chars().count()));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some("it must start with a lowercase letter".into());
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Some(format!("it contains `{c}`"));
+    }
+    None
+}
+
+/// A valid name close to `name`, for the help of an invalid one.
+pub fn suggest_name(name: &str) -> String {
+    let mut s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .collect();
+    s = s.trim_matches('-').to_string();
+    if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        s = format!("x-{s}");
+    }
+    s.chars().take(MAX_NAME_LEN).collect::<String>().trim_end_matches('-').to_string()
+}
+
+/// The part of CloudFormation logical IDs derived from a name: split on anything not alphanumeric,
+/// capitalize each part (`send-email` → `SendEmail`, `etl_v2` → `EtlV2`).
+pub fn logical_id_part(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            chars.next().map(|f| f.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// One diagnostic per name under `section` whose logical ID part ([`logical_id_part`]) an earlier
+/// name already has (`etl-2` and `etl2` both become `Etl2`): the stack would define one resource twice.
+pub fn logical_id_collisions<'a>(names: impl Iterator<Item = &'a String>, section: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for name in names {
+        let id = logical_id_part(name);
+        if let Some(first) = seen.get(&id) {
+            out.push(Diagnostic::new(
+                join(section, name),
+                format!("`{name}` and `{first}` both become the CloudFormation logical ID part `{id}`"),
+                "rename one so they differ in more than hyphen placement",
+            ));
+        } else {
+            seen.insert(id, name);
+        }
+    }
+    out
+}
+
+/// The create-job function.
+pub fn create_job_function(project: &str) -> String {
+    format!("{project}-create-job")
+}
+
+/// The track function.
+pub fn track_function(project: &str) -> String {
+    format!("{project}-track")
+}
+
+/// A function's log group: the name Lambda writes to, created by the stack with a retention.
+pub fn function_log_group(function: &str) -> String {
+    format!("/aws/lambda/{function}")
+}
+
+/// The config layer.
+pub fn config_layer(project: &str) -> String {
+    format!("{project}-config")
+}
+
+/// The task state rule.
+pub fn rule(project: &str) -> String {
+    format!("{project}-task-state")
+}
+
+/// The rule's dead-letter queue.
+pub fn rule_dlq(project: &str) -> String {
+    format!("{project}-task-state-dlq")
+}
+
+/// Track's dead-letter queue.
+pub fn track_dlq(project: &str) -> String {
+    format!("{project}-track-dlq")
+}
+
+/// A cluster the stack creates.
+pub fn cluster(project: &str, cluster: &str) -> String {
+    format!("{project}-{cluster}")
+}
+
+/// The family of the task definition the stack creates for a job type.
+pub fn family(project: &str, job_type: &str) -> String {
+    format!("{project}-{job_type}")
+}
+
+/// A job type's task log group.
+pub fn task_log_group(project: &str, job_type: &str) -> String {
+    format!("/jobgen/{project}/{job_type}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(name_problem("etl-2"), None);
+        assert!(name_problem("Etl").is_some());
+        assert!(name_problem("2etl").is_some());
+        assert!(name_problem("etl_2").is_some());
+        assert!(name_problem(&"a".repeat(33)).is_some());
+        assert_eq!(suggest_name("My_Job"), "my-job");
+    }
+
+    #[test]
+    fn logical_id_parts_fold_separators() {
+        assert_eq!(logical_id_part("send-email"), "SendEmail");
+        assert_eq!(logical_id_part("etl_v2"), "EtlV2");
+        assert_eq!(logical_id_part("main"), "Main");
+        assert_eq!(logical_id_part("etl-2"), logical_id_part("etl2"));
+    }
+
+    #[test]
+    fn colliding_names_are_reported_once_each() {
+        let names = ["etl-2".to_string(), "etl2".into(), "other".into(), "etl_2".into()];
+        let d = logical_id_collisions(names.iter(), "job_types");
+        let paths: Vec<&str> = d.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["job_types.etl2", "job_types.etl_2"]);
+        assert!(d[0].message.contains("`Etl2`"), "{}", d[0].message);
+    }
+}
