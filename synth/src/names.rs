@@ -117,9 +117,22 @@ pub fn cluster(project: &str, cluster: &str) -> String {
     format!("{project}-{cluster}")
 }
 
-/// The family of the task definition the stack creates for a job type.
+/// The family of the task definition the stack creates for a job type: `<project>_<job type>`.
+/// Names have no `_` ([`name_problem`]), so [`family_prefix`] matches this project's families and
+/// no other project's (`media_*` cannot match `media-eu_x`).
 pub fn family(project: &str, job_type: &str) -> String {
-    format!("{project}-{job_type}")
+    format!("{}{job_type}", family_prefix(project))
+}
+
+/// What every family the stack creates starts with: create-job may run `<project>_*`.
+pub fn family_prefix(project: &str) -> String {
+    format!("{project}_")
+}
+
+/// The IAM path of every role the stack creates for tasks (task and execution roles):
+/// create-job may pass `role/jobgen/<project>/*`. The functions' own roles stay at `/`, outside it.
+pub fn task_role_path(project: &str) -> String {
+    format!("/jobgen/{project}/")
 }
 
 /// A job type's task log group.
@@ -139,6 +152,15 @@ mod tests {
         assert!(name_problem("etl_2").is_some());
         assert!(name_problem(&"a".repeat(33)).is_some());
         assert_eq!(suggest_name("My_Job"), "my-job");
+    }
+
+    #[test]
+    fn families_and_role_paths_are_unambiguous_per_project() {
+        assert_eq!(family("media", "transcode"), "media_transcode");
+        // A project whose name extends another's never matches the other's prefix.
+        assert!(!family("media-eu", "x").starts_with(&family_prefix("media")));
+        assert!(!task_role_path("media-eu").starts_with(&task_role_path("media")));
+        assert_eq!(task_role_path("media"), "/jobgen/media/");
     }
 
     #[test]

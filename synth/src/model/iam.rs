@@ -7,8 +7,9 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::shapes::{LogGroup, Queue, Skip, get_att, local_arn, sub};
+use super::shapes::{LogGroup, Queue, Skip, get_att, local_arn, sub, sub_escape};
 use crate::config::{self, Effect};
+use crate::names;
 
 /// One IAM policy statement, values already in CloudFormation form.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -39,6 +40,8 @@ pub struct Policy {
 pub struct Role {
     /// Logical ID.
     pub id: String,
+    /// `Path`, or `None` for the default `/`.
+    pub path: Option<String>,
     /// What it is for (rendered as `Description`).
     pub description: String,
     /// The service that assumes it.
@@ -52,7 +55,10 @@ pub struct Role {
 }
 
 /// What create-job may launch: the task definitions RunTask may name and the roles it may pass to
-/// ECS for them.
+/// ECS for them. Task definitions the stack creates are granted by family prefix (any revision, so
+/// a stack update that registers a new revision never leaves create-job unable to run it) and
+/// their roles by IAM path: one resource each however many job types there are. Existing task
+/// definitions and their roles are listed one by one, as the project names them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LaunchGrants {
     /// `ecs:RunTask` resources.
@@ -68,11 +74,13 @@ impl LaunchGrants {
         }
     }
 
-    /// Lets create-job run a task definition the stack creates, with its two roles.
-    pub fn created(&mut self, task_definition_id: &str, task_role_id: &str, execution_role_id: &str) {
-        Self::add(&mut self.run_task, json!({ "Ref": task_definition_id }));
-        Self::add(&mut self.pass_role, get_att(task_role_id, "Arn"));
-        Self::add(&mut self.pass_role, get_att(execution_role_id, "Arn"));
+    /// Lets create-job run the task definitions the stack creates (`<project>_*`, any revision) and
+    /// pass their roles (`role/jobgen/<project>/*`).
+    pub fn created(&mut self, project: &str) {
+        let family = sub_escape(&names::family_prefix(project));
+        Self::add(&mut self.run_task, sub(&local_arn("ecs", &format!("task-definition/{family}*:*"))));
+        let path = sub_escape(&names::task_role_path(project));
+        Self::add(&mut self.pass_role, sub(&format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{path}*")));
     }
 
     /// Lets create-job run an existing task definition, passing the roles the project lists for it.
@@ -161,6 +169,7 @@ pub fn create_job_role(
     }
     Role {
         id: "CreateJobRole".into(),
+        path: None,
         description: format!("jobgen {project}: create-job function"),
         service: "lambda.amazonaws.com",
         assume_condition: Value::Null,
@@ -191,6 +200,7 @@ pub fn track_role(project: &str, log: &LogGroup, table_arn: Value, dlq: &Queue) 
     ];
     Role {
         id: "TrackRole".into(),
+        path: None,
         description: format!("jobgen {project}: track function"),
         service: "lambda.amazonaws.com",
         assume_condition: Value::Null,
@@ -219,6 +229,7 @@ pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Ta
     let policies = if statements.is_empty() { vec![] } else { vec![Policy { name: "job".into(), statements }] };
     Role {
         id: format!("TaskRole{id_part}"),
+        path: Some(names::task_role_path(project)),
         description: format!("jobgen {project}: tasks of job type {job_type}"),
         service: "ecs-tasks.amazonaws.com",
         assume_condition: ecs_tasks_trust_condition(),
@@ -281,6 +292,7 @@ pub fn execution_role(project: &str, job_type: &str, id_part: &str, task: &confi
     }
     Role {
         id: format!("ExecutionRole{id_part}"),
+        path: Some(names::task_role_path(project)),
         description: format!("jobgen {project}: ECS agent for job type {job_type} (image pull, logs, secrets)"),
         service: "ecs-tasks.amazonaws.com",
         // No source condition: AWS documents it for task roles; the execution role is assumed
@@ -343,6 +355,23 @@ fn ecr_repository_arn(image: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn created_task_definitions_are_granted_once_by_prefix_and_path() {
+        let mut grants = LaunchGrants::default();
+        grants.created("media");
+        grants.created("media");
+        assert_eq!(
+            grants.run_task,
+            [
+                json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/media_*:*"})
+            ]
+        );
+        assert_eq!(
+            grants.pass_role,
+            [json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/jobgen/media/*"})]
+        );
+    }
 
     #[test]
     fn secrets_manager_arn_with_json_key_is_trimmed() {

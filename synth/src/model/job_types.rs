@@ -79,7 +79,7 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
         let (task_definition, container, architecture) = match (&jt.task, &jt.task_definition) {
             (Some(task), _) => {
                 let td = task_definition(config, name, task);
-                out.grants.created(&td.id, &td.task_role.id, &td.execution_role.id);
+                out.grants.created(&config.project.name);
                 // The family: RunTask uses its latest ACTIVE revision, the one this stack version registered.
                 let entry = (td.family.clone(), td.container_name.clone(), task.architecture);
                 out.task_definitions.push(td);
