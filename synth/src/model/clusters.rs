@@ -13,6 +13,9 @@ use crate::names;
 /// A cluster the stack creates.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cluster {
+    /// Its name under `clusters` in the config.
+    #[serde(skip)]
+    pub config_name: String,
     /// Logical ID.
     pub id: String,
     /// `ClusterName`.
@@ -88,6 +91,7 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
                 launch_value: physical.clone(),
             });
             clusters.push(Cluster {
+                config_name: name.clone(),
                 output: outputs::cluster_arn(&id),
                 id,
                 name: physical,

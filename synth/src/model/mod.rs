@@ -32,7 +32,7 @@ pub use clusters::{Cluster, ClusterRef};
 pub use config_layer::ConfigLayer;
 pub use functions::{CREATE_JOB_TIMEOUT_SECONDS, EnvVar, Function, TRACK_TIMEOUT_SECONDS};
 pub use iam::{Policy, Role, Statement};
-pub use limits::{MAX_RESOURCES, MAX_TEMPLATE_BYTES, check_template_size};
+pub use limits::check_template_size;
 pub use outputs::Output;
 pub use rule::{Rule, TRACKED_STATUSES};
 pub use shapes::{LogGroup, Queue, Skip, Tag};
@@ -128,7 +128,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         launch_table: launch,
     };
 
-    diags.extend(limits::check(&stack));
+    diags.extend(limits::check(&stack, config));
     if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }
 }
 

@@ -19,10 +19,13 @@ pub struct Output {
     pub description: String,
     /// `Value` (an intrinsic).
     pub value: Value,
+    /// The config path it comes from (`clusters.NAME`), empty for the fixed outputs.
+    #[serde(skip)]
+    pub source: String,
 }
 
 fn out(name: &str, description: &str, value: Value) -> Output {
-    Output { name: name.into(), description: description.into(), value }
+    Output { name: name.into(), description: description.into(), value, source: String::new() }
 }
 
 /// The logical IDs the outputs name.
@@ -64,7 +67,9 @@ pub fn outputs(ids: Ids<'_>, cluster_refs: &[ClusterRef]) -> Vec<Output> {
         out(TRACK_DLQ_URL, "Queue of events track failed on after retries", r#ref(ids.track_dlq)),
     ];
     for c in cluster_refs {
-        outs.push(out(&cluster_arn(&cluster_id(&c.name)), &format!("ARN of cluster {}", c.name), c.arn.clone()));
+        let mut o = out(&cluster_arn(&cluster_id(&c.name)), &format!("ARN of cluster {}", c.name), c.arn.clone());
+        o.source = format!("clusters.{}", c.name);
+        outs.push(o);
     }
     outs
 }
