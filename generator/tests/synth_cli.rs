@@ -125,3 +125,80 @@ fn synth_refuses_handlers_packaged_for_another_architecture() {
         .assert()
         .success();
 }
+
+/// A project of `n` job types (one created cluster, 29-character names) as `jobgen init` would
+/// lay it out: `job_types:` is on line 10.
+fn many(n: usize) -> String {
+    let mut y = String::from(
+        "version: 1\nproject:\n  name: invoicing\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\njob_types:\n",
+    );
+    for i in 1..=n {
+        y.push_str(&format!(
+            "  process-customer-invoices-{i:03}:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n"
+        ));
+    }
+    y
+}
+
+/// Runs `jobgen ARGS` in `dir` without colors; returns (exit code, stdout, stderr).
+fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = jobgen().current_dir(dir).env("NO_COLOR", "1").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_reports_the_stack_limits_synth_reports_located_in_the_named_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("many.yaml"), many(600)).unwrap();
+    let (code, stdout, validate) = run(dir.path(), &["validate", "-c", "many.yaml"]);
+    assert_eq!(code, Some(2), "{stdout}{validate}");
+    assert!(stdout.is_empty(), "validate said {stdout:?} about a project over a limit");
+    assert!(
+        validate.contains("job_types: the stack would have 2416 resources: AWS allows at most 500 resources in one CloudFormation stack"),
+        "{validate}"
+    );
+    assert!(validate.contains("[many.yaml:10:1]"), "the file as given and the line of `job_types:`:\n{validate}");
+    assert!(!validate.contains("jobgen.yaml"), "{validate}");
+    let (code, _, synth) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(synth, validate, "synth and validate report the same problems");
+    assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
+#[test]
+fn a_limit_on_one_field_points_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // The task role's inline policy is over IAM's 10,240 characters: blamed on `policies`, line 16.
+    let mut text = many(1);
+    text.push_str(&format!(
+        "      policies:\n        - actions: [s3:GetObject]\n          resources: [\"arn:aws:s3:::{}\"]\n",
+        "b".repeat(11_000)
+    ));
+    std::fs::write(dir.path().join("big-policy.yaml"), text).unwrap();
+    for command in ["validate", "synth"] {
+        let (code, _, stderr) = run(dir.path(), &[command, "-c", "big-policy.yaml"]);
+        assert_eq!(code, Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("job_types.process-customer-invoices-001.task.policies: the policies of role"),
+            "{command}: {stderr}"
+        );
+        assert!(stderr.contains("[big-policy.yaml:16:7]"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn validate_accepts_the_largest_single_stack() {
+    // 121 job types: 500 resources exactly, and create-job's policy the size it is for one.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("max.yaml"), many(121)).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["validate", "-c", "max.yaml"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "ok: 121 job types, 1 clusters\n"), "{stderr}");
+    std::fs::write(dir.path().join("over.yaml"), many(122)).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["validate", "-c", "over.yaml"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("504 resources"), "{stderr}");
+}

@@ -22,25 +22,66 @@ pub mod synth;
 pub mod validate;
 pub mod write;
 
-/// Reads, parses and validates a project file: the front half of the pipeline every command shares.
-/// Every problem is in the returned [`diagnostics::Report`], located and in file order.
+/// Reads, parses, validates and models a project file: every problem jobgen finds without
+/// rendering, the model's limits included, each located in the file (`FILE:LINE:COL`, the file
+/// named as `path` is given) and in file order. [`synthesize_file`] also renders and checks.
 pub fn load(path: &Path) -> Result<config::Config, diagnostics::Report> {
-    let name = path.display().to_string();
-    let text = read_limited(path)
-        .map_err(|(message, help)| diagnostics::Report::from(vec![diagnostics::Diagnostic::new("", message, help)]))?;
-    check_text(&text, &name)
+    let text = read(path)?;
+    check_text(&text, &path.display().to_string())
 }
 
-/// Parses and validates a project file's text; `file_name` is only used in messages.
+/// [`load`] on a project file's text; `file_name` is only used in messages.
 pub fn check_text(text: &str, file_name: &str) -> Result<config::Config, diagnostics::Report> {
+    let doc = validated(text, file_name)?;
+    match model::build(&doc.config, &model::ModelOptions::default()) {
+        Ok(_) => Ok(doc.config),
+        Err(report) => Err(located(report, &doc, text, file_name)),
+    }
+}
+
+/// The whole pipeline for one project file, short of writing: read → parse → validate → model →
+/// render → check. What `jobgen validate` and `jobgen synth` both run, so they report the same
+/// problems: every config error and every limit (the template's size too), located in the file
+/// as `path` names it.
+pub fn synthesize_file(path: &Path, options: &model::ModelOptions) -> Result<synth::Synthesized, synth::SynthError> {
+    let text = read(path).map_err(synth::SynthError::Config)?;
+    synthesize_text(&text, &path.display().to_string(), options)
+}
+
+/// [`synthesize_file`] on a project file's text; `file_name` is only used in messages.
+pub fn synthesize_text(
+    text: &str,
+    file_name: &str,
+    options: &model::ModelOptions,
+) -> Result<synth::Synthesized, synth::SynthError> {
+    let doc = validated(text, file_name).map_err(synth::SynthError::Config)?;
+    synth::synthesize(&doc.config, options).map_err(|e| match e {
+        synth::SynthError::Config(report) => synth::SynthError::Config(located(report, &doc, text, file_name)),
+        other => other,
+    })
+}
+
+/// Parses and validates, every problem located.
+fn validated(text: &str, file_name: &str) -> Result<parse::Document, diagnostics::Report> {
     let doc = parse::parse_document(text, file_name)?;
     let problems = validate::validate(&doc.config);
     if problems.is_empty() {
-        return Ok(doc.config);
+        return Ok(doc);
     }
-    let mut report = diagnostics::Report::new(problems, file_name, text);
+    Err(located(diagnostics::Report::from(problems), &doc, text, file_name))
+}
+
+/// A report of later stages (computed on the typed config, paths only) about `doc`: named after
+/// the file, with each diagnostic at its path's line, the way validation errors are.
+fn located(report: diagnostics::Report, doc: &parse::Document, text: &str, file_name: &str) -> diagnostics::Report {
+    let mut report = diagnostics::Report::new(report.diagnostics, file_name, text);
     report.locate(&doc.index);
-    Err(report)
+    report
+}
+
+fn read(path: &Path) -> Result<String, diagnostics::Report> {
+    read_limited(path)
+        .map_err(|(message, help)| diagnostics::Report::from(vec![diagnostics::Diagnostic::new("", message, help)]))
 }
 
 /// Reads at most one byte more than [`parse::MAX_FILE_BYTES`], so a huge (or endless, e.g. a device)

@@ -14,9 +14,10 @@ use crate::render::{self, RenderError};
 /// Why a synthesis failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    /// The project exceeds a limit of the rendered stack (Lambda environment, resources, template size).
+    /// The project file has problems: config errors or limits of the stack (exit 2). Located in the
+    /// file when it came through [`crate::synthesize_file`]; paths only from [`synthesize`].
     #[error("{0}")]
-    Limits(Report),
+    Config(Report),
     /// Rendering failed: a jobgen bug.
     #[error(transparent)]
     Render(#[from] RenderError),
@@ -28,6 +29,8 @@ pub enum SynthError {
 /// A synthesized stack.
 #[derive(Debug, Clone)]
 pub struct Synthesized {
+    /// The validated config it was synthesized from.
+    pub config: Config,
     /// The model it was rendered from.
     pub stack: Stack,
     /// The CloudFormation YAML.
@@ -44,13 +47,20 @@ pub struct Synthesized {
 
 /// Builds, renders and checks the stack for a validated config.
 pub fn synthesize(config: &Config, options: &ModelOptions) -> Result<Synthesized, SynthError> {
-    let stack = model::build(config, options).map_err(SynthError::Limits)?;
+    let stack = model::build(config, options).map_err(SynthError::Config)?;
     let rendered = render::render(&stack)?;
-    model::check_template_size(rendered.text.len()).map_err(SynthError::Limits)?;
+    model::check_template_size(rendered.text.len()).map_err(SynthError::Config)?;
     let document = check::parse(&rendered.text)?;
     check::check(&document)?;
     let config_document = stack.launch_table.to_json();
-    Ok(Synthesized { stack, yaml: rendered.text, document, config_document, templates_used: rendered.used })
+    Ok(Synthesized {
+        config: config.clone(),
+        stack,
+        yaml: rendered.text,
+        document,
+        config_document,
+        templates_used: rendered.used,
+    })
 }
 
 /// The file `make package` writes beside the handler zips, naming the architecture they were built for.

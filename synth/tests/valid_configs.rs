@@ -1,6 +1,7 @@
 //! Valid files the parser and validator must accept, and what they must resolve to: anchors,
 //! aliases and merge keys (which a strict key check could mistake for unknown keys), and a
-//! 500-job-type project (the size `make bench` measures).
+//! 500-job-type project (the size `make bench` measures), which passes every field rule and only
+//! the model's resource limit refuses.
 
 // A test fails by panicking, with a message that says what was expected.
 #![allow(clippy::panic)]
@@ -74,7 +75,7 @@ job_types:
 }
 
 #[test]
-fn five_hundred_job_types_validate() {
+fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refuses_them() {
     let mut text = String::from(
         "version: 1\nproject: { name: big }\ndefaults:\n  network: { subnets: [subnet-0123456789abcdef0] }\nclusters:\n  main: { create: {} }\njob_types:\n",
     );
@@ -83,6 +84,16 @@ fn five_hundred_job_types_validate() {
             "  job-{i}:\n    task:\n      image: public.ecr.aws/docker/library/alpine:3.20\n      cpu: 1024\n      memory: 2048\n      environment: {{ INDEX: \"{i}\" }}\n"
         ));
     }
-    let config = accept(&text);
-    assert_eq!(config.job_types.len(), 500);
+    // The parser and the validator accept it (the size `make bench` measures)...
+    let doc = jobgen_synth::parse::parse_document(&text, "big.yaml").unwrap_or_else(|r| panic!("rejected:\n{r}"));
+    assert_eq!(doc.config.job_types.len(), 500);
+    assert_eq!(jobgen_synth::validate::validate(&doc.config), vec![]);
+    // ...and the model refuses it on one limit only, located at `job_types:` in the named file.
+    let report =
+        jobgen_synth::check_text(&text, "big.yaml").err().unwrap_or_else(|| panic!("500 job types fit one stack?"));
+    assert_eq!(report.diagnostics.len(), 1, "{report}");
+    let d = &report.diagnostics[0];
+    assert_eq!((d.path.as_str(), d.span.map(|l| l.line)), ("job_types", Some(7)), "{report}");
+    assert!(d.message.contains("2016 resources"), "{}", d.message);
+    assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
 }

@@ -38,25 +38,16 @@ pub enum Format {
 
 /// `jobgen synth`: load → model → render → check → write (or compare, with `--check`).
 pub fn run(args: &Args) -> i32 {
+    use jobgen_synth::synth::SynthError;
     use jobgen_synth::write::{self, Freshness};
-    let config = match jobgen_synth::load(&args.config) {
-        Ok(config) => config,
-        Err(report) => {
-            print_report(&report);
-            return 2;
-        }
-    };
-    if let Err(report) = jobgen_synth::synth::check_packaged_architecture(&config, &args.lambda_dir) {
-        print_report(&report);
-        return 2;
-    }
     let cwd = std::env::current_dir().unwrap_or_default();
     let template_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let options =
         jobgen_synth::model::ModelOptions { lambda_dir: write::relative_path(&template_dir, &args.lambda_dir, &cwd) };
-    let synthesized = match jobgen_synth::synth::synthesize(&config, &options) {
+    // The same pipeline as `jobgen validate`: config errors and limits, located in the file.
+    let synthesized = match jobgen_synth::synthesize_file(&args.config, &options) {
         Ok(s) => s,
-        Err(jobgen_synth::synth::SynthError::Limits(report)) => {
+        Err(SynthError::Config(report)) => {
             print_report(&report);
             return 2;
         }
@@ -65,6 +56,10 @@ pub fn run(args: &Args) -> i32 {
             return 2;
         }
     };
+    if let Err(report) = jobgen_synth::synth::check_packaged_architecture(&synthesized.config, &args.lambda_dir) {
+        print_report(&report);
+        return 2;
+    }
     let format = match args.format {
         Format::Yaml => write::Format::Yaml,
         Format::Json => write::Format::Json,

@@ -1,4 +1,4 @@
-//! `jobgen validate`: every problem of a project file at once.
+//! `jobgen validate`: every problem of a project file at once, the stack's limits included.
 
 use std::path::PathBuf;
 
@@ -12,15 +12,21 @@ pub struct Args {
     pub config: PathBuf,
 }
 
-/// `jobgen validate`: load (parse + validate) and report.
+/// `jobgen validate`: everything `jobgen synth` checks (parse, validate, the model's limits, the
+/// rendered template's size), without writing anything; the same messages, located in the file.
 pub fn run(args: &Args) -> i32 {
-    match jobgen_synth::load(&args.config) {
-        Ok(config) => {
-            println!("ok: {} job types, {} clusters", config.job_types.len(), config.clusters.len());
+    use jobgen_synth::synth::SynthError;
+    match jobgen_synth::synthesize_file(&args.config, &jobgen_synth::model::ModelOptions::default()) {
+        Ok(s) => {
+            println!("ok: {} job types, {} clusters", s.config.job_types.len(), s.config.clusters.len());
             0
         }
-        Err(report) => {
+        Err(SynthError::Config(report)) => {
             print_report(&report);
+            2
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             2
         }
     }
