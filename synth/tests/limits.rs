@@ -440,3 +440,22 @@ fn names_that_fold_to_the_same_logical_id_are_reported() {
     assert_eq!(report.diagnostics[0].path, "job_types.j_001");
     assert!(report.diagnostics[0].message.contains("J001"), "{}", report.diagnostics[0].message);
 }
+
+#[test]
+fn the_120_job_type_fixture_fits_and_create_jobs_policy_is_as_small_as_for_one_job_type() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
+    let large = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default()).unwrap();
+    assert_eq!(large.config.job_types.len(), 120);
+    assert_eq!(large.stack.resource_count(), 496);
+    assert!(large.config.job_types.keys().all(|k| k.len() == 29), "process-customer-invoices-NNN");
+    let mut one = large.config.clone();
+    one.job_types.truncate(1);
+    let one = build(&one).unwrap();
+    let size = |stack: &Stack| limits::role_policy_chars(&Resolver::new(stack), &stack.create_job.role);
+    eprintln!(
+        "invoicing: create-job's inline policy is {} characters with 120 job types, {} with 1",
+        size(&large.stack),
+        size(&one)
+    );
+    assert_eq!(size(&large.stack), size(&one));
+}

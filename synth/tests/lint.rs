@@ -1,6 +1,7 @@
-//! The real linters on every example: cfn-lint (errors AND warnings fail) on the YAML and the JSON
-//! output, and checkov (any failed check fails; every suppression must carry a reason). Tools come
-//! from the pinned venvs `make tools` builds.
+//! The real linters on every example and on the largest fixture (120 job types,
+//! `tests/fixtures/valid/invoicing-120.yaml`): cfn-lint (errors AND warnings fail) on the YAML and
+//! the JSON output, and checkov (any failed check fails; every suppression must carry a reason).
+//! Tools come from the pinned venvs `make tools` builds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -60,36 +61,62 @@ fn cfn_lint_reports_nothing_on_the_json_format() {
     }
 }
 
+/// The 120-job-type fixture, validated and synthesized into `dir` as `jobgen synth -o` writes it.
+fn synth_large_fixture(dir: &Path) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
+    let s = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+    assert_eq!(s.config.job_types.len(), 120);
+    let path = dir.join("template.yaml");
+    jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
+    path
+}
+
+#[test]
+fn cfn_lint_reports_nothing_on_a_120_job_type_project() {
+    let dir = tempfile::tempdir().unwrap();
+    run_cfn_lint(&synth_large_fixture(dir.path()));
+}
+
+fn run_checkov(path: &Path, name: &str) {
+    let out = Command::new(checkov())
+        .args(["--framework", "cloudformation", "--output", "json", "--skip-download", "-f"])
+        .arg(path)
+        // Never phone home: checkov's platform integration is off without an API key, this makes sure.
+        .env("BC_SKIP_MAPPING", "TRUE")
+        .output()
+        .expect("run checkov (make tools)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("checkov output is not JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+    });
+    assert_eq!(report["summary"]["parsing_errors"], 0, "checkov could not parse {name}");
+    let results = &report["results"];
+    let failed = results["failed_checks"].as_array().cloned().unwrap_or_default();
+    let summary: Vec<String> =
+        failed.iter().map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["check_name"])).collect();
+    assert!(failed.is_empty(), "checkov on {name}: failed checks:\n{}", summary.join("\n"));
+    assert!(!results["passed_checks"].as_array().cloned().unwrap_or_default().is_empty(), "checkov ran no check");
+    for skipped in results["skipped_checks"].as_array().cloned().unwrap_or_default() {
+        let comment = skipped["check_result"]["suppress_comment"].as_str().unwrap_or_default();
+        assert!(
+            comment.split_whitespace().count() >= 8,
+            "{name}: {} on {} is skipped without a real reason: {comment:?}",
+            skipped["check_id"],
+            skipped["resource"]
+        );
+    }
+}
+
 #[test]
 fn checkov_fails_no_check_and_every_skip_has_a_reason() {
     for name in EXAMPLES {
-        let path = repo_root().join("examples").join(name).join("template.yaml");
-        let out = Command::new(checkov())
-            .args(["--framework", "cloudformation", "--output", "json", "--skip-download", "-f"])
-            .arg(&path)
-            // Never phone home: checkov's platform integration is off without an API key, this makes sure.
-            .env("BC_SKIP_MAPPING", "TRUE")
-            .output()
-            .expect("run checkov (make tools)");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!("checkov output is not JSON ({e}):\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-        });
-        assert_eq!(report["summary"]["parsing_errors"], 0, "checkov could not parse examples/{name}");
-        let results = &report["results"];
-        let failed = results["failed_checks"].as_array().cloned().unwrap_or_default();
-        let summary: Vec<String> =
-            failed.iter().map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["check_name"])).collect();
-        assert!(failed.is_empty(), "checkov on examples/{name}: failed checks:\n{}", summary.join("\n"));
-        assert!(!results["passed_checks"].as_array().cloned().unwrap_or_default().is_empty(), "checkov ran no check");
-        for skipped in results["skipped_checks"].as_array().cloned().unwrap_or_default() {
-            let comment = skipped["check_result"]["suppress_comment"].as_str().unwrap_or_default();
-            assert!(
-                comment.split_whitespace().count() >= 8,
-                "examples/{name}: {} on {} is skipped without a real reason: {comment:?}",
-                skipped["check_id"],
-                skipped["resource"]
-            );
-        }
+        run_checkov(&repo_root().join("examples").join(name).join("template.yaml"), &format!("examples/{name}"));
     }
+}
+
+#[test]
+fn checkov_fails_no_check_on_a_120_job_type_project() {
+    let dir = tempfile::tempdir().unwrap();
+    run_checkov(&synth_large_fixture(dir.path()), "the 120-job-type fixture");
 }
