@@ -1,7 +1,7 @@
 //! The unknown-key check: every mapping key the parser's walk saw, checked against the JSON Schema
 //! ([`crate::schema`]), so a file's unknown keys are *all* reported at once, each with a
 //! did-you-mean, where serde stops at the first. The parser ([`crate::parse`]) records the keys
-//! ([`KeyRecord`]) and calls [`KeyCheck::check`]; this module needs nothing from the parser.
+//! (`KeyRecord`) and calls `KeyCheck::check`; this module needs nothing from the parser.
 
 use std::rc::Rc;
 

@@ -1,8 +1,12 @@
 //! jobgen's synth pipeline: `jobgen.yaml` in, CloudFormation out, with no AWS SDK and no async
 //! runtime (its tests build in seconds).
 //!
-//! One module per stage: [`config`] (the schema) → [`parse`] → [`validate`] → [`model`] →
-//! [`render`] → [`check`] → [`write`]; [`synth`] runs the back half in one call. See ARCHITECTURE.md.
+//! One module per stage: [`config`] (the schema) → [`parse`] (with the unknown-key check, [`keys`])
+//! → [`validate`] → [`model`] (its [`model::limits`] check the whole stack) → [`render`] →
+//! [`check`] → [`write`](mod@write); [`synth`] runs the back half in one call and [`synthesize_file`] the
+//! whole pipeline short of writing, as `jobgen validate` and `jobgen synth` do. Shared by the
+//! stages: [`names`] (the naming rules), [`quotas`] (AWS's numbers, with sources) and
+//! [`diagnostics`]. The modules form a DAG (`tests/module_graph.rs`). See ARCHITECTURE.md.
 
 use std::io::Read;
 use std::path::Path;

@@ -27,6 +27,13 @@ pub const EPHEMERAL_STORAGE_GIB: std::ops::RangeInclusive<u32> = 21..=200;
 /// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>
 pub const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10240;
 
+/// Longest DynamoDB table name: the longest name CloudFormation may generate for the jobs table,
+/// which jobgen does not name. <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html>
+pub const MAX_TABLE_NAME_LEN: usize = 255;
+/// Longest IAM role name: the longest name CloudFormation may generate for a role jobgen does not
+/// name. <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>
+pub const MAX_ROLE_NAME_LEN: usize = 64;
+
 /// An AWS limit the model checks the whole stack against ([`crate::model::limits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {

@@ -3,8 +3,9 @@
 //! names the field path, says what is wrong and why, and how to fix it. Positions are attached
 //! afterwards from the parser's span index ([`crate::diagnostics::Report::locate`]).
 //!
-//! Limits that depend on the rendered stack (Lambda's 4 KB environment, CloudFormation's resource
-//! and template-size limits) belong to the model stage, which knows the rendered sizes.
+//! Quotas only the whole stack shows (IAM policy sizes, resource and output counts, names derived
+//! from several fields, the template's size) belong to the model stage ([`crate::model::limits`]);
+//! the numbers of both are in [`crate::quotas`].
 
 use std::collections::BTreeSet;
 

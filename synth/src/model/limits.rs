@@ -26,10 +26,10 @@ pub const WORST_REGION: usize = 20;
 pub const WORST_ACCOUNT: usize = 12;
 /// Longest `AWS::URLSuffix` (`amazonaws.com.cn`).
 pub const WORST_URL_SUFFIX: usize = 16;
-/// Longest name CloudFormation generates for a role jobgen does not name (IAM's role name limit).
-pub const WORST_ROLE_NAME: usize = 64;
-/// Longest name CloudFormation generates for the jobs table (DynamoDB's table name limit).
-pub const WORST_TABLE_NAME: usize = 255;
+/// Longest name CloudFormation generates for a role jobgen does not name.
+pub const WORST_ROLE_NAME: usize = quotas::MAX_ROLE_NAME_LEN;
+/// Longest name CloudFormation generates for the jobs table.
+pub const WORST_TABLE_NAME: usize = quotas::MAX_TABLE_NAME_LEN;
 /// Longest value of an intrinsic the resolver does not know (the longest ARN most services accept).
 pub const UNKNOWN_VALUE: usize = 2048;
 /// What `aws cloudformation package` adds to the template when it rewrites the two functions'
