@@ -2,8 +2,8 @@
 # Benchmarks `jobgen synth` (release build) for large projects; prints the numbers BENCHMARKS.md records.
 #
 # A 500-job-type project cannot be one valid stack: every job type with `task` adds 4 resources
-# (CloudFormation allows 500 per stack) and an entry in the job-type table create-job reads from its
-# environment (Lambda allows 4 KB). So this measures what is honest:
+# (CloudFormation allows 500 per stack). The job-type table travels in the config layer and IAM no
+# longer grows with job types, so the resource count is the only bound. This measures:
 #   1. synth of the largest project the limits allow (found by search, same shape as the others);
 #   2. synth of a 500-job-type project: parse + validate + model, then the limit report (exit 2).
 # Uses hyperfine when installed (apt-get install hyperfine), else a timed loop.

@@ -53,7 +53,7 @@ impl Stack {
 
         let cluster = format!("{project}-cluster");
         let cluster_arn = create_fargate_cluster(&ecs, &cluster).await;
-        let family = format!("{project}-{REPORT}");
+        let family = format!("{project}_{REPORT}");
         let task_definition_arn = register_task_definition(&ecs, &family, CONTAINER).await;
 
         let launch_table = LaunchTable {
