@@ -88,6 +88,27 @@ pub const INDEX_BY_STATUS: &str = "byStatus";
 pub const INDEX_BY_TYPE: &str = "byType";
 /// The TTL attribute (epoch seconds), set when a job reaches a terminal status.
 pub const TTL_ATTR: &str = "expiresAt";
+/// Global secondary index: the queue of jobs waiting for a concurrency slot, oldest first. Sparse:
+/// only QUEUED jobs carry its key attributes ([`QUEUE_KEY_ATTR`], [`QUEUE_ORDER_ATTR`]), so it
+/// holds exactly the waiting jobs and costs nothing while none wait. Projection KEYS_ONLY: the
+/// admitting function reads the job it admits by its key.
+pub const INDEX_BY_QUEUE: &str = "byQueue";
+/// Attribute holding the queue a QUEUED job waits in (string): partition key of [`INDEX_BY_QUEUE`].
+/// Only QUEUED jobs carry it.
+pub const QUEUE_KEY_ATTR: &str = "queueKey";
+/// Attribute holding a QUEUED job's place in its queue (string, sorting in submission order): sort
+/// key of [`INDEX_BY_QUEUE`]. Only QUEUED jobs carry it.
+pub const QUEUE_ORDER_ATTR: &str = "queueOrder";
+/// The queue name of the project-wide limit ([`LaunchTable::max_concurrency`]); a job type's own
+/// limit ([`JobTypeEntry::max_concurrency`]) is named by the job type.
+pub const PROJECT_QUEUE: &str = "*";
+
+/// The key ([`KEY_ATTR`]) of the item that counts the running jobs of one limit: a job type's, or
+/// the project's ([`PROJECT_QUEUE`]). It lives in the jobs table beside the jobs; job ids (lowercase
+/// base32) never contain `#`, so it never names a job.
+pub fn limit_item_key(queue_or_type: &str) -> String {
+    format!("limit#{queue_or_type}")
+}
 
 /// Names of the other attributes of a job record, shared by the handlers (which write them) and the
 /// operator commands (which read them). The key, status, job type, creation time and TTL attributes
@@ -169,6 +190,10 @@ pub mod attr {
     pub const ARCHITECTURE: &str = "architecture";
     /// Estimated Fargate cost in USD, set when the task stopped.
     pub const COST_USD: &str = "costUsd";
+    /// On a limit item ([`super::limit_item_key`]): how many jobs hold a slot of that limit.
+    pub const RUNNING: &str = "running";
+    /// On a job: the concurrency slot it holds while it is admitted, so a slot is released once.
+    pub const SLOT: &str = "slot";
 }
 
 /// Timeout of the create-job function, in seconds: RunTask is retried with backoff inside the call.
@@ -311,6 +336,10 @@ pub struct JobTypeEntry {
     pub container: String,
     /// CPU architecture, for the cost estimate.
     pub architecture: Architecture,
+    /// At most this many jobs of this type hold a slot (are launching or running) at once; the
+    /// others wait as QUEUED and start in submission order. `None`: no limit of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
 }
 
 /// The stack configuration document both handlers read at start-up from [`CONFIG_FILE`]: every job
@@ -327,11 +356,21 @@ pub struct LaunchTable {
     pub networks: Vec<Network>,
     /// Job types by name.
     pub job_types: BTreeMap<String, JobTypeEntry>,
+    /// At most this many jobs of the whole project hold a slot at once, whatever their type (each
+    /// job type's own [`JobTypeEntry::max_concurrency`] applies too). `None`: no project limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
 }
 
 impl Default for LaunchTable {
     fn default() -> Self {
-        LaunchTable { version: CONFIG_VERSION, clusters: Vec::new(), networks: Vec::new(), job_types: BTreeMap::new() }
+        LaunchTable {
+            version: CONFIG_VERSION,
+            clusters: Vec::new(),
+            networks: Vec::new(),
+            job_types: BTreeMap::new(),
+            max_concurrency: None,
+        }
     }
 }
 
@@ -449,8 +488,10 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
                 capacity,
                 container: "app".into(),
                 architecture: Architecture::Arm64,
+                max_concurrency: None,
             },
         )]),
+        max_concurrency: None,
     }
 }
 
@@ -497,5 +538,31 @@ mod tests {
         assert_eq!(LaunchTable::from_json(&table.to_json()), Ok(table.clone()));
         assert_eq!(table.to_json(), table.clone().to_json(), "the document is deterministic");
         assert_eq!(config_sha256(b"").len(), 64);
+    }
+
+    #[test]
+    fn concurrency_limits_are_optional_and_absent_when_unset() {
+        // A document without the keys (every document before limits existed) parses as unlimited,
+        // and an unlimited table writes no key, so its bytes and hash are what they were.
+        let unlimited = sample_table(Capacity::Fargate);
+        let text = unlimited.to_json();
+        assert!(!text.contains("maxConcurrency"), "{text}");
+        let parsed = LaunchTable::from_json(&text).expect("valid table");
+        assert_eq!((parsed.max_concurrency, parsed.job_types["report"].max_concurrency), (None, None));
+
+        let mut limited = unlimited.clone();
+        limited.max_concurrency = Some(10);
+        limited.job_types.get_mut("report").expect("report").max_concurrency = Some(2);
+        let text = limited.to_json();
+        assert!(text.contains(r#""maxConcurrency": 10"#) && text.contains(r#""maxConcurrency": 2"#), "{text}");
+        assert_eq!(LaunchTable::from_json(&text), Ok(limited));
+    }
+
+    #[test]
+    fn limit_items_and_queues_are_named_apart_from_jobs() {
+        assert_eq!(limit_item_key("report"), "limit#report");
+        assert_eq!(limit_item_key(PROJECT_QUEUE), "limit#*");
+        assert_ne!(QUEUE_KEY_ATTR, QUEUE_ORDER_ATTR);
+        assert!(![INDEX_BY_STATUS, INDEX_BY_TYPE].contains(&INDEX_BY_QUEUE));
     }
 }

@@ -107,6 +107,7 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 capacity,
                 container,
                 architecture,
+                max_concurrency: None,
             },
         );
     }
