@@ -1,9 +1,10 @@
 //! The `jobgen.yaml` schema: plain serde types, unknown keys rejected. Parsing lives in
 //! [`crate::parse`]; every rule beyond "the types fit" lives in [`crate::validate`].
 //!
-//! Growth rule: a new capability is a new optional key (per job type where it belongs, e.g. a future
-//! `concurrency`, `timeout_seconds`, `retries`, `schedule` under `job_types.NAME`), so files written
-//! for an older jobgen keep parsing. `version` changes only for a breaking change.
+//! Growth rule: a new capability is a new optional key (per job type where it belongs, e.g.
+//! `max_concurrency` and a future `timeout_seconds`, `retries`, `schedule` under `job_types.NAME`;
+//! project-wide under `limits`), so files written for an older jobgen keep parsing. `version`
+//! changes only for a breaking change.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,17 @@ const CONTAINER_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,255}$";
 pub const VERSION: u32 = 1;
 /// Longest finished-job retention (10 years); 0 keeps jobs forever.
 pub const MAX_TABLE_RETENTION_DAYS: u32 = 3650;
+/// The largest concurrency limit (`job_types.NAME.max_concurrency`, `limits.max_concurrency`).
+///
+/// jobgen's bound, not an AWS quota: how many Fargate tasks an account may run at once is its
+/// Fargate vCPU quota, per Region and adjustable ([`crate::quotas::FARGATE_CONCURRENCY_SOURCE`]),
+/// so no fixed number is AWS's. A limit only does something while it is below what the account
+/// can run, and 10,000 is far above that for nearly every account: ten times the 1,000 concurrent
+/// tasks per account Fargate allowed before its quotas became vCPU-based, and, at Fargate's
+/// sustained launch rate of 20 tasks a second ([`crate::quotas::FARGATE_LAUNCH_RATE_SOURCE`]),
+/// more than eight minutes of launching. A larger value is almost surely a slip (an extra zero);
+/// a project that wants no limit leaves the key out.
+pub const MAX_CONCURRENCY: u32 = 10_000;
 
 /// A whole `jobgen.yaml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -44,6 +56,9 @@ pub struct Config {
     /// Job types by name: each is one task definition that `create-job` runs as one Fargate task per job.
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": NAME_PATTERN}))]
     pub job_types: IndexMap<String, JobType>,
+    /// Limits for the whole project (default: none).
+    #[serde(default)]
+    pub limits: Limits,
     /// The DynamoDB jobs table.
     #[serde(default)]
     pub table: Table,
@@ -145,6 +160,22 @@ pub struct JobType {
     /// An existing task definition.
     #[serde(default)]
     pub task_definition: Option<ExistingTaskDefinition>,
+    /// At most this many jobs of this type launch or run at once (1 to 10000); the others wait as
+    /// QUEUED and start in submission order as running ones stop. Default: no limit of its own.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
+    pub max_concurrency: Option<u32>,
+}
+
+/// Limits for the whole project.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// At most this many jobs of the project, of any type, launch or run at once (1 to 10000); the
+    /// others wait as QUEUED and start in submission order. Default: no project limit.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
+    pub max_concurrency: Option<u32>,
 }
 
 /// A task definition jobgen creates: one essential container.

@@ -27,6 +27,16 @@ pub const EPHEMERAL_STORAGE_GIB: std::ops::RangeInclusive<u32> = 21..=200;
 /// <https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>
 pub const LAMBDA_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10240;
 
+/// How many Fargate tasks an account may run at once: its Fargate On-Demand and Spot vCPU quotas,
+/// per Region and adjustable (they replaced a quota of 1,000 concurrent tasks per account). No fixed
+/// number: [`crate::config::MAX_CONCURRENCY`] is jobgen's own bound on a concurrency limit.
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html#service-quotas-fargate>
+pub const FARGATE_CONCURRENCY_SOURCE: &str =
+    "https://aws.amazon.com/blogs/containers/migrating-fargate-service-quotas-to-vcpu-based-quotas/";
+/// Fargate's launch rate: bursts of 100 tasks, 20 a second sustained, per account and Region.
+pub const FARGATE_LAUNCH_RATE_SOURCE: &str =
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/throttling.html";
+
 /// Longest DynamoDB table name: the longest name CloudFormation may generate for the jobs table,
 /// which jobgen does not name. <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html>
 pub const MAX_TABLE_NAME_LEN: usize = 255;

@@ -50,6 +50,7 @@ mod tests {
                 "defaults".into(),
                 "clusters".into(),
                 "job_types".into(),
+                "limits".into(),
                 "table".into(),
                 "lambda".into()
             ])

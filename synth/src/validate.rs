@@ -13,7 +13,8 @@ use jobgen_runtime::contract::{self, Architecture, Capacity};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
 
 use crate::config::{
-    Cluster, Config, ExistingTaskDefinition, JobType, MAX_TABLE_RETENTION_DAYS, Network, PolicyStatement, Task, VERSION,
+    Cluster, Config, ExistingTaskDefinition, JobType, MAX_CONCURRENCY, MAX_TABLE_RETENTION_DAYS, Network,
+    PolicyStatement, Task, VERSION,
 };
 use crate::diagnostics::{Diagnostic, did_you_mean, join};
 use crate::names::{MAX_NAME_LEN, logical_id_collisions, name_problem, suggest_name};
@@ -62,6 +63,7 @@ impl Validator {
             self.network("defaults.network", n);
         }
         self.job_types(c);
+        self.limits(c);
         self.table_and_lambda(c);
     }
 
@@ -547,6 +549,55 @@ impl Validator {
                     contract::RUN_TASK_OVERRIDES_LIMIT_BYTES
                 ),
                 "use a shorter container name",
+            );
+        }
+    }
+
+    /// Concurrency limits: each 1 to [`MAX_CONCURRENCY`], and no job type's above the project's.
+    ///
+    /// A job type's limit above the project's is an error, not a warning (jobgen has none): the
+    /// project's limit binds first, so the type's could never be reached and the file would say
+    /// something the stack never does; the likely intent is a smaller type limit or a larger
+    /// project one, and only the author knows which. Equal is fine: one type may use the whole
+    /// project's budget.
+    fn limits(&mut self, c: &Config) {
+        let project = c.limits.max_concurrency;
+        if let Some(n) = project {
+            self.concurrency("limits.max_concurrency", n, "project");
+        }
+        for (name, jt) in &c.job_types {
+            let Some(n) = jt.max_concurrency else { continue };
+            let path = join(&join("job_types", name), "max_concurrency");
+            self.concurrency(&path, n, "job type");
+            if let Some(p) = project
+                && (1..=MAX_CONCURRENCY).contains(&p)
+                && n > p
+            {
+                self.err(
+                    &path,
+                    format!(
+                        "{n} is more than the project's limit of {p} (`limits.max_concurrency`): at most {p} jobs of any type run at once, so this limit could never be reached"
+                    ),
+                    format!("set it to at most {p}, or raise `limits.max_concurrency` to {n} or more"),
+                );
+            }
+        }
+    }
+
+    fn concurrency(&mut self, path: &str, n: u32, whose: &str) {
+        if n == 0 {
+            self.err(
+                path,
+                format!("0 would never start a job: a concurrency limit counts the jobs of the {whose} allowed to run at once"),
+                "set 1 or more, or remove the key for no limit",
+            );
+        } else if n > MAX_CONCURRENCY {
+            self.err(
+                path,
+                format!(
+                    "{n} is more than {MAX_CONCURRENCY}, the largest concurrency limit jobgen accepts: more tasks than most accounts' Fargate quotas allow at once, so it is most likely a slip"
+                ),
+                format!("use 1 to {MAX_CONCURRENCY}, or remove the key for no limit"),
             );
         }
     }

@@ -74,3 +74,60 @@ fn the_environment_does_not_grow_with_the_project() {
     assert!(bytes(&large) < 512, "{}", bytes(&large));
     assert!(large.config_document.len() > 100 * small.config_document.len() / 2, "the table moved to the document");
 }
+
+/// The SHA-256 of each example's configuration document as it shipped before concurrency limits
+/// existed. A project without limits must ship these bytes still: a deployed stack's document (and
+/// so its layer version and both functions' configuration) does not change on upgrade.
+const DOCUMENTS_BEFORE_LIMITS: [(&str, &str); 3] = [
+    ("quickstart", "b6a4d95ce454f3b34b592d02a8fcb6a33965a6482a1e975acfb03edd55e6fa80"),
+    ("realistic", "77ff301312b6a81dd29bedca105083df53408a372c4bb114a60b7f91c9efc91e"),
+    ("existing-task-definition", "0b2b34c6a4725b48ebc39d64082c3c31f9e52f22f3c1a1b66418d251a1f3efde"),
+];
+
+fn example(name: &str) -> jobgen_synth::config::Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("jobgen.yaml");
+    jobgen_synth::load(&path).unwrap()
+}
+
+#[test]
+fn without_limits_the_document_is_byte_identical_to_before_limits() {
+    for (name, before) in DOCUMENTS_BEFORE_LIMITS {
+        let mut config = example(name);
+        config.limits.max_concurrency = None;
+        for jt in config.job_types.values_mut() {
+            jt.max_concurrency = None;
+        }
+        let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+        assert!(!s.config_document.contains("maxConcurrency"), "{name}: {}", s.config_document);
+        assert_eq!(contract::config_sha256(s.config_document.as_bytes()), before, "{name}");
+    }
+    // An example without limits ships exactly the committed document.
+    let config = example("existing-task-definition");
+    assert!(config.limits.max_concurrency.is_none() && config.job_types.values().all(|j| j.max_concurrency.is_none()));
+    let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/existing-task-definition/jobgen-config/jobgen/config.json"),
+    )
+    .unwrap();
+    assert_eq!(s.config_document, committed);
+}
+
+#[test]
+fn limits_are_carried_into_the_document_for_the_runtime() {
+    let mut config = example("realistic");
+    config.limits.max_concurrency = Some(7);
+    config.job_types["transcode"].max_concurrency = Some(3);
+    config.job_types["thumbnail"].max_concurrency = None;
+    let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+    let document: Value = serde_json::from_str(&s.config_document).unwrap();
+    assert_eq!(document["maxConcurrency"], 7);
+    assert_eq!(document["jobTypes"]["transcode"]["maxConcurrency"], 3);
+    assert!(document["jobTypes"]["thumbnail"].get("maxConcurrency").is_none(), "no key for no limit");
+    // The runtime reads the same limits back.
+    let table = contract::LaunchTable::from_json(&s.config_document).unwrap();
+    assert_eq!(table.max_concurrency, Some(7));
+    assert_eq!(table.job_types["transcode"].max_concurrency, Some(3));
+    assert_eq!(table.job_types["thumbnail"].max_concurrency, None);
+    assert_eq!(table, s.stack.launch_table);
+}

@@ -98,6 +98,10 @@ fn the_schema_rejects_what_it_can_express() {
         "lambda-memory-out-of-range",
         "table-retention-too-long",
         "job-types-empty",
+        "max-concurrency-zero",
+        "max-concurrency-too-large",
+        "limits-max-concurrency-zero",
+        "limits-unknown-key",
     ];
     let files: Vec<PathBuf> = cases.iter().map(|c| invalid.join(format!("{c}.yaml"))).collect();
     for (file, errors) in check(&files) {

@@ -97,3 +97,45 @@ fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refu
     assert!(d.message.contains("2016 resources"), "{}", d.message);
     assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
 }
+
+#[test]
+fn concurrency_limits_at_the_bounds_and_equal_to_the_project_limit_are_accepted() {
+    let config = accept(
+        "version: 1
+project: { name: media }
+defaults:
+  network: { subnets: [subnet-0123456789abcdef0] }
+clusters:
+  main: { create: {} }
+job_types:
+  one:
+    max_concurrency: 1
+    task: { image: alpine, cpu: 256, memory: 512 }
+  all:
+    max_concurrency: 10000
+    task: { image: alpine, cpu: 256, memory: 512 }
+  unlimited:
+    task: { image: alpine, cpu: 256, memory: 512 }
+limits:
+  max_concurrency: 10000
+",
+    );
+    assert_eq!(config.limits.max_concurrency, Some(jobgen_synth::config::MAX_CONCURRENCY));
+    assert_eq!(config.job_types["one"].max_concurrency, Some(1));
+    assert_eq!(config.job_types["unlimited"].max_concurrency, None);
+    // Without the block and the keys: no limits, as before they existed.
+    let config = accept(
+        "version: 1
+project: { name: media }
+defaults:
+  network: { subnets: [subnet-0123456789abcdef0] }
+clusters:
+  main: { create: {} }
+job_types:
+  a:
+    task: { image: alpine, cpu: 256, memory: 512 }
+",
+    );
+    assert_eq!(config.limits, jobgen_synth::config::Limits::default());
+    assert_eq!(config.job_types["a"].max_concurrency, None);
+}

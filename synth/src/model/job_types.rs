@@ -1,6 +1,6 @@
 //! Every job type resolved: its entry in the launch table (the configuration document the config
-//! layer ships), the task definition the stack creates for it (if it has `task`), and what
-//! create-job must be allowed to run and pass for it.
+//! layer ships, with its concurrency limit and the project's), the task definition the stack
+//! creates for it (if it has `task`), and what the functions must be allowed to run and pass for it.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +30,9 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
     let mut out = JobTypes {
         launch: LaunchTable {
             clusters: cluster_refs.iter().map(|c| c.launch_value.clone()).collect(),
+            // The project's limit; `None` writes no key, so a project without limits ships the
+            // same document (and hash) as before limits existed.
+            max_concurrency: config.limits.max_concurrency,
             ..LaunchTable::default()
         },
         task_definitions: Vec::new(),
@@ -107,7 +110,7 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 capacity,
                 container,
                 architecture,
-                max_concurrency: None,
+                max_concurrency: jt.max_concurrency,
             },
         );
     }
