@@ -3,7 +3,7 @@
 //! field path to blame. Configs are built in memory and go straight to the model (no validation:
 //! most of these limits are out of reach of a validated file today, and stay checked so that a
 //! longer suffix or a new resource cannot silently cross them). Also: the largest single stack is
-//! bounded by CloudFormation's 500 resources, create-job's policy does not grow with the job types,
+//! bounded by CloudFormation's 500 resources, the policies of create-job and track do not grow with the job types,
 //! and the model's resource count and logical IDs are the rendered template's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -178,10 +178,11 @@ fn iam_inline_policies_of_a_task_role() {
 }
 
 #[test]
-fn iam_inline_policies_of_create_job_grow_only_with_existing_task_definitions() {
-    // Each existing task definition adds its ARN and its role ARNs to create-job's policy (nothing
-    // the stack creates does): 50 of them, the last with a task role name `n` characters long.
-    let (_, paths) = boundary(&quotas::IAM_ROLE_INLINE_POLICIES, 3000, |n| {
+fn iam_inline_policies_of_create_job_and_track_grow_only_with_existing_task_definitions() {
+    // Each existing task definition adds its ARN and its role ARNs to the launch statements both
+    // functions get (nothing the stack creates does): 50 of them, the last with a task role name
+    // `n` characters long.
+    let make = |n: usize| {
         let mut c = project(1);
         for i in 0..50 {
             let mut jt = c.job_types["j-001"].clone();
@@ -197,8 +198,23 @@ fn iam_inline_policies_of_create_job_grow_only_with_existing_task_definitions() 
             c.job_types.insert(format!("e-{i:03}"), jt);
         }
         c
-    });
+    };
+    let (n_at, paths) = boundary(&quotas::IAM_ROLE_INLINE_POLICIES, 3000, make);
+    // track's policy is the larger (its dead-letter queue against create-job's PutItem), so it
+    // reaches the limit first; both are blamed on the same field.
     assert_eq!(paths, ["job_types"]);
+    let report = build(&make(n_at + 1)).unwrap_err();
+    assert!(report.diagnostics[0].message.contains("role TrackRole"), "{report}");
+    // Both grow alike: the same statements, one character per character of the role name.
+    let sizes = |n: usize| {
+        let stack = build(&make(n)).unwrap();
+        let r = Resolver::new(&stack);
+        (limits::role_policy_chars(&r, &stack.create_job.role), limits::role_policy_chars(&r, &stack.track.role))
+    };
+    let (cj, track) = sizes(n_at);
+    let (cj_smaller, track_smaller) = sizes(n_at - 100);
+    assert_eq!((cj - cj_smaller, track - track_smaller), (100, 100));
+    assert!(track > cj && track - cj < 200, "create-job {cj}, track {track}");
 }
 
 #[test]
@@ -393,14 +409,16 @@ fn the_largest_single_stack_is_bounded_by_the_resource_limit() {
 }
 
 #[test]
-fn create_jobs_policy_does_not_grow_with_the_job_types() {
+fn the_functions_policies_do_not_grow_with_the_job_types() {
     let size = |n: usize| {
         let stack = build(&project(n)).unwrap();
-        limits::role_policy_chars(&Resolver::new(&stack), &stack.create_job.role)
+        let r = Resolver::new(&stack);
+        (limits::role_policy_chars(&r, &stack.create_job.role), limits::role_policy_chars(&r, &stack.track.role))
     };
-    eprintln!("create-job's inline policy: {} characters with 1 job type, {} with 120", size(1), size(120));
+    eprintln!("inline policies (create-job, track): {:?} with 1 job type, {:?} with 120", size(1), size(120));
     assert_eq!(size(1), size(120));
-    assert!(size(120) < quotas::IAM_ROLE_INLINE_POLICIES.max / 4, "{}", size(120));
+    assert!(size(120).0 < quotas::IAM_ROLE_INLINE_POLICIES.max / 4, "{:?}", size(120));
+    assert!(size(120).1 < quotas::IAM_ROLE_INLINE_POLICIES.max / 4, "{:?}", size(120));
 }
 
 #[test]
@@ -442,7 +460,7 @@ fn names_that_fold_to_the_same_logical_id_are_reported() {
 }
 
 #[test]
-fn the_120_job_type_fixture_fits_and_create_jobs_policy_is_as_small_as_for_one_job_type() {
+fn the_120_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_one_job_type() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
     let large = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default()).unwrap();
     assert_eq!(large.config.job_types.len(), 120);
@@ -451,9 +469,12 @@ fn the_120_job_type_fixture_fits_and_create_jobs_policy_is_as_small_as_for_one_j
     let mut one = large.config.clone();
     one.job_types.truncate(1);
     let one = build(&one).unwrap();
-    let size = |stack: &Stack| limits::role_policy_chars(&Resolver::new(stack), &stack.create_job.role);
+    let size = |stack: &Stack| {
+        let r = Resolver::new(stack);
+        (limits::role_policy_chars(&r, &stack.create_job.role), limits::role_policy_chars(&r, &stack.track.role))
+    };
     eprintln!(
-        "invoicing: create-job's inline policy is {} characters with 120 job types, {} with 1",
+        "invoicing: the inline policies of create-job and track are {:?} characters with 120 job types, {:?} with 1",
         size(&large.stack),
         size(&one)
     );

@@ -5,14 +5,17 @@ use jobgen_runtime::contract::{self, LaunchTable};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::iam::{self, LaunchGrants, Role};
-use super::shapes::{LogGroup, Queue, Skip, get_att, r#ref, skip, sqs_sse_skip};
+use super::iam::{self, LaunchAccess, LaunchGrants, Role, TableArns};
+use super::shapes::{LogGroup, Queue, Skip, r#ref, skip, sqs_sse_skip};
 use crate::config::Config;
 use crate::names;
 
 pub use jobgen_runtime::contract::CREATE_JOB_TIMEOUT_SECONDS;
-/// Timeout of the track function, in seconds: one conditional write per event.
-pub const TRACK_TIMEOUT_SECONDS: u32 = 10;
+/// Timeout of the track function, in seconds: create-job's. Besides one conditional write per
+/// event, when a job stops track releases its slot and admits and launches the next queued job
+/// through the launch service create-job uses, RunTask retries with backoff included, so it needs
+/// the same deadline. Only the generator sets it (`jobgen dev` gives track no deadline of its own).
+pub const TRACK_TIMEOUT_SECONDS: u32 = CREATE_JOB_TIMEOUT_SECONDS;
 
 /// One Lambda environment variable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +78,16 @@ pub struct Shared<'a> {
     pub launch: &'a LaunchTable,
     /// Directory of the handler zips, relative to the template.
     pub lambda_dir: &'a str,
+    /// What both may launch (create-job a new job, track an admitted queued one), and where.
+    pub grants: &'a LaunchGrants,
+    /// (ARN, task ARN pattern) of the clusters some job type runs on.
+    pub clusters: &'a [(Value, Value)],
+}
+
+impl Shared<'_> {
+    fn access(&self) -> LaunchAccess<'_> {
+        LaunchAccess { grants: self.grants, clusters: self.clusters }
+    }
 }
 
 /// The Lambda environment, shared by both functions: small fixed-size values only. The job-type
@@ -155,13 +168,12 @@ fn log_group(id: &str, function: &str, what: &str, retention: u32) -> LogGroup {
     }
 }
 
-/// The create-job function. `clusters` are the (ARN, task ARN pattern) of the clusters some job
-/// type runs on.
-pub fn create_job(config: &Config, shared: Shared<'_>, grants: LaunchGrants, clusters: &[(Value, Value)]) -> Function {
+/// The create-job function.
+pub fn create_job(config: &Config, shared: Shared<'_>) -> Function {
     let project = config.project.name.as_str();
     let name = names::create_job_function(project);
     let log = log_group("CreateJobLogGroup", &name, "create-job", config.lambda.log_retention_days);
-    let role = iam::create_job_role(project, &log, get_att(shared.table_id, "Arn"), grants, clusters);
+    let role = iam::create_job_role(project, &log, &TableArns::of(shared.table_id), shared.access());
     Function {
         id: "CreateJobFunction".into(),
         description: format!("jobgen {project}: records a job and launches its Fargate task"),
@@ -190,7 +202,7 @@ pub fn track(config: &Config, shared: Shared<'_>) -> (Function, Queue) {
         skips: vec![sqs_sse_skip()],
     };
     let log = log_group("TrackLogGroup", &name, "track", config.lambda.log_retention_days);
-    let role = iam::track_role(project, &log, get_att(shared.table_id, "Arn"), &dlq);
+    let role = iam::track_role(project, &log, &TableArns::of(shared.table_id), &dlq, shared.access());
     let function = Function {
         id: "TrackFunction".into(),
         description: format!("jobgen {project}: applies ECS task state changes to job records"),

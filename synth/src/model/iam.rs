@@ -1,9 +1,13 @@
 //! IAM: every role the stack creates and its inline policies, values already in CloudFormation
-//! form. create-job may write job records, run this project's task definitions in this stack's
-//! clusters, stop tasks there, and pass this stack's task roles to ECS; track may update job
-//! records and write its dead-letter queue; per job type, a task role (the job's own statements)
-//! and an execution role (image pull, its log group, its secrets).
+//! form. Both functions launch tasks (create-job a new job's, track the queued job it admits when
+//! a running one stops, through the same launch service), so both get the same launch statements
+//! ([`launch_statements`]): run this project's task definitions in this stack's clusters, stop
+//! tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
+//! items in the jobs table and query its queue index ([`table_statements`]); create-job also puts
+//! new jobs, track also writes its dead-letter queue. Per job type, a task role (the job's own
+//! statements) and an execution role (image pull, its log group, its secrets).
 
+use jobgen_runtime::contract;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -54,8 +58,8 @@ pub struct Role {
     pub skips: Vec<Skip>,
 }
 
-/// What create-job may launch: the task definitions RunTask may name and the roles it may pass to
-/// ECS for them. Task definitions the stack creates are granted by family prefix (any revision, so
+/// What the functions may launch: the task definitions RunTask may name and the roles it may pass
+/// to ECS for them. Task definitions the stack creates are granted by family prefix (any revision, so
 /// a stack update that registers a new revision never leaves create-job unable to run it) and
 /// their roles by IAM path: one resource each however many job types there are. Existing task
 /// definitions and their roles are listed one by one, as the project names them.
@@ -74,8 +78,8 @@ impl LaunchGrants {
         }
     }
 
-    /// Lets create-job run the task definitions the stack creates (`<project>_*`, any revision) and
-    /// pass their roles (`role/jobgen/<project>/*`).
+    /// Lets the functions run the task definitions the stack creates (`<project>_*`, any revision)
+    /// and pass their roles (`role/jobgen/<project>/*`).
     pub fn created(&mut self, project: &str) {
         let family = sub_escape(&names::family_prefix(project));
         Self::add(&mut self.run_task, sub(&local_arn("ecs", &format!("task-definition/{family}*:*"))));
@@ -83,7 +87,7 @@ impl LaunchGrants {
         Self::add(&mut self.pass_role, sub(&format!("arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{path}*")));
     }
 
-    /// Lets create-job run an existing task definition, passing the roles the project lists for it.
+    /// Lets the functions run an existing task definition, passing the roles the project lists for it.
     pub fn existing(&mut self, existing: &config::ExistingTaskDefinition) {
         Self::add(&mut self.run_task, existing_task_definition_arn(&existing.name));
         for arn in [&existing.task_role_arn, &existing.execution_role_arn].into_iter().flatten() {
@@ -113,36 +117,78 @@ pub fn ecs_tasks_trust_condition() -> Value {
     })
 }
 
-/// create-job's role. `clusters` are the clusters some job type runs on: their ARNs (the RunTask
-/// condition) and the ARN pattern of their tasks (what StopTask may stop).
-pub fn create_job_role(
-    project: &str,
-    log: &LogGroup,
-    table_arn: Value,
-    grants: LaunchGrants,
-    clusters: &[(Value, Value)],
-) -> Role {
-    let cluster_arns: Vec<Value> = clusters.iter().map(|(arn, _)| arn.clone()).collect();
-    let cluster_task_arns: Vec<Value> = clusters.iter().map(|(_, tasks)| tasks.clone()).collect();
-    let mut statements = vec![
-        logs_statement(log),
+/// The jobs table's ARN and its queue index's, as CloudFormation values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableArns {
+    /// `GetAtt <table> Arn`.
+    pub table: Value,
+    /// `<table ARN>/index/byQueue`: IAM authorizes a Query of an index on the index's ARN.
+    pub queue_index: Value,
+}
+
+impl TableArns {
+    /// The ARNs of the table with logical ID `table_id`.
+    pub fn of(table_id: &str) -> Self {
+        TableArns {
+            table: get_att(table_id, "Arn"),
+            queue_index: sub(&format!("${{{table_id}.Arn}}/index/{}", sub_escape(contract::INDEX_BY_QUEUE))),
+        }
+    }
+}
+
+/// What a function launches in: the task definitions and roles ([`LaunchGrants`]) and the clusters
+/// some job type runs on, each as (cluster ARN, the ARN pattern of its tasks).
+#[derive(Debug, Clone, Copy)]
+pub struct LaunchAccess<'a> {
+    /// RunTask and PassRole resources.
+    pub grants: &'a LaunchGrants,
+    /// (cluster ARN, task ARN pattern) per cluster some job type runs on.
+    pub clusters: &'a [(Value, Value)],
+}
+
+/// The jobs table for a function: `actions` on the table (job records and limit items), and Query
+/// on the queue index only (the queue of a limit, oldest first; the table itself is never queried).
+///
+/// A transaction (TransactWriteItems: admit a job and take its slot in one write) needs no action
+/// of its own: IAM authorizes each item action in it as the single-item action (`Put` as PutItem,
+/// `Update` as UpdateItem) and a `ConditionCheck` as `dynamodb:ConditionCheckItem`
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html>).
+pub fn table_statements(arns: &TableArns, actions: &[&str]) -> Vec<Statement> {
+    vec![
         Statement {
             sid: "JobsTable".into(),
             effect: "Allow",
-            // What create-job does: conditional put of a new job, read on idempotent replay,
-            // conditional updates to claim and record the launch (or, after a cancel during the
-            // launch, to put the stopped task on the cancelled record). No Query: it lists nothing.
-            actions: vec!["dynamodb:GetItem".into(), "dynamodb:PutItem".into(), "dynamodb:UpdateItem".into()],
-            resources: vec![table_arn],
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            resources: vec![arns.table.clone()],
             condition: Value::Null,
         },
-    ];
-    if !grants.run_task.is_empty() {
+        Statement {
+            sid: "QueueIndex".into(),
+            effect: "Allow",
+            actions: vec!["dynamodb:Query".into()],
+            resources: vec![arns.queue_index.clone()],
+            condition: Value::Null,
+        },
+    ]
+}
+
+/// What launching a job's task takes, for both functions (one launch service runs it for both):
+/// RunTask of this stack's task definitions, only in the clusters some job type runs on (the
+/// `ecs:cluster` condition); StopTask of tasks in those clusters (a task ARN names its cluster),
+/// for a job cancelled while it was being launched (`jobgen cancel` saw no task yet, so the launch
+/// stops the task it just started); PassRole of this stack's task and execution roles, to ECS tasks
+/// only. The same whoever launches, so that admitting a queued job needs nothing create-job lacks
+/// and nothing more.
+pub fn launch_statements(access: LaunchAccess<'_>) -> Vec<Statement> {
+    let cluster_arns: Vec<Value> = access.clusters.iter().map(|(arn, _)| arn.clone()).collect();
+    let cluster_task_arns: Vec<Value> = access.clusters.iter().map(|(_, tasks)| tasks.clone()).collect();
+    let mut statements = Vec::new();
+    if !access.grants.run_task.is_empty() {
         statements.push(Statement {
             sid: "RunTask".into(),
             effect: "Allow",
             actions: vec!["ecs:RunTask".into()],
-            resources: grants.run_task,
+            resources: access.grants.run_task.clone(),
             condition: json!({ "ArnEquals": { "ecs:cluster": cluster_arns } }),
         });
     }
@@ -150,23 +196,34 @@ pub fn create_job_role(
         statements.push(Statement {
             sid: "StopCancelledTask".into(),
             effect: "Allow",
-            // create-job stops the task it just started when the job was cancelled during the
-            // launch (`jobgen cancel` saw no task yet). Only tasks of the clusters RunTask targets:
-            // a task ARN names its cluster.
             actions: vec!["ecs:StopTask".into()],
             resources: cluster_task_arns,
             condition: Value::Null,
         });
     }
-    if !grants.pass_role.is_empty() {
+    if !access.grants.pass_role.is_empty() {
         statements.push(Statement {
             sid: "PassTaskRoles".into(),
             effect: "Allow",
             actions: vec!["iam:PassRole".into()],
-            resources: grants.pass_role,
+            resources: access.grants.pass_role.clone(),
             condition: json!({ "StringEquals": { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }),
         });
     }
+    statements
+}
+
+/// create-job's role.
+pub fn create_job_role(project: &str, log: &LogGroup, table: &TableArns, access: LaunchAccess<'_>) -> Role {
+    let mut statements = vec![logs_statement(log)];
+    // A conditional put of a new job (queued or not), a read on idempotent replay, conditional
+    // updates to claim and record the launch (or, after a cancel during the launch, to put the
+    // stopped task on the cancelled record) and to take a slot; the queue, to admit in order.
+    statements.extend(table_statements(
+        table,
+        &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+    ));
+    statements.extend(launch_statements(access));
     Role {
         id: "CreateJobRole".into(),
         path: None,
@@ -178,26 +235,23 @@ pub fn create_job_role(
     }
 }
 
-/// track's role: one conditional UpdateItem per event, and its dead-letter queue.
-pub fn track_role(project: &str, log: &LogGroup, table_arn: Value, dlq: &Queue) -> Role {
-    let statements = vec![
-        logs_statement(log),
-        Statement {
-            sid: "JobsTable".into(),
-            effect: "Allow",
-            // One conditional UpdateItem per event, no read before write.
-            actions: vec!["dynamodb:UpdateItem".into()],
-            resources: vec![table_arn],
-            condition: Value::Null,
-        },
-        Statement {
-            sid: "DeadLetterQueue".into(),
-            effect: "Allow",
-            actions: vec!["sqs:SendMessage".into()],
-            resources: vec![get_att(&dlq.id, "Arn")],
-            condition: Value::Null,
-        },
-    ];
+/// track's role: conditional updates per event, its dead-letter queue, and what admitting and
+/// launching the next queued job takes when a running one stops.
+pub fn track_role(project: &str, log: &LogGroup, table: &TableArns, dlq: &Queue, access: LaunchAccess<'_>) -> Role {
+    let mut statements = vec![logs_statement(log)];
+    // A conditional UpdateItem per event (no read before write); when a job stops, its slot's
+    // release, the queue's oldest job read by key and admitted, then its launch recorded. No
+    // PutItem: track never creates a job.
+    statements
+        .extend(table_statements(table, &["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]));
+    statements.push(Statement {
+        sid: "DeadLetterQueue".into(),
+        effect: "Allow",
+        actions: vec!["sqs:SendMessage".into()],
+        resources: vec![get_att(&dlq.id, "Arn")],
+        condition: Value::Null,
+    });
+    statements.extend(launch_statements(access));
     Role {
         id: "TrackRole".into(),
         path: None,
@@ -371,6 +425,28 @@ mod tests {
             grants.pass_role,
             [json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/jobgen/media/*"})]
         );
+    }
+
+    #[test]
+    fn the_queue_index_arn_is_the_tables_with_the_index_path() {
+        let arns = TableArns::of("JobsTable");
+        assert_eq!(arns.table, json!({"Fn::GetAtt": ["JobsTable", "Arn"]}));
+        assert_eq!(arns.queue_index, json!({"Fn::Sub": "${JobsTable.Arn}/index/byQueue"}));
+    }
+
+    #[test]
+    fn launch_statements_name_only_what_there_is() {
+        let none = LaunchGrants::default();
+        assert!(launch_statements(LaunchAccess { grants: &none, clusters: &[] }).is_empty());
+        let mut grants = LaunchGrants::default();
+        grants.created("media");
+        let clusters = [(json!("arn:c"), json!("arn:c-tasks/*"))];
+        let statements = launch_statements(LaunchAccess { grants: &grants, clusters: &clusters });
+        let sids: Vec<&str> = statements.iter().map(|s| s.sid.as_str()).collect();
+        assert_eq!(sids, ["RunTask", "StopCancelledTask", "PassTaskRoles"]);
+        assert_eq!(statements[0].condition, json!({"ArnEquals": {"ecs:cluster": ["arn:c"]}}));
+        assert_eq!(statements[1].resources, [json!("arn:c-tasks/*")]);
+        assert_eq!(statements[2].resources, grants.pass_role);
     }
 
     #[test]

@@ -74,19 +74,21 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let table = table::jobs_table(config);
     let config_layer = config_layer::config_layer(config);
 
-    let shared = functions::Shared {
-        table_id: &table.id,
-        layer_id: &config_layer.id,
-        launch: &launch,
-        lambda_dir: &options.lambda_dir,
-    };
     // RunTask and StopTask only in clusters some job type runs on.
     let used: Vec<(serde_json::Value, serde_json::Value)> = used_clusters
         .iter()
         .filter_map(|i| cluster_refs.get(*i))
         .map(|c| (c.arn.clone(), c.task_arns.clone()))
         .collect();
-    let create_job = functions::create_job(config, shared, grants, &used);
+    let shared = functions::Shared {
+        table_id: &table.id,
+        layer_id: &config_layer.id,
+        launch: &launch,
+        lambda_dir: &options.lambda_dir,
+        grants: &grants,
+        clusters: &used,
+    };
+    let create_job = functions::create_job(config, shared);
     let (track, track_dlq) = functions::track(config, shared);
     let rule = rule::rule(config, &cluster_refs);
     let create_job_url_id = "CreateJobUrl".to_string();

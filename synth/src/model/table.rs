@@ -1,4 +1,11 @@
 //! The jobs table (`templates/table.yaml.j2`): key, indexes and TTL from the contract.
+//!
+//! The queue index ([`contract::INDEX_BY_QUEUE`]) is always there, limits or not: it is sparse
+//! (only QUEUED jobs carry its keys), so without limits it holds no item and costs nothing; the
+//! runtime can always query it; a limit can be set or removed later without a table update (adding
+//! a global secondary index to a table with jobs backfills it, and DynamoDB creates only one per
+//! update, which would collide with any other index a later jobgen adds); and jobs still queued
+//! when a limit is removed can still be found.
 
 use jobgen_runtime::contract;
 use serde::Serialize;
@@ -23,6 +30,12 @@ pub struct JobsTable {
     pub index_by_status: &'static str,
     /// Index by type.
     pub index_by_type: &'static str,
+    /// Index of queued jobs (sparse: only QUEUED jobs carry its keys).
+    pub index_by_queue: &'static str,
+    /// The queue a QUEUED job waits in (queue index partition key).
+    pub queue_key_attr: &'static str,
+    /// A QUEUED job's place in its queue (queue index sort key).
+    pub queue_order_attr: &'static str,
     /// TTL attribute.
     pub ttl_attr: &'static str,
     /// Point-in-time recovery on.
@@ -51,6 +64,9 @@ pub fn jobs_table(config: &Config) -> JobsTable {
         created_at_attr: contract::CREATED_AT_ATTR,
         index_by_status: contract::INDEX_BY_STATUS,
         index_by_type: contract::INDEX_BY_TYPE,
+        index_by_queue: contract::INDEX_BY_QUEUE,
+        queue_key_attr: contract::QUEUE_KEY_ATTR,
+        queue_order_attr: contract::QUEUE_ORDER_ATTR,
         ttl_attr: contract::TTL_ATTR,
         point_in_time_recovery: config.table.point_in_time_recovery,
         skips: table_skips,
