@@ -152,11 +152,16 @@ impl LambdaWatch {
 
     /// Invokes `function` with `payload` through `cargo lambda invoke` and returns its JSON response.
     fn invoke(&self, function: &str, payload: &Value) -> Value {
+        self.invoke_text(function, &payload.to_string())
+    }
+
+    /// Invokes `function` with the JSON text `payload`, byte for byte (a `Value` cannot hold a key twice).
+    fn invoke_text(&self, function: &str, payload: &str) -> Value {
         let output = Command::new(venv_bin().join("cargo-lambda"))
             .args(["lambda", "invoke", function, "--output-format", "json"])
             .args(["--invoke-address", "127.0.0.1", "--invoke-port", &self.port.to_string()])
             .arg("--data-ascii")
-            .arg(payload.to_string())
+            .arg(payload)
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -262,6 +267,15 @@ async fn built_handlers_launch_a_job_and_track_it_to_its_final_status() {
     assert_eq!(answer["statusCode"], 404, "{answer}");
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"]["code"], "UnknownJobType", "{body}");
+
+    // The binary reads the payload as sent: a key given twice is refused (deserialized into a
+    // `Value` first, this was {"jobType": "report"} and launched a task), and so is an array.
+    let twice = watch.invoke_text("create-job", &format!(r#"{{"jobType":"nope","jobType":"{REPORT}"}}"#));
+    assert_eq!(twice["statusCode"], 400, "{twice}");
+    assert!(twice["error"]["message"].as_str().unwrap().contains(r#"has the key "jobType" twice"#), "{twice}");
+    let positional = watch.invoke_text("create-job", &format!(r#"["{REPORT}"]"#));
+    assert_eq!(positional["statusCode"], 400, "{positional}");
+    assert_eq!(stack.task_arns().await.len(), 1, "refused requests start no task");
 
     // track: the RUNNING then STOPPED events of a task whose main container exits 3.
     let (expect, events) = stack.sequence("non_zero_exit.json", &job_id, &task_arn);

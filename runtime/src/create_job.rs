@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -38,25 +38,87 @@ pub const IDEMPOTENCY_KEY_MAX_CHARS: usize = 256;
 pub const ENV_NAME_MAX_BYTES: usize = 255;
 /// Length of a job id.
 pub const JOB_ID_LEN: usize = 26;
+/// Most characters of one piece of input a message quotes (after escaping); the rest is counted.
+pub const ECHO_MAX_CHARS: usize = 64;
+/// Longest message create-job answers with, in characters.
+pub const MESSAGE_MAX_CHARS: usize = 1024;
+/// Most job types an unknown-job-type message lists.
+const KNOWN_LISTED: usize = 20;
 
-/// A create-job request.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// Input as a message may quote it: in double quotes, every control or other unprintable character
+/// escaped as Rust does (`\0`, `\n`, `\u{1b}`), and cut after [`ECHO_MAX_CHARS`] characters with
+/// `…(N more characters)`, so a message never carries raw control characters or a whole huge value.
+pub fn echo(text: &str) -> String {
+    let total = text.chars().count();
+    let mut out = String::from("\"");
+    let mut shown = 0;
+    for (taken, c) in text.chars().enumerate() {
+        let escaped: String = if c == '\'' { c.to_string() } else { c.escape_debug().collect() };
+        let width = escaped.chars().count();
+        if shown + width > ECHO_MAX_CHARS {
+            out.push('"');
+            out.push_str(&format!("…({} more characters)", total - taken));
+            return out;
+        }
+        out.push_str(&escaped);
+        shown += width;
+    }
+    out.push('"');
+    out
+}
+
+/// A map key as a segment of a field path: as it is when it is a plain name (ASCII letters,
+/// digits, `_` and `-`, at most [`ECHO_MAX_CHARS`]), else quoted by [`echo`]: `environment.A-B`,
+/// `environment."A B"`.
+pub fn key_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= ECHO_MAX_CHARS
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain { format!("{parent}.{key}") } else { format!("{parent}.{}", echo(key)) }
+}
+
+/// `message` cut at [`MESSAGE_MAX_CHARS`] characters.
+fn bounded(message: String) -> String {
+    let total = message.chars().count();
+    if total <= MESSAGE_MAX_CHARS {
+        return message;
+    }
+    let mut cut: String = message.chars().take(MESSAGE_MAX_CHARS).collect();
+    cut.push_str(&format!("…({} more characters)", total - MESSAGE_MAX_CHARS));
+    cut
+}
+
+/// What kind of JSON value `value` is, for "must be a string, not a number".
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A create-job request. [`parse_request`] is its one parser (a JSON object, every field checked
+/// with a message naming it); `Serialize` gives the request's JSON (what `jobgen submit` sends).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CreateJobRequest {
-    /// The job type (a job type of the stack).
-    #[serde(alias = "job_type")]
+    /// The job type (a job type of the stack); `job_type` is accepted as well.
     pub job_type: String,
-    /// Replays with the same key return the same job and never start a second task.
-    #[serde(default, alias = "idempotency_key", skip_serializing_if = "Option::is_none")]
+    /// Replays with the same key return the same job and never start a second task;
+    /// `idempotency_key` is accepted as well.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
     /// Environment variables for the job's main container.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
     /// Command override for the main container.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// Free-form JSON object stored with the job (not passed to the task).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
@@ -77,8 +139,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with `message`, cut at [`MESSAGE_MAX_CHARS`] (a last bound: every piece of input a
+    /// message quotes went through [`echo`] or [`key_path`] already).
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retryable: false, job: None }
+        ApiError { status, code, message: bounded(message.into()), retryable: false, job: None }
     }
 
     /// 400.
@@ -221,7 +285,7 @@ fn check_metadata(value: &Value, path: &str, depth: usize) -> Result<(), ApiErro
                 if key.is_empty() {
                     return Err(ApiError::invalid(format!("{path}: has an empty key: DynamoDB cannot store it")));
                 }
-                check_metadata(child, &format!("{path}.{key}"), depth + 1)?;
+                check_metadata(child, &key_path(path, key), depth + 1)?;
             }
         }
         Value::Array(items) => {
@@ -240,11 +304,20 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         return Err(ApiError::invalid("jobType: is empty: name one of the stack's job types"));
     }
     let Some(job_type) = config.launch_table.resolve(&request.job_type) else {
-        let known: Vec<&str> = config.launch_table.job_types.keys().map(String::as_str).collect();
+        let types = &config.launch_table.job_types;
+        let mut known: Vec<&str> = types.keys().take(KNOWN_LISTED).map(String::as_str).collect();
+        let more = format!("and {} more", types.len().saturating_sub(KNOWN_LISTED));
+        if types.len() > KNOWN_LISTED {
+            known.push(&more);
+        }
         return Err(ApiError::new(
             404,
             "UnknownJobType",
-            format!("jobType: {:?} is not a job type of this stack (known: {})", request.job_type, known.join(", ")),
+            format!(
+                "jobType: {} is not a job type of this stack (known: {})",
+                echo(&request.job_type),
+                known.join(", ")
+            ),
         ));
     };
     if let Some(key) = &request.idempotency_key {
@@ -256,14 +329,15 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         }
     }
     for name in request.environment.keys() {
+        let path = key_path("environment", name);
         if !contract::is_env_name(name) || name.len() > ENV_NAME_MAX_BYTES {
             return Err(ApiError::invalid(format!(
-                "environment.{name}: is not a valid variable name: use letters, digits and _, not starting with a digit, at most {ENV_NAME_MAX_BYTES} characters"
+                "{path}: is not a valid variable name: use letters, digits and _, not starting with a digit, at most {ENV_NAME_MAX_BYTES} characters"
             )));
         }
         if name.starts_with(contract::RESERVED_ENV_PREFIX) {
             return Err(ApiError::invalid(format!(
-                "environment.{name}: the JOBGEN_ prefix is reserved for the variables jobgen sets ({}, {}, {}): rename it",
+                "{path}: the JOBGEN_ prefix is reserved for the variables jobgen sets ({}, {}, {}): rename it",
                 contract::TASK_ENV_JOB_ID,
                 contract::TASK_ENV_JOB_TYPE,
                 contract::TASK_ENV_ATTEMPT
@@ -272,7 +346,7 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
     }
     for (name, value) in &request.environment {
         if value.contains('\0') {
-            return Err(ApiError::invalid(format!("environment.{name}: contains a NUL character")));
+            return Err(ApiError::invalid(format!("{}: contains a NUL character", key_path("environment", name))));
         }
     }
     if let Some(command) = &request.command {
@@ -318,27 +392,141 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
 /// How the function was invoked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
-    /// Direct invoke: the payload is the request.
-    Direct(Value),
+    /// Direct invoke: the payload is the request (or the error to answer with: not JSON, or a key
+    /// given twice).
+    Direct(Result<Value, ApiError>),
     /// Function URL (payload format 2.0): the body parsed as JSON, or the error to answer with.
     Http(Result<Value, ApiError>),
 }
 
+/// JSON text to a [`Value`], refusing an object that gives a key twice, at any depth: serde_json
+/// keeps the last value, so `{"jobType":"nope","jobType":"hello"}` would launch hello while a
+/// proxy or log in front of the function may have read nope. `what` names the text in messages
+/// (`request`, `body`).
+pub fn parse_json(text: &[u8], what: &str) -> Result<Value, ApiError> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = Strict { path: what }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    value.map_err(|e| match e.classify() {
+        // The only data errors of a `Value` are ours: the key named, with its line and column.
+        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        _ => ApiError::invalid(format!("{what}: is not valid JSON: {e}")),
+    })
+}
+
+/// Builds a [`Value`] like serde_json's own, but fails on a duplicate key; `path` is where it is.
+struct Strict<'p> {
+    path: &'p str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = format!("{}[{}]", self.path, items.len());
+            match seq.next_element_seed(Strict { path: &path })? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "{}: has the key {} twice: give each key once",
+                    self.path,
+                    echo(&key)
+                )));
+            }
+            let path = key_path(self.path, &key);
+            let value = map.next_value_seed(Strict { path: &path })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 /// Tells a function URL event (it has `requestContext.http`) from a direct invoke and extracts the
-/// request body (base64-decoded when `isBase64Encoded`).
-pub fn parse_invocation(payload: Value) -> Invocation {
-    let Some(http) = payload.get("requestContext").and_then(|c| c.get("http")) else {
-        return Invocation::Direct(payload);
+/// request body (base64-decoded when `isBase64Encoded`). `payload` is the invocation's payload as
+/// Lambda delivered it (raw JSON text, so a duplicate key is seen, not silently collapsed).
+pub fn parse_invocation(payload: &[u8]) -> Invocation {
+    // A function URL event is Lambda's own JSON: a payload that fails here is a direct invoke's.
+    let payload = match parse_json(payload, "request") {
+        Ok(value) => value,
+        Err(e) => return Invocation::Direct(Err(e)),
     };
-    let method = http.get("method").and_then(Value::as_str).unwrap_or_default();
+    let Some(http) = payload.get("requestContext").and_then(|c| c.get("http")) else {
+        return Invocation::Direct(Ok(payload));
+    };
+    let method = match http.get("method").and_then(Value::as_str) {
+        Some(method) if !method.is_empty() => method,
+        _ => {
+            return Invocation::Http(Err(ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the request has no HTTP method (requestContext.http.method): POST a JSON job request",
+            )));
+        }
+    };
     if !method.eq_ignore_ascii_case("POST") {
         return Invocation::Http(Err(ApiError::new(
             405,
             "MethodNotAllowed",
-            format!("method {method} is not allowed: POST a JSON job request"),
+            format!("method {} is not allowed: POST a JSON job request", echo(method)),
         )));
     }
-    let body = payload.get("body").and_then(Value::as_str).unwrap_or_default();
+    let body = match payload.get("body") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(body)) => body.as_str(),
+        Some(other) => {
+            return Invocation::Http(Err(ApiError::invalid(format!("body: is {}, not a string", kind(other)))));
+        }
+    };
     let bytes = if payload.get("isBase64Encoded").and_then(Value::as_bool).unwrap_or(false) {
         match data_encoding::BASE64.decode(body.as_bytes()) {
             Ok(bytes) => bytes,
@@ -350,12 +538,88 @@ pub fn parse_invocation(payload: Value) -> Invocation {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Invocation::Http(Err(ApiError::invalid("body: is empty: POST a JSON job request")));
     }
-    Invocation::Http(serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("body: is not JSON: {e}"))))
+    Invocation::Http(parse_json(&bytes, "body"))
 }
 
-/// Parses the request object; unknown fields are refused so a typo does not silently drop data.
+/// The request's fields, each with the other spelling accepted for it.
+const FIELDS: [(&str, Option<&str>); 5] = [
+    ("jobType", Some("job_type")),
+    ("idempotencyKey", Some("idempotency_key")),
+    ("environment", None),
+    ("command", None),
+    ("metadata", None),
+];
+
+/// Parses the request: a JSON object (nothing else is a request: an array is not read by
+/// position), every field of the right type, and no field the request does not have (a typo
+/// must not silently drop data). A `null` optional field is the same as an absent one.
 pub fn parse_request(value: Value) -> Result<CreateJobRequest, ApiError> {
-    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("request: {e}")))
+    let Value::Object(object) = value else {
+        return Err(ApiError::invalid(format!(
+            "request: is {}, not a JSON object: send {{\"jobType\": \"NAME\"}}, optionally with idempotencyKey, \
+             environment, command and metadata",
+            kind(&value)
+        )));
+    };
+    let names = || FIELDS.map(|(name, _)| name).join(", ");
+    let mut request = CreateJobRequest::default();
+    let mut job_type: Option<String> = None;
+    let mut given: BTreeMap<&str, String> = BTreeMap::new();
+    for (key, value) in object {
+        let Some((field, _)) = FIELDS.iter().find(|(name, alias)| *name == key || *alias == Some(key.as_str())) else {
+            return Err(ApiError::invalid(format!("request: has no field {}: its fields are {}", echo(&key), names())));
+        };
+        if let Some(first) = given.insert(field, key.clone()) {
+            return Err(ApiError::invalid(format!("request: {first} and {key} are the same field: give it once")));
+        }
+        let got = kind(&value);
+        let wrong = |expected: &str| ApiError::invalid(format!("{field}: must be {expected}, not {got}"));
+        match (*field, value) {
+            (_, Value::Null) if *field != "jobType" => {}
+            ("jobType", Value::String(text)) => job_type = Some(text),
+            ("jobType", _) => return Err(wrong("a string naming one of the stack's job types")),
+            ("idempotencyKey", Value::String(text)) => request.idempotency_key = Some(text),
+            ("idempotencyKey", _) => return Err(wrong("a string")),
+            ("environment", Value::Object(vars)) => {
+                for (name, value) in vars {
+                    match value {
+                        Value::String(text) => {
+                            request.environment.insert(name, text);
+                        }
+                        other => {
+                            return Err(ApiError::invalid(format!(
+                                "{}: must be a string, not {}",
+                                key_path("environment", &name),
+                                kind(&other)
+                            )));
+                        }
+                    }
+                }
+            }
+            ("environment", _) => return Err(wrong("an object of NAME: \"value\" strings")),
+            ("command", Value::Array(args)) => {
+                let mut command = Vec::with_capacity(args.len());
+                for (i, arg) in args.into_iter().enumerate() {
+                    match arg {
+                        Value::String(text) => command.push(text),
+                        other => {
+                            return Err(ApiError::invalid(format!(
+                                "command[{i}]: must be a string, not {}",
+                                kind(&other)
+                            )));
+                        }
+                    }
+                }
+                request.command = Some(command);
+            }
+            ("command", _) => return Err(wrong("an array of strings")),
+            ("metadata", Value::Object(metadata)) => request.metadata = Some(metadata),
+            (_, _) => return Err(wrong("a JSON object")),
+        }
+    }
+    request.job_type =
+        job_type.ok_or_else(|| ApiError::invalid("jobType: is missing: name one of the stack's job types"))?;
+    Ok(request)
 }
 
 /// A function URL response.
@@ -498,12 +762,13 @@ mod handler {
             self.service.config()
         }
 
-        /// Handles one invocation payload (direct or function URL) and never fails: every error is
-        /// an HTTP-like response.
-        pub async fn handle(&self, payload: Value, deadline_ms: Option<i64>) -> Value {
+        /// Handles one invocation payload (direct or function URL), as Lambda delivered it: the
+        /// raw JSON text, so a key given twice is refused rather than silently collapsed. Never
+        /// fails: every error is an HTTP-like response.
+        pub async fn handle_payload(&self, payload: &[u8], deadline_ms: Option<i64>) -> Value {
             match parse_invocation(payload) {
                 Invocation::Direct(request) => {
-                    let (status, body) = self.respond(Ok(request), deadline_ms).await;
+                    let (status, body) = self.respond(request, deadline_ms).await;
                     direct_response(status, body)
                 }
                 Invocation::Http(request) => {
@@ -511,6 +776,11 @@ mod handler {
                     http_response(status, &body)
                 }
             }
+        }
+
+        /// [`CreateJob::handle_payload`] of a payload already parsed (a `Value` has no duplicate keys).
+        pub async fn handle(&self, payload: Value, deadline_ms: Option<i64>) -> Value {
+            self.handle_payload(payload.to_string().as_bytes(), deadline_ms).await
         }
 
         async fn respond(&self, request: Result<Value, ApiError>, deadline_ms: Option<i64>) -> (u16, Value) {
@@ -660,14 +930,26 @@ mod tests {
         };
         check(serde_json::json!({"jobType": "nope"}), 404, "known: report");
         check(serde_json::json!({"jobType": ""}), 400, "jobType");
-        check(serde_json::json!({"jobType": "report", "env": {}}), 400, "unknown field `env`");
+        check(
+            serde_json::json!({"jobType": "report", "env": {}}),
+            400,
+            "request: has no field \"env\": its fields are",
+        );
         check(serde_json::json!({"jobType": "report", "environment": {"1A": "x"}}), 400, "environment.1A");
         check(serde_json::json!({"jobType": "report", "environment": {"A-B": "x"}}), 400, "environment.A-B");
         check(serde_json::json!({"jobType": "report", "environment": {"JOBGEN_JOB_ID": "x"}}), 400, "reserved");
-        check(serde_json::json!({"jobType": "report", "environment": {"A": 1}}), 400, "request");
+        check(
+            serde_json::json!({"jobType": "report", "environment": {"A": 1}}),
+            400,
+            "environment.A: must be a string, not a number",
+        );
         check(serde_json::json!({"jobType": "report", "command": []}), 400, "command");
         check(serde_json::json!({"jobType": "report", "idempotencyKey": ""}), 400, "idempotencyKey");
-        check(serde_json::json!({"jobType": "report", "metadata": [1]}), 400, "request");
+        check(
+            serde_json::json!({"jobType": "report", "metadata": [1]}),
+            400,
+            "metadata: must be a JSON object, not an array",
+        );
         check(
             serde_json::json!({"jobType": "report", "metadata": {"a": {"": 1}}}),
             400,
@@ -718,23 +1000,152 @@ mod tests {
 
     #[test]
     fn reads_function_url_events() {
+        let parse = |event: Value| parse_invocation(event.to_string().as_bytes());
         let body = r#"{"jobType":"report"}"#;
         let event = serde_json::json!({
             "version": "2.0", "routeKey": "$default", "rawPath": "/", "headers": {},
             "requestContext": {"http": {"method": "POST", "path": "/"}},
             "body": data_encoding::BASE64.encode(body.as_bytes()), "isBase64Encoded": true
         });
-        assert_eq!(parse_invocation(event), Invocation::Http(Ok(serde_json::json!({"jobType": "report"}))));
+        assert_eq!(parse(event), Invocation::Http(Ok(serde_json::json!({"jobType": "report"}))));
         let get = serde_json::json!({"requestContext": {"http": {"method": "GET"}}});
-        assert!(matches!(parse_invocation(get), Invocation::Http(Err(ApiError { status: 405, .. }))));
+        assert!(matches!(parse(get), Invocation::Http(Err(ApiError { status: 405, .. }))));
         let empty = serde_json::json!({"requestContext": {"http": {"method": "POST"}}, "body": ""});
-        assert!(matches!(parse_invocation(empty), Invocation::Http(Err(ApiError { status: 400, .. }))));
+        assert!(matches!(parse(empty), Invocation::Http(Err(ApiError { status: 400, .. }))));
         let direct = serde_json::json!({"jobType": "report"});
-        assert_eq!(parse_invocation(direct.clone()), Invocation::Direct(direct));
+        assert_eq!(parse(direct.clone()), Invocation::Direct(Ok(direct)));
         let response = http_response(201, &serde_json::json!({"a": 1}));
         assert_eq!(response["statusCode"], 201);
         assert_eq!(response["body"], r#"{"a":1}"#);
         assert_eq!(launch_failure_status(LaunchErrorKind::Throttled).0, 429);
         assert_eq!(launch_failure_status(LaunchErrorKind::Capacity).0, 503);
+    }
+
+    fn message(result: Result<impl std::fmt::Debug, ApiError>) -> String {
+        match result {
+            Ok(v) => panic!("expected an error, got {v:?}"),
+            Err(e) => {
+                assert_eq!(e.status, 400, "{}", e.message);
+                e.message
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_json_object_is_a_request() {
+        // serde's derive reads a struct from an array by position: ["hello", "k", {"A": "1"}] was
+        // job type hello, key k and environment A=1.
+        for value in [
+            serde_json::json!(["report"]),
+            serde_json::json!(["report", "k", {"A": "1"}]),
+            serde_json::json!([]),
+            serde_json::json!("report"),
+            serde_json::json!(7),
+            serde_json::json!(null),
+            serde_json::json!(true),
+        ] {
+            let m = message(parse_request(value.clone()));
+            assert!(m.starts_with("request: is ") && m.contains("not a JSON object"), "{value}: {m}");
+            assert!(!m.contains("struct") && !m.contains("elements"), "{value}: {m}");
+        }
+        assert_eq!(
+            message(parse_request(serde_json::json!({}))),
+            "jobType: is missing: name one of the stack's job types"
+        );
+        let both = message(parse_request(serde_json::json!({"jobType": "report", "job_type": "report"})));
+        assert_eq!(both, "request: jobType and job_type are the same field: give it once");
+        let nulls = serde_json::json!({"jobType": "report", "idempotencyKey": null, "environment": null, "command": null, "metadata": null});
+        assert_eq!(parse_request(nulls).unwrap(), CreateJobRequest { job_type: "report".into(), ..Default::default() });
+        assert!(message(parse_request(serde_json::json!({"jobType": null}))).starts_with("jobType: must be a string"));
+        assert_eq!(
+            message(parse_request(serde_json::json!({"jobType": "report", "command": ["a", 1]}))),
+            "command[1]: must be a string, not a number"
+        );
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_at_every_level() {
+        for (text, needle) in [
+            (r#"{"jobType":"nope","jobType":"report"}"#, r#"request: has the key "jobType" twice"#),
+            (
+                r#"{"jobType":"report","environment":{"A":"1","A":"2"}}"#,
+                r#"request.environment: has the key "A" twice"#,
+            ),
+            (
+                r#"{"jobType":"report","metadata":{"a":[{"b":1,"b":2}]}}"#,
+                r#"request.metadata.a[0]: has the key "b" twice"#,
+            ),
+            (r#"{"jobType":"report","job_type":"report"}"#, "jobType and job_type are the same field"),
+        ] {
+            let m = match parse_invocation(text.as_bytes()) {
+                Invocation::Direct(value) => message(value.and_then(parse_request)),
+                other => panic!("{text}: {other:?}"),
+            };
+            assert!(m.contains(needle), "{text}: {m}");
+        }
+        // The same in a function URL body (plain or base64), and in the event itself.
+        let body = r#"{"jobType":"report","environment":{"A":"1","A":"2"}}"#;
+        for (body, encoded) in [(body.to_string(), false), (data_encoding::BASE64.encode(body.as_bytes()), true)] {
+            let event = serde_json::json!({"requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": encoded});
+            let m = match parse_invocation(event.to_string().as_bytes()) {
+                Invocation::Http(value) => message(value),
+                other => panic!("{other:?}"),
+            };
+            assert!(
+                m.starts_with(r#"body.environment: has the key "A" twice: give each key once at line 1 column"#),
+                "{m}"
+            );
+        }
+        let twice = r#"{"requestContext":{"http":{"method":"GET","method":"POST"}},"body":"{}"}"#;
+        assert!(matches!(parse_invocation(twice.as_bytes()), Invocation::Direct(Err(ApiError { status: 400, .. }))));
+        assert!(message(parse_json(b"{\"a\":", "request")).starts_with("request: is not valid JSON: EOF"));
+        assert!(message(parse_json(b"{} {}", "request")).contains("trailing characters"));
+    }
+
+    #[test]
+    fn messages_escape_and_cut_what_they_quote() {
+        assert_eq!(echo("nope"), r#""nope""#);
+        assert_eq!(echo("a\0b\n\u{1b}[31m\"'"), r#""a\0b\n\u{1b}[31m\"'""#);
+        let long = "x".repeat(300);
+        assert_eq!(echo(&long), format!("\"{}\"…(236 more characters)", "x".repeat(64)));
+        assert_eq!(key_path("environment", "A-B_1"), "environment.A-B_1");
+        assert_eq!(key_path("environment", "A\u{0}"), r#"environment."A\0""#);
+        let c = config();
+        let unknown =
+            validate(CreateJobRequest { job_type: format!("{long}\u{0}\u{7}"), ..Default::default() }, &c).unwrap_err();
+        assert_eq!(unknown.status, 404);
+        assert!(unknown.message.contains("…(238 more characters) is not a job type"), "{}", unknown.message);
+        let nul = validate(
+            request(serde_json::json!({"jobType": "report", "environment": {"A\u{0}\u{1b}B": "x"}})).unwrap(),
+            &c,
+        )
+        .unwrap_err();
+        assert!(
+            nul.message.starts_with(r#"environment."A\0\u{1b}B": is not a valid variable name"#),
+            "{}",
+            nul.message
+        );
+        let field = message(parse_request(serde_json::json!({"jobType": "report", "\u{0}": 1})));
+        assert!(field.starts_with(r#"request: has no field "\0""#), "{field}");
+        let no_method = serde_json::json!({"requestContext": {"http": {}}, "body": "{}"});
+        let m = match parse_invocation(no_method.to_string().as_bytes()) {
+            Invocation::Http(Err(e)) => (e.status, e.message),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            m,
+            (405, "the request has no HTTP method (requestContext.http.method): POST a JSON job request".into())
+        );
+        let bad_method = serde_json::json!({"requestContext": {"http": {"method": "G\u{0}T"}}});
+        match parse_invocation(bad_method.to_string().as_bytes()) {
+            Invocation::Http(Err(e)) => {
+                assert_eq!(e.message, r#"method "G\0T" is not allowed: POST a JSON job request"#)
+            }
+            other => panic!("{other:?}"),
+        }
+        for text in [echo(&"\u{0}".repeat(500)), bounded("y".repeat(5000))] {
+            assert!(!text.chars().any(char::is_control), "{text}");
+            assert!(text.chars().count() <= MESSAGE_MAX_CHARS + 40, "{}", text.len());
+        }
     }
 }

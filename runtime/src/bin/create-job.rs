@@ -13,6 +13,7 @@ use jobgen_runtime::launcher::Launcher;
 use jobgen_runtime::store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -37,9 +38,11 @@ async fn main() -> Result<(), Error> {
     let launcher = Launcher::new(aws_sdk_ecs::Client::from_conf(ecs_config), RetryPolicy::default());
     let handler = CreateJob::new(store, launcher, config);
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    // The payload as raw JSON text: deserialized into a `Value`, `{"jobType":"a","jobType":"b"}`
+    // would reach the handler as `{"jobType":"b"}`; the handler parses it and refuses that.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let deadline = i64::try_from(event.context.deadline).ok();
-        Ok::<Value, Error>(handler.handle(event.payload, deadline).await)
+        Ok::<Value, Error>(handler.handle_payload(event.payload.get().as_bytes(), deadline).await)
     }))
     .await
 }
