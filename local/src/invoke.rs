@@ -5,16 +5,39 @@
 //! named in the stack's Outputs exactly as on AWS, while every other service goes to the emulator.
 //! `GET /2015-03-31/functions/{name}/configuration` answers with the deployed configuration, so
 //! GetFunctionConfiguration (the operator commands read the retention from it) works the same.
+//!
+//! As Lambda does, it refuses a payload over the invocation limit ([`SYNC_PAYLOAD_LIMIT_BYTES`],
+//! [`ASYNC_PAYLOAD_LIMIT_BYTES`]) and one that is not JSON, and hands create-job the payload's
+//! bytes as sent (Lambda passes the JSON text through, so a key given twice reaches the function,
+//! which refuses it).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{Request, Response, StatusCode};
 use jobgen_runtime::create_job::CreateJob;
 use jobgen_runtime::track::Tracker;
 use serde_json::{Value, json};
+
+/// Largest synchronous (RequestResponse) Invoke payload Lambda accepts: "6 MB" in the Invoke API
+/// reference, 6 MiB on the wire (Lambda answers a bigger one with "Request must be smaller than
+/// 6291456 bytes for the InvokeFunction operation").
+pub const SYNC_PAYLOAD_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+/// Largest asynchronous (Event) Invoke payload: "1 MB" in the Invoke API reference, taken as 1 MiB
+/// like the synchronous limit.
+pub const ASYNC_PAYLOAD_LIMIT_BYTES: usize = 1024 * 1024;
+
+/// Lambda's answer to a payload over `limit`: HTTP 413 with the error type the service sends on the
+/// wire (`RequestEntityTooLargeException`; the API model's name for it is RequestTooLargeException).
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    respond(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"Type": "User", "message": format!("Request must be smaller than {limit} bytes for the InvokeFunction operation")}),
+        Some("RequestEntityTooLargeException"),
+    )
+}
 
 /// The functions served: names and ARNs as deployed, and their handlers.
 pub struct Functions {
@@ -64,10 +87,11 @@ fn respond(status: StatusCode, body: Value, error_type: Option<&str>) -> Respons
 }
 
 /// Handles one HTTP request.
-pub async fn handle(
-    functions: Arc<Functions>,
-    req: Request<hyper::body::Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+pub async fn handle<B>(functions: Arc<Functions>, req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let path = req.uri().path().to_string();
     if req.method() == hyper::Method::GET
         && let Some(name) = path
@@ -96,8 +120,15 @@ pub async fn handle(
         ));
     };
     let asynchronous = req.headers().get("x-amz-invocation-type").is_some_and(|v| v == "Event");
-    let body = match req.into_body().collect().await {
+    let limit = if asynchronous { ASYNC_PAYLOAD_LIMIT_BYTES } else { SYNC_PAYLOAD_LIMIT_BYTES };
+    let declared = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(too_large(limit));
+    }
+    // Read at most `limit` bytes whatever the header says (chunked bodies have none).
+    let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Ok(too_large(limit)),
         Err(e) => {
             return Ok(respond(
                 StatusCode::BAD_REQUEST,
@@ -106,23 +137,24 @@ pub async fn handle(
             ));
         }
     };
-    let payload: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return Ok(respond(
-                    StatusCode::BAD_REQUEST,
-                    json!({"Type": "User", "message": format!("Could not parse request body into json: {e}")}),
-                    Some("InvalidRequestContentException"),
-                ));
-            }
+    // An empty payload is the SDK's "no payload": Lambda gives the function `{}`.
+    let body = if body.is_empty() { Bytes::from_static(b"{}") } else { body };
+    // Lambda refuses a payload that is not JSON before any function sees it.
+    let payload: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(respond(
+                StatusCode::BAD_REQUEST,
+                json!({"Type": "User", "message": format!("Could not parse request body into json: {e}")}),
+                Some("InvalidRequestContentException"),
+            ));
         }
     };
     if functions.create_job_ids.contains(&name) {
         let deadline = chrono::Utc::now().timestamp_millis() + functions.create_job_timeout_ms;
-        let result = functions.create_job.handle(payload, Some(deadline)).await;
+        // The bytes as sent, as the deployed function receives them (not `payload`, in which a
+        // key given twice is already collapsed to its last value).
+        let result = functions.create_job.handle_payload(&body, Some(deadline)).await;
         return Ok(respond(StatusCode::OK, result, None));
     }
     if functions.track_ids.contains(&name) {
@@ -179,6 +211,116 @@ pub async fn serve(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    use aws_config::BehaviorVersion;
+    use jobgen_runtime::config::RuntimeConfig;
+    use jobgen_runtime::contract::{self, Architecture, Capacity, JobTypeEntry, LaunchTable, Network};
+    use jobgen_runtime::launch::RetryPolicy;
+    use jobgen_runtime::launcher::Launcher;
+    use jobgen_runtime::store::Store;
+
+    /// The endpoint over handlers whose AWS clients point at a closed port: every answer these
+    /// tests expect is given before any AWS call (one would fail as StoreUnavailable).
+    fn functions() -> Arc<Functions> {
+        let region = aws_config::Region::new("us-east-1");
+        let credentials = aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test");
+        let ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(region.clone())
+                .credentials_provider(credentials.clone())
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        let ecs = aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(region)
+                .credentials_provider(credentials)
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        );
+        let entry = JobTypeEntry {
+            task_definition: "hello".into(),
+            cluster: 0,
+            network: 0,
+            capacity: Capacity::Fargate,
+            container: "main".into(),
+            architecture: Architecture::X86_64,
+            max_concurrency: None,
+        };
+        let config = RuntimeConfig {
+            table_name: "jobs".into(),
+            project: "demo".into(),
+            launch_table: LaunchTable {
+                version: contract::CONFIG_VERSION,
+                clusters: vec!["main".into()],
+                networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
+                job_types: [("hello".to_string(), entry)].into(),
+                max_concurrency: None,
+            },
+            retention_days: 0,
+        };
+        let store = Store::new(ddb, "jobs");
+        Arc::new(Functions {
+            create_job_ids: vec!["create".into()],
+            track_ids: vec!["track".into()],
+            create_job: CreateJob::new(store.clone(), Launcher::new(ecs, RetryPolicy::immediate(1)), config.clone()),
+            tracker: Tracker::new(store, config),
+            create_job_timeout_ms: 30_000,
+            configurations: Vec::new(),
+        })
+    }
+
+    async fn invoke(function: &str, body: Vec<u8>, asynchronous: bool) -> (StatusCode, Option<String>, Value) {
+        let mut req = Request::builder().method("POST").uri(format!("/2015-03-31/functions/{function}/invocations"));
+        if asynchronous {
+            req = req.header("x-amz-invocation-type", "Event");
+        }
+        let response = handle(functions(), req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+        let status = response.status();
+        let error_type = response.headers().get("x-amzn-errortype").map(|v| v.to_str().unwrap_or_default().to_string());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, error_type, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    #[tokio::test]
+    async fn payloads_over_lambdas_limits_are_refused_as_lambda_does() {
+        // 7 MB was accepted; Lambda refuses anything over 6 MiB with 413 before the function runs.
+        for size in [7_000_000, SYNC_PAYLOAD_LIMIT_BYTES + 1] {
+            let body = format!("\"{}\"", "a".repeat(size - 2)).into_bytes();
+            let (status, error_type, answer) = invoke("create", body, false).await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{size}: {answer}");
+            assert_eq!(error_type.as_deref(), Some("RequestEntityTooLargeException"));
+            assert_eq!(
+                answer["message"],
+                "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+            );
+        }
+        // At the limit the payload reaches create-job, which answers (a string is not a request).
+        let body = format!("\"{}\"", "a".repeat(SYNC_PAYLOAD_LIMIT_BYTES - 2)).into_bytes();
+        let (status, _, answer) = invoke("create", body, false).await;
+        assert_eq!((status, answer["statusCode"].as_u64()), (StatusCode::OK, Some(400)), "{answer}");
+        let body = format!("\"{}\"", "a".repeat(ASYNC_PAYLOAD_LIMIT_BYTES)).into_bytes();
+        let (status, error_type, _) = invoke("track", body, true).await;
+        assert_eq!(
+            (status, error_type.as_deref()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("RequestEntityTooLargeException"))
+        );
+    }
+
+    #[tokio::test]
+    async fn create_job_gets_the_payload_as_sent() {
+        // Parsed into a Value first, this was {"jobType":"hello"} and launched hello.
+        let (status, _, answer) = invoke("create", br#"{"jobType":"nope","jobType":"hello"}"#.to_vec(), false).await;
+        assert_eq!((status, answer["statusCode"].as_u64()), (StatusCode::OK, Some(400)), "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(r#"request: has the key "jobType" twice"#), "{message}");
+        let (_, _, answer) = invoke("create", br#"["hello"]"#.to_vec(), false).await;
+        assert_eq!(answer["statusCode"], 400, "{answer}");
+        let (status, error_type, _) = invoke("create", b"{".to_vec(), false).await;
+        assert_eq!((status, error_type.as_deref()), (StatusCode::BAD_REQUEST, Some("InvalidRequestContentException")));
+    }
 
     #[test]
     fn decodes_function_names_and_arns() {
