@@ -207,3 +207,61 @@ fn cancel_again_stops_the_task_of_a_cancelled_job_that_still_runs() {
     // Now the task is stopped too: nothing left to cancel.
     assert_eq!(dev.jobgen(&["cancel", &job]).status.code(), Some(1));
 }
+
+/// With `--output json` an error is one JSON document on stdout (`{"error": {code, message, help,
+/// exitCode}}`) beside the human message on stderr, with the same exit code: a script that reads
+/// stdout always gets an answer (it used to get nothing).
+#[test]
+fn errors_with_output_json_are_a_json_document_on_stdout() {
+    let dev = &dev();
+    let cases: [(&[&str], i32, &str, &str); 10] = [
+        (&["status", "01nosuchjob00000000000000x"], 1, "JobNotFound", "not found in stack jobgen-quickstart"),
+        (&["watch", "nosuchjob", "--timeout", "5"], 1, "JobNotFound", "not found"),
+        (&["watch", "nosuchjob", "--interval=-1"], 2, "UsageError", "--interval -1: is not a number of seconds"),
+        (&["logs", "nosuchjob"], 1, "JobNotFound", "not found"),
+        (&["cancel", "nosuchjob"], 1, "JobNotFound", "not found"),
+        (&["submit", "transcode"], 2, "UsageError", "\"transcode\" is not a job type of this stack"),
+        (&["submit", "hello", "--env", "NOVALUE"], 2, "UsageError", "--env \"NOVALUE\": is not KEY=VALUE"),
+        (&["list", "--since", "yesterday"], 2, "UsageError", "--since \"yesterday\": is neither"),
+        (&["list", "--status", "DONE"], 2, "UsageError", "--status \"DONE\": is not a job status"),
+        (&["status", "x", "--stack", "no-such-stack"], 2, "UsageError", "--stack no-such-stack: no such"),
+    ];
+    let check = |args: &[&str], out: &std::process::Output, code: i32, kind: &str, message: &str| {
+        assert_eq!(out.status.code(), Some(code), "jobgen {args:?}: {}", stderr(out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("jobgen {args:?}: stdout is not one JSON document ({e}): {:?}", String::from_utf8_lossy(&out.stdout))
+        });
+        let error = &doc["error"];
+        assert_eq!(error["code"], kind, "jobgen {args:?}: {doc}");
+        assert_eq!(error["exitCode"], code, "jobgen {args:?}: {doc}");
+        assert!(error["message"].as_str().unwrap().contains(message), "jobgen {args:?}: {doc}");
+        assert!(!error["help"].as_str().unwrap().is_empty(), "jobgen {args:?}: {doc}");
+        // The human message still goes to stderr.
+        assert!(stderr(out).contains(message) && stderr(out).contains("help: "), "{}", stderr(out));
+    };
+    for (args, code, kind, message) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        check(&all, &dev.jobgen(&all), code, kind, message);
+        // Without --output json, stdout stays empty.
+        assert!(dev.jobgen(args).stdout.is_empty(), "jobgen {args:?}");
+    }
+    // A finished job cannot be cancelled (1), and an unreachable endpoint is an AWS error (3).
+    let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=1"]);
+    let (_, code) = dev.watch(&job);
+    assert_eq!(code, 0);
+    let args = ["cancel", job.as_str(), "--output", "json"];
+    check(&args, &dev.jobgen(&args), 1, "JobStateError", "already finished (SUCCEEDED)");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let args = ["status", job.as_str(), "--output", "json"];
+    let out = std::process::Command::new(dev_support::jobgen_bin())
+        .args(args)
+        .envs(dev.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("AWS_ENDPOINT_URL", &dead)
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .output()
+        .unwrap();
+    check(&args, &out, 3, "AwsError", "DescribeStacks failed");
+}

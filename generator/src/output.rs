@@ -121,6 +121,12 @@ pub fn print_json(value: &Value) {
     let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
+/// The JSON an operator command prints on stdout for an error with `--output json` (beside the
+/// human message on stderr), so a script reading stdout always gets one document.
+pub fn error_json(code: &str, message: &str, help: &str, exit_code: i32) -> Value {
+    json!({"error": {"code": code, "message": message, "help": help, "exitCode": exit_code}})
+}
+
 /// The JSON of a list of jobs.
 pub fn jobs_json(jobs: &[Job]) -> Value {
     json!({ "jobs": jobs.iter().map(Job::to_json).collect::<Vec<_>>() })
@@ -154,6 +160,13 @@ pub fn print_report(report: &jobgen_synth::diagnostics::Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_one_json_document() {
+        let e = error_json("JobNotFound", "job x not found", "check the id", 1);
+        assert_eq!(e["error"]["exitCode"], 1);
+        assert_eq!(e["error"].as_object().map(|o| o.len()), Some(4));
+    }
 
     #[test]
     fn tables_align_columns() {

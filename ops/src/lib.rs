@@ -69,6 +69,16 @@ impl OpsError {
         }
     }
 
+    /// A stable machine-readable name of the kind of error (the `code` of `--output json` errors).
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpsError::Usage { .. } => "UsageError",
+            OpsError::JobNotFound { .. } => "JobNotFound",
+            OpsError::JobState(_) => "JobStateError",
+            OpsError::Aws { .. } => "AwsError",
+        }
+    }
+
     /// How to fix it.
     pub fn help(&self) -> String {
         match self {

@@ -22,7 +22,7 @@ pub struct Args {
 /// `jobgen cancel`.
 pub fn run(args: Args) -> i32 {
     let output = args.stack.output;
-    with_ops(&args.stack.stack, async |ops: &Ops| {
+    with_ops(&args.stack, async |ops: &Ops| {
         let (job, stopped) = ops.cancel(&args.job_id, &args.reason).await?;
         match output {
             OutputFormat::Json => output::print_json(&json!({"job": job.to_json(), "taskStopped": stopped})),

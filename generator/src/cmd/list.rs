@@ -28,14 +28,14 @@ pub struct Args {
 pub fn run(args: Args) -> i32 {
     let status = match args.status.as_deref().map(ops::parse_status).transpose() {
         Ok(s) => s,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(args.stack.output, &e),
     };
     let since = match args.since.as_deref().map(|s| ops::parse_since(s, chrono::Utc::now())).transpose() {
         Ok(s) => s,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(args.stack.output, &e),
     };
     let output = args.stack.output;
-    with_ops(&args.stack.stack, async |ops: &Ops| {
+    with_ops(&args.stack, async |ops: &Ops| {
         let jobs = ops.list(status, args.job_type.as_deref(), since, args.limit.max(1)).await?;
         output::print_jobs(output, &jobs, false);
         if output == OutputFormat::Table && jobs.is_empty() {

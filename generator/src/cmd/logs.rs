@@ -9,7 +9,7 @@ use jobgen_ops::{self as ops, Ops, OpsError};
 /// `jobgen logs`.
 pub fn run(args: JobArgs) -> i32 {
     let output = args.stack.output;
-    with_ops(&args.stack.stack, async |ops: &Ops| {
+    with_ops(&args.stack, async |ops: &Ops| {
         let job = ops.job(&args.job_id).await?;
         let Some((group, stream)) = ops.log_stream(&job).await? else {
             return Err(OpsError::JobState(format!(

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use jobgen_ops::{Ops, OpsError};
 
-use crate::output::OutputFormat;
+use crate::output::{self, OutputFormat};
 
 /// What every operator command needs: which stack, and how to print.
 #[derive(Debug, Clone, clap::Args)]
@@ -52,26 +52,33 @@ pub fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
-/// Prints an operator error as `error:` + `help:` and returns its exit code.
-pub fn fail(e: &OpsError) -> i32 {
-    eprintln!("error: {e}\n  help: {}", e.help());
+/// Prints an operator error as `error:` + `help:` on stderr and returns its exit code; with
+/// `--output json` also as one JSON document on stdout ([`output::error_json`]), so a script that
+/// reads stdout gets an answer either way.
+pub fn fail(output: OutputFormat, e: &OpsError) -> i32 {
+    let help = e.help();
+    eprintln!("error: {e}\n  help: {help}");
+    if output == OutputFormat::Json {
+        output::print_json(&output::error_json(e.code(), &e.to_string(), &help, e.exit_code()));
+    }
     e.exit_code()
 }
 
-/// Connects to the stack and runs `f`; errors become their exit codes.
-pub fn with_ops<F>(stack: &str, f: F) -> i32
+/// Connects to the stack and runs `f`; errors become their exit codes (and, with `--output
+/// json`, a JSON error on stdout).
+pub fn with_ops<F>(args: &StackArgs, f: F) -> i32
 where
     F: AsyncFnOnce(&Ops) -> Result<i32, OpsError>,
 {
     let Some(rt) = runtime() else { return 3 };
     rt.block_on(async {
-        let ops = match Ops::connect(stack).await {
+        let ops = match Ops::connect(&args.stack).await {
             Ok(ops) => ops,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(args.output, &e),
         };
         match f(&ops).await {
             Ok(code) => code,
-            Err(e) => fail(&e),
+            Err(e) => fail(args.output, &e),
         }
     })
 }

@@ -44,18 +44,18 @@ pub struct Args {
 pub fn run(args: Args) -> i32 {
     let env = match ops::parse_env(&args.env) {
         Ok(env) => env,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(args.stack.output, &e),
     };
     let (interval, timeout) = match polling(args.interval, args.timeout) {
         Ok(p) => p,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(args.stack.output, &e),
     };
     let mut request = json!({ "jobType": args.job_type, "environment": env });
     if let Some(key) = &args.idempotency_key {
         request["idempotencyKey"] = json!(key);
     }
     let output = args.stack.output;
-    with_ops(&args.stack.stack, async |ops: &Ops| {
+    with_ops(&args.stack, async |ops: &Ops| {
         let view = ops.submit(&request).await?;
         let job_id = view["jobId"].as_str().unwrap_or_default().to_string();
         let created = view["created"].as_bool().unwrap_or(true);

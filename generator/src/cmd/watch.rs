@@ -24,10 +24,10 @@ pub struct Args {
 pub fn run(args: Args) -> i32 {
     let (interval, timeout) = match polling(args.interval, args.timeout) {
         Ok(p) => p,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(args.stack.output, &e),
     };
     let output = args.stack.output;
-    with_ops(&args.stack.stack, async |ops: &Ops| {
+    with_ops(&args.stack, async |ops: &Ops| {
         let job = ops::watch(ops, &args.job_id, interval, timeout, |job, elapsed| {
             eprintln!("{}", output::progress_line(job, elapsed))
         })
