@@ -114,6 +114,22 @@ fn without_limits_the_document_is_byte_identical_to_before_limits() {
 }
 
 #[test]
+fn the_examples_ship_their_limits() {
+    let document = |name: &str| -> Value {
+        let s = jobgen_synth::synth::synthesize(&example(name), &ModelOptions::default()).unwrap();
+        serde_json::from_str(&s.config_document).unwrap()
+    };
+    let quickstart = document("quickstart");
+    assert_eq!(quickstart["jobTypes"]["hello"]["maxConcurrency"], 2);
+    assert!(quickstart["jobTypes"]["sleep"].get("maxConcurrency").is_none());
+    assert!(quickstart.get("maxConcurrency").is_none(), "no project limit");
+    let realistic = document("realistic");
+    assert_eq!(realistic["maxConcurrency"], 20);
+    assert_eq!(realistic["jobTypes"]["transcode"]["maxConcurrency"], 8);
+    assert!(realistic["jobTypes"]["thumbnail"].get("maxConcurrency").is_none());
+}
+
+#[test]
 fn limits_are_carried_into_the_document_for_the_runtime() {
     let mut config = example("realistic");
     config.limits.max_concurrency = Some(7);
