@@ -110,6 +110,26 @@ fn validate_reports_every_problem_with_location_and_exits_2() {
 }
 
 #[test]
+fn validate_refuses_concurrency_limits_that_could_never_apply_and_exits_2() {
+    let dir = tempdir();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../synth/tests/fixtures/invalid/max-concurrency-above-project-limit.yaml");
+    std::fs::copy(&fixture, dir.path().join("jobgen.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let out = jobgen(dir.path()).arg("validate").assert().code(2).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.stdout.is_empty());
+    for expected in [
+        "job_types.transcode.max_concurrency: 8 is more than the project's limit of 5",
+        "[jobgen.yaml:17:22]",
+        "help: set it to at most 5, or raise `limits.max_concurrency` to 8 or more",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in\n{stderr}");
+    }
+    // thumbnail's 4 is within the project's 5: not reported.
+    assert!(!stderr.contains("thumbnail"), "{stderr}");
+}
+
+#[test]
 fn errors_have_no_color_codes_when_stderr_is_not_a_terminal() {
     let dir = tempdir();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../synth/tests/fixtures/invalid/cpu-invalid.yaml");

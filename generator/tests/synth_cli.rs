@@ -202,3 +202,24 @@ fn validate_accepts_the_largest_single_stack() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("504 resources"), "{stderr}");
 }
+
+#[test]
+fn synth_writes_the_concurrency_limits_into_the_configuration_document() {
+    let dir = tempfile::tempdir().unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("realistic"))
+        .args(["-o", "stack"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(dir.path().join("stack/jobgen-config/jobgen/config.json")).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["maxConcurrency"], 20, "{text}");
+    assert_eq!(document["jobTypes"]["transcode"]["maxConcurrency"], 8, "{text}");
+    assert!(document["jobTypes"]["monthly-report"].get("maxConcurrency").is_none(), "{text}");
+    // The template names the document's hash, so the functions refuse any other.
+    let template = std::fs::read_to_string(dir.path().join("stack/template.yaml")).unwrap();
+    let sha = jobgen_runtime::contract::config_sha256(text.as_bytes());
+    assert!(template.contains(&format!("JOBGEN_CONFIG_SHA256: \"{sha}\"")), "{sha}");
+}
