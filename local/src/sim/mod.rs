@@ -11,8 +11,9 @@
 //!
 //! How each task ends is scripted by the job's environment ([`script`]); time can be compressed
 //! (`time_scale` 0.1: a 30 s run takes 3 s, its timestamps still say 30 s). A task stopped with
-//! StopTask (`jobgen cancel`) gets a STOPPED event with stopCode UserInitiated. A few log lines go
-//! to the task's CloudWatch log stream so `jobgen logs` has something to show.
+//! StopTask (`jobgen cancel`, or create-job for a job cancelled during its launch) gets a STOPPED
+//! event with stopCode UserInitiated, also when it was stopped before the simulator first saw it.
+//! A few log lines go to the task's CloudWatch log stream so `jobgen logs` has something to show.
 //!
 //! `jobgen dev` runs one; the integration tests use the same one as their harness.
 
@@ -272,26 +273,35 @@ impl Simulator {
     }
 
     /// One poll: start lifecycles for new tasks, flag tasks stopped with StopTask.
+    ///
+    /// New tasks are looked for among the RUNNING and the STOPPED ones (desired status): a task
+    /// stopped between two polls — create-job stops the task of a job cancelled during its launch
+    /// right after RunTask, and the emulator marks it STOPPED at once — would otherwise never be
+    /// seen, and its job would never get the STOPPED event real ECS sends for it (see
+    /// [`Simulator::needs_lifecycle`]).
     pub async fn tick(self: Arc<Self>) -> Result<(), String> {
+        use aws_sdk_ecs::types::DesiredStatus;
         let started_by = self.config.started_by();
         for cluster in self.clusters() {
             let mut arns = Vec::new();
-            let mut next: Option<String> = None;
-            loop {
-                let out = self
-                    .ecs
-                    .list_tasks()
-                    .cluster(&cluster)
-                    .started_by(&started_by)
-                    .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
-                    .set_next_token(next.take())
-                    .send()
-                    .await
-                    .map_err(|e| format!("ListTasks {cluster}: {}", jobgen_ops::aws_error(&e)))?;
-                arns.extend(out.task_arns().iter().cloned());
-                match out.next_token() {
-                    Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                    _ => break,
+            for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+                let mut next: Option<String> = None;
+                loop {
+                    let out = self
+                        .ecs
+                        .list_tasks()
+                        .cluster(&cluster)
+                        .started_by(&started_by)
+                        .desired_status(desired.clone())
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| format!("ListTasks {cluster}: {}", jobgen_ops::aws_error(&e)))?;
+                    arns.extend(out.task_arns().iter().filter(|a| !arns.contains(*a)).cloned().collect::<Vec<_>>());
+                    match out.next_token() {
+                        Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                        _ => break,
+                    }
                 }
             }
             let (new, active): (Vec<String>, Vec<String>) = match self.state.lock() {
@@ -313,17 +323,23 @@ impl Simulator {
                     .map_err(|e| format!("DescribeTasks {cluster}: {}", jobgen_ops::aws_error(&e)))?;
                 for task in out.tasks() {
                     let Some(arn) = task.task_arn() else { continue };
+                    let reason = task.stopped_reason().filter(|r| !r.is_empty()).unwrap_or("Task stopped by user");
+                    let stopped = task.desired_status() == Some("STOPPED");
                     if new.iter().any(|a| a == arn) {
-                        self.clone().start(&cluster, task);
-                    } else if task.desired_status() == Some("STOPPED") {
-                        let reason = task.stopped_reason().filter(|r| !r.is_empty()).unwrap_or("Task stopped by user");
-                        if let Ok(state) = self.state.lock()
-                            && let Some((_, control)) = state.active.get(arn)
-                            && let Ok(mut r) = control.stop_reason.lock()
-                            && r.is_none()
-                        {
-                            *r = Some(reason.to_string());
+                        if !stopped {
+                            self.clone().start(&cluster, task, None);
+                        } else if self.needs_lifecycle(task).await {
+                            self.clone().start(&cluster, task, Some(reason.to_string()));
+                        } else if let Ok(mut state) = self.state.lock() {
+                            state.seen.insert(arn.to_string());
                         }
+                    } else if stopped
+                        && let Ok(state) = self.state.lock()
+                        && let Some((_, control)) = state.active.get(arn)
+                        && let Ok(mut r) = control.stop_reason.lock()
+                        && r.is_none()
+                    {
+                        *r = Some(reason.to_string());
                     }
                 }
             }
@@ -371,9 +387,27 @@ impl Simulator {
         })
     }
 
-    fn start(self: Arc<Self>, cluster: &str, task: &aws_sdk_ecs::types::Task) {
+    /// Whether a task first seen already stopped still needs its lifecycle: yes unless its job's
+    /// record already shows this task STOPPED (a task of an earlier `jobgen dev` run, which a
+    /// restarted simulator must not replay) or there is no such job.
+    async fn needs_lifecycle(&self, task: &aws_sdk_ecs::types::Task) -> bool {
+        let Some((job_id, _)) = task.group().and_then(contract::parse_task_group) else { return false };
+        match self.tracker.store().get(job_id).await {
+            Ok(Some(job)) => {
+                !(job.attempt.task_arn.as_deref() == task.task_arn()
+                    && job.attempt.ecs_last_status.as_deref() == Some("STOPPED"))
+            }
+            Ok(None) => false,
+            // Unsure: simulate it; track ignores events it already applied (their version is not newer).
+            Err(_) => true,
+        }
+    }
+
+    /// Starts the lifecycle of `task`; `stopped`: it was stopped (with this reason) before the
+    /// simulator first saw it, so it goes straight from PROVISIONING to its STOPPED event.
+    fn start(self: Arc<Self>, cluster: &str, task: &aws_sdk_ecs::types::Task, stopped: Option<String>) {
         let Some(arn) = task.task_arn() else { return };
-        let control = Arc::new(Control::default());
+        let control = Arc::new(Control { stop_reason: Mutex::new(stopped) });
         let Ok(mut state) = self.state.lock() else { return };
         state.seen.insert(arn.to_string());
         let Some(facts) = self.facts(task) else {
