@@ -56,9 +56,12 @@ impl Drop for Dev {
 }
 
 impl Dev {
-    /// Starts moto and `jobgen dev` with `extra` flags, and waits until it is ready.
+    /// Starts moto and `jobgen dev` with `extra` flags, and waits until it is ready. The emulator is
+    /// the serial one: these tests cancel jobs while their events are being written, and stock
+    /// (threaded) moto can let a cancel and an event's conditional write both pass, which DynamoDB
+    /// never does (tests/runtime_races.rs measures it).
     pub fn start(extra: &[&str]) -> Dev {
-        let moto = Moto::start();
+        let moto = Moto::start_serial();
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("env");
         let log = std::fs::File::create(dir.path().join("dev.log")).unwrap();

@@ -49,10 +49,16 @@ fn network(moto: &Moto) -> &'static (String, String) {
 }
 
 impl World {
-    /// Sets up a world for `project` (unique per test).
+    /// Sets up a world for `project` (unique per test) on the binary's serial moto.
     pub async fn new(project: &str) -> World {
         let moto = moto();
-        let (subnet, sg) = network(moto).clone();
+        World::on(moto, network(moto).clone(), project).await
+    }
+
+    /// Sets up a world for `project` on `moto`, launching into `network` (a subnet and a security
+    /// group of that emulator).
+    pub async fn on(moto: &Moto, network: (String, String), project: &str) -> World {
+        let (subnet, sg) = network;
         let sdk = moto.sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let ecs = aws_sdk_ecs::Client::new(&sdk);
