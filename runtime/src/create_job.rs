@@ -17,7 +17,11 @@
 //! share; create-job answers with the job as the launch left it (a cancelled job, not an error,
 //! when `jobgen cancel` won the race).
 //!
-//! Everything is validated before anything is written.
+//! Everything is validated before anything is written. The payload is read as the raw JSON text
+//! Lambda delivers ([`parse_json`] refuses a key given twice at any depth, which a `Value` would
+//! collapse to its last value), only a JSON object is a request ([`parse_request`]: no positional
+//! arrays, no unknown fields), and every message quotes input through [`echo`] or [`key_path`]:
+//! control characters escaped, long values cut.
 
 use std::collections::BTreeMap;
 
