@@ -31,11 +31,11 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 [ -x "$JOBGEN" ] || { echo "error: $JOBGEN not found: run 'cargo build -p jobgen' (make demo does)" >&2; exit 2; }
-[ -x "$VENV_BIN/moto_server" ] || { echo "error: $VENV_BIN/moto_server not found: run 'make tools'" >&2; exit 2; }
+"$VENV_BIN/python" -c 'import moto' 2>/dev/null || { echo "error: moto is not installed in $VENV_BIN: run 'make tools'" >&2; exit 2; }
 
 port=$("$VENV_BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-say "Starting the AWS emulator (moto) on 127.0.0.1:$port"
-"$VENV_BIN/moto_server" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+say "Starting the AWS emulator (moto, one request at a time: DynamoDB's conditions stay atomic) on 127.0.0.1:$port"
+"$VENV_BIN/python" "$ROOT/scripts/moto_server.py" "$port" serial >"$WORK/moto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

@@ -55,19 +55,7 @@ fn free_port() -> u16 {
 //   writes to one item can both pass — which real DynamoDB never allows. Tests of exactly-once
 //   behaviour use a serial server: requests still arrive concurrently, but a lost race in the
 //   handler shows up as a real failure instead of an emulator artifact.
-const MOTO_SERVER: &str = r#"
-import os, sys, threading, time
-parent = os.getppid()
-def watchdog():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-threading.Thread(target=watchdog, daemon=True).start()
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app),
-           threaded=sys.argv[2] == "threaded", request_handler=MotoRequestHandler)
-"#;
+const MOTO_SERVER: &str = include_str!("../../scripts/moto_server.py");
 
 impl Moto {
     /// Starts a fresh, multi-threaded moto server on a free loopback port and waits until it answers.

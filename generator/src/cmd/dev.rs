@@ -16,13 +16,13 @@ the events the deployed rule matches are delivered to track.
 Script a job's outcome with its environment: DEV_OUTCOME=succeed|fail|fail-to-start|image-pull-failure|spot-interruption|oom, \
 DEV_RUN_SECONDS=N (simulated; default 5), DEV_EXIT_CODE=N.
 
-Races: stock moto_server answers requests on parallel threads and checks DynamoDB conditions without a lock, so a \
-`jobgen cancel` that lands while a job's task is stopping can, rarely, pass together with the event that records the \
-job's end (the job is then SUCCEEDED although cancel exited 0). DynamoDB never lets both writes pass. To try such races \
-locally, serve moto one request at a time (werkzeug's run_simple with threaded=False, as the integration tests \
-do in tests/support/lib.rs): its conditional writes are then as atomic as DynamoDB's.
+Emulator: run moto one request at a time (`.venv/tools/bin/python scripts/moto_server.py 5000`, what `make demo` \
+runs). Stock moto_server answers requests on parallel threads and checks DynamoDB conditions and transactions without \
+a lock, so two racing conditional writes (a `jobgen cancel` and the event that records the job's end; two admissions \
+to the last slot of a concurrency limit) can both pass there, which DynamoDB never allows.
 
 Example:
+  .venv/tools/bin/python scripts/moto_server.py 5000 &
   jobgen dev -c examples/quickstart/jobgen.yaml --endpoint-url http://127.0.0.1:5000
   # in another shell, paste the export lines it prints, then:
   jobgen submit hello --env DEV_RUN_SECONDS=30 --wait";
