@@ -239,6 +239,13 @@ pub fn started_by(project: &str) -> String {
     format!("jobgen/{project}")
 }
 
+/// The tag key jobgen puts on every resource it creates and every task it launches, with the
+/// project name as its value. create-job's and track's StopTask permission is conditioned on it
+/// (`aws:ResourceTag/jobgen:project`), so in a cluster shared with other projects they may stop only
+/// this project's tasks; the generator therefore refuses a project tag of this key with any other
+/// value.
+pub const PROJECT_TAG: &str = "jobgen:project";
+
 /// Prefix of the task `group` that carries the job id and attempt.
 pub const GROUP_PREFIX: &str = "jobgen:";
 

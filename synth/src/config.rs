@@ -127,7 +127,9 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCluster {
-    /// Capacity providers to attach: FARGATE and/or FARGATE_SPOT (default both).
+    /// Capacity providers to attach: FARGATE and/or FARGATE_SPOT (default both). Job types on
+    /// FARGATE_SPOT need FARGATE_SPOT here; on-demand ones need nothing (they are launched with
+    /// `launchType: FARGATE`).
     #[serde(default = "default_capacity_providers")]
     #[schemars(length(min = 1, max = 2), extend("uniqueItems" = true))]
     pub capacity_providers: Vec<Capacity>,

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use jobgen_runtime::contract::{self, Architecture, Capacity};
+use jobgen_runtime::contract::{self, Capacity, PROJECT_TAG};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
 
 use crate::config::{
@@ -88,6 +88,18 @@ impl Validator {
                 "project.tags",
                 format!("{} tags: AWS allows at most {MAX_TAGS} per resource", tags.len()),
                 "remove tags, or combine related values into one tag",
+            );
+        }
+        if let Some(value) = tags.get(PROJECT_TAG)
+            && value != &c.project.name
+        {
+            self.err(
+                join("project.tags", PROJECT_TAG),
+                format!(
+                    "`{value}` is not the project name `{}`: jobgen tags every resource and task with {PROJECT_TAG}, and create-job and track may stop only tasks whose tag names this project",
+                    c.project.name
+                ),
+                format!("remove the tag (jobgen sets it), or set it to `{}`", c.project.name),
             );
         }
         for (k, v) in tags {
@@ -239,14 +251,18 @@ impl Validator {
         };
         let cluster = cluster_name.and_then(|n| c.clusters.get(n));
         let capacity = jt.capacity.or(c.defaults.capacity).unwrap_or(Capacity::Fargate);
-        let capacity_path = if jt.capacity.is_some() { join(path, "capacity") } else { "defaults.capacity".into() };
-        if let (Some(cluster), Some(cluster_name)) = (cluster, cluster_name)
+        // Only Spot needs its provider on the cluster: create-job launches FARGATE jobs with
+        // RunTask's `launchType: FARGATE`, which runs on any cluster, and FARGATE_SPOT ones with a
+        // capacity provider strategy, which needs FARGATE_SPOT associated with the cluster
+        // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html).
+        if capacity == Capacity::FargateSpot
+            && let (Some(cluster), Some(cluster_name)) = (cluster, cluster_name)
             && let Some(create) = &cluster.create
             && !create.capacity_providers.is_empty()
             && !create.capacity_providers.contains(&capacity)
         {
             self.err(
-                if jt.capacity.is_some() { capacity_path.clone() } else { join(path, "capacity") },
+                join(path, "capacity"),
                 format!(
                     "job type `{name}` runs on {} but cluster `{cluster_name}` is created without that capacity provider",
                     capacity.provider_name()
@@ -270,14 +286,13 @@ impl Validator {
         }
 
         // The task: exactly one of ours or an existing task definition.
-        let architecture = match (&jt.task, &jt.task_definition) {
+        match (&jt.task, &jt.task_definition) {
             (Some(_), Some(_)) => {
                 self.err(
                     path,
                     "both `task` and `task_definition` are set: a job type either defines its task or uses an existing one",
                     "keep `task:` for a task definition jobgen creates, or `task_definition:` for an existing one",
                 );
-                None
             }
             (None, None) => {
                 self.err(
@@ -285,28 +300,20 @@ impl Validator {
                     "neither `task` nor `task_definition` is set: there is nothing to run",
                     "add `task:` with `image`, `cpu` and `memory`, or `task_definition:` with `name` and `container_name`",
                 );
-                None
             }
             (Some(task), None) => {
                 self.task(&join(path, "task"), task);
                 self.overrides_size(&join(path, "task.container_name"), name, &task.container_name);
-                Some((task.architecture, join(path, "task.architecture")))
             }
             (None, Some(td)) => {
                 self.existing_task_definition(&join(path, "task_definition"), td);
                 self.overrides_size(&join(path, "task_definition.container_name"), name, &td.container_name);
-                Some((td.architecture, join(path, "task_definition.architecture")))
             }
-        };
-        if let Some((Architecture::Arm64, arch_path)) = architecture
-            && capacity == Capacity::FargateSpot
-        {
-            self.err(
-                arch_path,
-                format!("job type `{name}` is ARM64 on FARGATE_SPOT: Fargate Spot does not run ARM64 tasks"),
-                "use `architecture: X86_64` to keep Spot, or `capacity: FARGATE` to keep ARM64",
-            );
         }
+        // ARM64 on FARGATE_SPOT is not checked: Fargate Spot runs ARM64 (Graviton) tasks on platform
+        // version 1.4.0 and later, which LATEST is (AWS Batch's RuntimePlatform reference now names
+        // only Windows as unsupported on Fargate Spot:
+        // https://docs.aws.amazon.com/batch/latest/APIReference/API_RuntimePlatform.html).
     }
 
     fn network(&mut self, path: &str, n: &Network) {

@@ -369,8 +369,10 @@ fn tags_per_resource() {
     // jobgen adds `jobgen:project`: 49 tags of the project's own are the most that fit.
     assert_eq!(fired(&with_tags(49, false), &quotas::TAGS_PER_RESOURCE), None);
     assert_eq!(fired(&with_tags(50, false), &quotas::TAGS_PER_RESOURCE), Some((51, vec!["project.tags".to_string()])));
-    // Unless the project sets it itself.
+    // Unless the project sets it itself: then 50 in all, its own `jobgen:project` one of them.
     assert_eq!(fired(&with_tags(49, true), &quotas::TAGS_PER_RESOURCE), None);
+    assert_eq!(build(&with_tags(49, true)).unwrap().tags.len(), quotas::MAX_TAGS);
+    assert_eq!(fired(&with_tags(50, true), &quotas::TAGS_PER_RESOURCE), Some((51, vec!["project.tags".to_string()])));
 }
 
 #[test]

@@ -139,3 +139,34 @@ job_types:
     assert_eq!(config.limits, jobgen_synth::config::Limits::default());
     assert_eq!(config.job_types["a"].max_concurrency, None);
 }
+
+#[test]
+fn arm64_on_spot_and_on_demand_on_a_spot_only_cluster_are_accepted() {
+    // Fargate Spot runs ARM64 (Graviton) tasks; an on-demand job is launched with
+    // `launchType: FARGATE`, which needs no capacity provider on the cluster.
+    let config = accept(
+        "version: 1
+project: { name: media }
+defaults:
+  network: { subnets: [subnet-0123456789abcdef0] }
+clusters:
+  spot-only: { create: { capacity_providers: [FARGATE_SPOT] } }
+job_types:
+  thumbnail:
+    capacity: FARGATE_SPOT
+    task: { image: alpine, cpu: 512, memory: 1024, architecture: ARM64 }
+  report:
+    capacity: FARGATE
+    task: { image: alpine, cpu: 256, memory: 512 }
+",
+    );
+    assert_eq!(config.job_types["thumbnail"].capacity, Some(Capacity::FargateSpot));
+    let s = jobgen_synth::synth::synthesize(&config, &jobgen_synth::model::ModelOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let entry = &s.stack.launch_table.job_types["thumbnail"];
+    assert_eq!(
+        (entry.capacity, entry.architecture),
+        (Capacity::FargateSpot, jobgen_runtime::contract::Architecture::Arm64)
+    );
+    assert_eq!(s.stack.launch_table.job_types["report"].capacity, Capacity::Fargate);
+}

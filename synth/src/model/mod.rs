@@ -40,6 +40,8 @@ pub use stack::{Header, Stack};
 pub use table::JobsTable;
 pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
 
+use jobgen_runtime::contract;
+
 use crate::config::Config;
 use crate::diagnostics::Report;
 use crate::names;
@@ -134,13 +136,14 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }
 }
 
-/// The project's tags, with `jobgen:project` first unless the project sets it.
+/// The project's tags, with `jobgen:project` first unless the project sets it (validation admits it
+/// only with the project's name as its value).
 fn tags(config: &Config) -> Vec<Tag> {
     let project = config.project.name.as_str();
     let mut tags: Vec<Tag> =
         config.project.tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect();
-    if !config.project.tags.contains_key("jobgen:project") {
-        tags.insert(0, Tag { key: "jobgen:project".into(), value: project.into() });
+    if !config.project.tags.contains_key(contract::PROJECT_TAG) {
+        tags.insert(0, Tag { key: contract::PROJECT_TAG.into(), value: project.into() });
     }
     tags
 }
