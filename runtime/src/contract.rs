@@ -213,6 +213,9 @@ pub mod outputs {
     pub const CREATE_JOB_FUNCTION_ARN: &str = "CreateJobFunctionArn";
     /// The create-job function URL (AWS_IAM auth).
     pub const CREATE_JOB_FUNCTION_URL: &str = "CreateJobFunctionUrl";
+    /// The ARN of the managed policy a caller of create-job attaches: `lambda:InvokeFunction` and
+    /// `lambda:InvokeFunctionUrl` (AWS_IAM auth only) on the create-job function.
+    pub const CREATE_JOB_INVOKE_POLICY_ARN: &str = "CreateJobInvokePolicyArn";
     /// The track function's name.
     pub const TRACK_FUNCTION_NAME: &str = "TrackFunctionName";
     /// The track function's ARN.

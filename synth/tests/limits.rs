@@ -112,17 +112,36 @@ fn job_type_path(n: usize) -> String {
     format!("job_types.{}", "j".repeat(n))
 }
 
+/// Resources every stack has whatever its job types and clusters: the table, the config layer,
+/// per function its function, log group and role, the URL, the caller's managed policy, track's DLQ
+/// and async invoke config, the rule with its DLQ, queue policy and permission.
+const FIXED_RESOURCES: usize = 16;
+
 #[test]
 fn cloudformation_resources() {
-    // 15 fixed resources, the cluster, 4 per job type: 121 job types are exactly 500.
-    assert_eq!(build(&project(121)).unwrap().resource_count(), quotas::CFN_RESOURCES.max);
-    assert_eq!(fired(&project(121), &quotas::CFN_RESOURCES), None);
-    assert_eq!(fired(&project(122), &quotas::CFN_RESOURCES), Some((504, vec!["job_types".to_string()])));
+    // The fixed resources, one per created cluster, 4 per job type with `task`.
+    assert_eq!(build(&project(1)).unwrap().resource_count(), FIXED_RESOURCES + 1 + 4);
+    assert_eq!(build(&project(2)).unwrap().resource_count(), FIXED_RESOURCES + 1 + 8);
+    // 120 job types and created clusters up to exactly 500.
+    let with_clusters = |n: usize| {
+        let mut c = project(120);
+        c.defaults.cluster = Some("main".into());
+        for i in 1..n {
+            c.clusters.insert(
+                format!("c-{i:03}"),
+                Cluster { create: Some(serde_saphyr::from_str("{}").unwrap()), existing: None },
+            );
+        }
+        c
+    };
+    let (n_at, paths) = boundary(&quotas::CFN_RESOURCES, 20, with_clusters);
+    assert_eq!(n_at, quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 480);
+    assert_eq!(paths, ["job_types"]);
 }
 
 #[test]
 fn cloudformation_outputs() {
-    // 11 fixed outputs and one per cluster.
+    // 12 fixed outputs and one per cluster.
     let (n_at, paths) = boundary(&quotas::CFN_OUTPUTS, 300, |n| {
         let mut c = project(1);
         for i in 1..n {
@@ -131,7 +150,7 @@ fn cloudformation_outputs() {
         c.defaults.cluster = Some("main".into());
         c
     });
-    assert_eq!((n_at, paths), (189, vec!["clusters".to_string()]));
+    assert_eq!((n_at, paths), (188, vec!["clusters".to_string()]));
 }
 
 #[test]
@@ -396,7 +415,7 @@ fn every_model_quota_has_a_boundary_test() {
 fn the_largest_single_stack_is_bounded_by_the_resource_limit() {
     // The resource count, not IAM or the template size, is what stops a single stack now.
     let largest = (100..200).take_while(|n| build(&project(*n)).is_ok()).last().unwrap();
-    assert_eq!(largest, 121);
+    assert_eq!(largest, (quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 1) / 4);
     let report = build(&project(largest + 1)).unwrap_err();
     let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -404,7 +423,7 @@ fn the_largest_single_stack_is_bounded_by_the_resource_limit() {
     let report = build(&project(500)).unwrap_err();
     let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(messages.len(), 1, "only the resource count, at 500 job types too: {messages:?}");
-    assert!(messages[0].contains("2016 resources"), "{messages:?}");
+    assert!(messages[0].contains(&format!("{} resources", FIXED_RESOURCES + 1 + 2000)), "{messages:?}");
     // And the largest one renders well under the template size limit.
     let s = jobgen_synth::synth::synthesize(&project(largest), &ModelOptions::default()).unwrap();
     assert!(s.yaml.len() < quotas::CFN_TEMPLATE_BODY_S3.max / 2, "{} bytes", s.yaml.len());
@@ -466,7 +485,7 @@ fn the_120_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
     let large = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default()).unwrap();
     assert_eq!(large.config.job_types.len(), 120);
-    assert_eq!(large.stack.resource_count(), 496);
+    assert_eq!(large.stack.resource_count(), FIXED_RESOURCES + 1 + 480);
     assert!(large.config.job_types.keys().all(|k| k.len() == 29), "process-customer-invoices-NNN");
     let mut one = large.config.clone();
     one.job_types.truncate(1);

@@ -94,7 +94,8 @@ fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refu
     assert_eq!(report.diagnostics.len(), 1, "{report}");
     let d = &report.diagnostics[0];
     assert_eq!((d.path.as_str(), d.span.map(|l| l.line)), ("job_types", Some(7)), "{report}");
-    assert!(d.message.contains("2016 resources"), "{}", d.message);
+    // The fixed resources, the cluster and 4 per job type.
+    assert!(d.message.contains("2017 resources"), "{}", d.message);
     assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
 }
 

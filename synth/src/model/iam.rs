@@ -5,7 +5,8 @@
 //! tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
 //! items in the jobs table and query its queue index ([`table_statements`]); create-job also puts
 //! new jobs, track also writes its dead-letter queue. Per job type, a task role (the job's own
-//! statements) and an execution role (image pull, its log group, its secrets).
+//! statements) and an execution role (image pull, its log group, its secrets). And the managed
+//! policy a caller of create-job attaches ([`create_job_invoke_policy`]).
 
 use jobgen_runtime::contract;
 use serde::Serialize;
@@ -56,6 +57,59 @@ pub struct Role {
     pub policies: Vec<Policy>,
     /// checkov suppressions.
     pub skips: Vec<Skip>,
+}
+
+/// A customer managed policy the stack creates for others to attach.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ManagedPolicy {
+    /// Logical ID (`Ref` is the policy's ARN).
+    pub id: String,
+    /// `Description`.
+    pub description: String,
+    /// Its statements.
+    pub statements: Vec<Statement>,
+}
+
+/// The policy a caller of create-job needs, ready to attach to the caller's role or user: both
+/// ways in, the direct invoke (`jobgen submit`, the SDK's Invoke) and the function URL.
+///
+/// - `lambda:InvokeFunction` on the function: a direct invoke needs it, and since October 2025 a
+///   new function URL needs it as well as `lambda:InvokeFunctionUrl`
+///   (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>). No condition: the only
+///   URL-related condition key InvokeFunction supports is `lambda:InvokedViaFunctionUrl`, and
+///   requiring it would refuse the direct invokes; `lambda:FunctionUrlAuthType` is not in the
+///   action's request context, so a statement conditioned on it would never match.
+/// - `lambda:InvokeFunctionUrl` on the function, only while the URL's auth type is AWS_IAM
+///   (`lambda:FunctionUrlAuthType`, a condition key of InvokeFunctionUrl:
+///   <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html>), so
+///   the grant never extends to a URL someone made public.
+///
+/// Attaching it is a privileged grant: whoever may invoke create-job runs the job types' tasks,
+/// with their task roles and secrets (see `job_types.NAME.allow_command_override`).
+pub fn create_job_invoke_policy(project: &str, create_job_id: &str) -> ManagedPolicy {
+    let function = get_att(create_job_id, "Arn");
+    ManagedPolicy {
+        id: "CreateJobInvokePolicy".into(),
+        description: format!(
+            "jobgen {project}: submit jobs to the create-job function (direct invoke and its AWS_IAM function URL); whoever has it runs the project's job types with their task roles and secrets"
+        ),
+        statements: vec![
+            Statement {
+                sid: "InvokeCreateJob".into(),
+                effect: "Allow",
+                actions: vec!["lambda:InvokeFunction".into()],
+                resources: vec![function.clone()],
+                condition: Value::Null,
+            },
+            Statement {
+                sid: "InvokeCreateJobUrl".into(),
+                effect: "Allow",
+                actions: vec!["lambda:InvokeFunctionUrl".into()],
+                resources: vec![function],
+                condition: json!({ "StringEquals": { "lambda:FunctionUrlAuthType": "AWS_IAM" } }),
+            },
+        ],
+    }
 }
 
 /// What the functions may launch: the task definitions RunTask may name and the roles it may pass
@@ -447,6 +501,26 @@ mod tests {
         assert_eq!(statements[0].condition, json!({"ArnEquals": {"ecs:cluster": ["arn:c"]}}));
         assert_eq!(statements[1].resources, [json!("arn:c-tasks/*")]);
         assert_eq!(statements[2].resources, grants.pass_role);
+    }
+
+    #[test]
+    fn the_callers_policy_grants_both_invoke_actions_and_the_url_only_with_aws_iam() {
+        let p = create_job_invoke_policy("media", "CreateJobFunction");
+        let function = json!({"Fn::GetAtt": ["CreateJobFunction", "Arn"]});
+        let by_action: Vec<(&str, &Value, &Value)> =
+            p.statements.iter().map(|s| (s.actions[0].as_str(), &s.resources[0], &s.condition)).collect();
+        assert_eq!(
+            by_action,
+            [
+                ("lambda:InvokeFunction", &function, &Value::Null),
+                (
+                    "lambda:InvokeFunctionUrl",
+                    &function,
+                    &json!({"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}})
+                ),
+            ]
+        );
+        assert!(p.statements.iter().all(|s| s.actions.len() == 1 && s.resources.len() == 1));
     }
 
     #[test]

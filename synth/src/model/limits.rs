@@ -28,6 +28,9 @@ pub const WORST_ACCOUNT: usize = 12;
 pub const WORST_URL_SUFFIX: usize = 16;
 /// Longest name CloudFormation generates for a role jobgen does not name.
 pub const WORST_ROLE_NAME: usize = quotas::MAX_ROLE_NAME_LEN;
+/// Longest name of a managed policy (CloudFormation generates the create-job caller's).
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html>
+pub const WORST_MANAGED_POLICY_NAME: usize = 128;
 /// Longest name CloudFormation generates for the jobs table.
 pub const WORST_TABLE_NAME: usize = quotas::MAX_TABLE_NAME_LEN;
 /// Longest value of an intrinsic the resolver does not know (the longest ARN most services accept).
@@ -466,6 +469,10 @@ impl Resolver {
             let log = &f.log_group;
             add(&log.id, log.name.len(), arn_len("logs", true, "log-group:".len() + log.name.len() + ":*".len()));
         }
+        // Ref of a managed policy is its ARN, `arn:…:iam::ACCOUNT:policy/NAME`; CloudFormation
+        // generates the name (at most 128 characters).
+        let policy_arn = arn_len("iam", false, "policy/".len() + WORST_MANAGED_POLICY_NAME);
+        add(&stack.create_job_invoke_policy.id, policy_arn, policy_arn);
         let url = "https://".len() + 32 + ".lambda-url.".len() + WORST_REGION + ".on.aws/".len();
         add(&stack.create_job_url_id, url, url);
         for q in [&stack.track_dlq, &stack.rule.dlq] {

@@ -31,7 +31,7 @@ pub mod task_definitions;
 pub use clusters::{Cluster, ClusterRef};
 pub use config_layer::ConfigLayer;
 pub use functions::{CREATE_JOB_TIMEOUT_SECONDS, EnvVar, Function, TRACK_TIMEOUT_SECONDS};
-pub use iam::{Policy, Role, Statement};
+pub use iam::{ManagedPolicy, Policy, Role, Statement};
 pub use limits::check_template_size;
 pub use outputs::Output;
 pub use rule::{Rule, TRACKED_STATUSES};
@@ -94,11 +94,13 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let (track, track_dlq) = functions::track(config, shared);
     let rule = rule::rule(config, &cluster_refs);
     let create_job_url_id = "CreateJobUrl".to_string();
+    let create_job_invoke_policy = iam::create_job_invoke_policy(project, &create_job.id);
     let outputs = outputs::outputs(
         outputs::Ids {
             table: &table.id,
             create_job: &create_job.id,
             create_job_url: &create_job_url_id,
+            create_job_invoke_policy: &create_job_invoke_policy.id,
             track: &track.id,
             rule: &rule.id,
             rule_dlq: &rule.dlq.id,
@@ -118,6 +120,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         config_layer,
         create_job,
         create_job_url_id,
+        create_job_invoke_policy,
         track,
         track_dlq,
         track_invoke_config_id: "TrackInvokeConfig".into(),

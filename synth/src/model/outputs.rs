@@ -37,6 +37,8 @@ pub struct Ids<'a> {
     pub create_job: &'a str,
     /// create-job's function URL.
     pub create_job_url: &'a str,
+    /// The managed policy a caller of create-job attaches.
+    pub create_job_invoke_policy: &'a str,
     /// track.
     pub track: &'a str,
     /// The rule.
@@ -56,8 +58,13 @@ pub fn outputs(ids: Ids<'_>, cluster_refs: &[ClusterRef]) -> Vec<Output> {
         out(CREATE_JOB_FUNCTION_ARN, "The create-job function's ARN", get_att(ids.create_job, "Arn")),
         out(
             CREATE_JOB_FUNCTION_URL,
-            "The create-job function URL (AWS_IAM auth: sign requests with SigV4)",
+            "The create-job function URL (AWS_IAM auth: sign requests with SigV4; callers need lambda:InvokeFunctionUrl and lambda:InvokeFunction, which the CreateJobInvokePolicyArn policy grants)",
             get_att(ids.create_job_url, "FunctionUrl"),
+        ),
+        out(
+            CREATE_JOB_INVOKE_POLICY_ARN,
+            "Managed policy to attach to a caller of create-job (direct invoke and the function URL); a privileged grant: the caller runs the job types with their task roles and secrets",
+            r#ref(ids.create_job_invoke_policy),
         ),
         out(TRACK_FUNCTION_NAME, "The track function", r#ref(ids.track)),
         out(TRACK_FUNCTION_ARN, "The track function's ARN", get_att(ids.track, "Arn")),

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::clusters::Cluster;
 use super::config_layer::ConfigLayer;
 use super::functions::Function;
+use super::iam::ManagedPolicy;
 use super::outputs::Output;
 use super::rule::Rule;
 use super::shapes::{Queue, Tag};
@@ -40,6 +41,8 @@ pub struct Stack {
     pub create_job: Function,
     /// Logical ID of create-job's function URL.
     pub create_job_url_id: String,
+    /// The managed policy a caller of create-job attaches.
+    pub create_job_invoke_policy: ManagedPolicy,
     /// The track function.
     pub track: Function,
     /// Track's async-failure dead-letter queue.
@@ -71,9 +74,9 @@ pub struct Stack {
 impl Stack {
     /// Number of CloudFormation resources the templates render for this model.
     pub fn resource_count(&self) -> usize {
-        // table; config layer; per function: function, log group, role; URL; track DLQ + invoke
-        // config; rule + DLQ + queue policy + permission.
-        let fixed = 1 + 1 + 3 + 3 + 1 + 2 + 4;
+        // table; config layer; per function: function, log group, role; URL; the caller's managed
+        // policy; track DLQ + invoke config; rule + DLQ + queue policy + permission.
+        let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 4;
         fixed + self.clusters.len() + self.task_definitions.len() * 4
     }
 
@@ -86,6 +89,7 @@ impl Stack {
             self.create_job.log_group.id.clone(),
             self.create_job.role.id.clone(),
             self.create_job_url_id.clone(),
+            self.create_job_invoke_policy.id.clone(),
             self.track.id.clone(),
             self.track.log_group.id.clone(),
             self.track.role.id.clone(),
