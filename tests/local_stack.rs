@@ -75,6 +75,8 @@ impl Stack {
                     container: CONTAINER.to_string(),
                     architecture: Architecture::X86_64,
                     max_concurrency: None,
+                    allow_command_override: false,
+                    allowed_environment: None,
                 },
             )]
             .into(),

@@ -76,6 +76,9 @@ impl World {
             container: CONTAINER.to_string(),
             architecture: Architecture::X86_64,
             max_concurrency: None,
+            // The tests pass `command` to every job type.
+            allow_command_override: true,
+            allowed_environment: None,
         };
         let launch_table = LaunchTable {
             version: contract::CONFIG_VERSION,

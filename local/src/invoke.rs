@@ -248,6 +248,8 @@ mod tests {
             container: "main".into(),
             architecture: Architecture::X86_64,
             max_concurrency: None,
+            allow_command_override: false,
+            allowed_environment: None,
         };
         let config = RuntimeConfig {
             table_name: "jobs".into(),

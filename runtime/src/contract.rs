@@ -350,6 +350,19 @@ pub struct JobTypeEntry {
     /// others wait as QUEUED and start in submission order. `None`: no limit of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// Whether a job's request may replace the main container's command. `false` (the default,
+    /// and what a document without the member means): create-job refuses `command`, because a
+    /// command of the caller's choosing runs with the job type's task role and secrets.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_command_override: bool,
+    /// The only environment variable names a job's request may set. `None` (the default): any valid
+    /// name outside [`RESERVED_ENV_PREFIX`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_environment: Option<Vec<String>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The stack configuration document both handlers read at start-up from [`CONFIG_FILE`]: every job
@@ -499,6 +512,9 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
                 container: "app".into(),
                 architecture: Architecture::Arm64,
                 max_concurrency: None,
+                // As permissive as a request may be: tests of refusals narrow it.
+                allow_command_override: true,
+                allowed_environment: None,
             },
         )]),
         max_concurrency: None,
@@ -566,6 +582,29 @@ mod tests {
         let text = limited.to_json();
         assert!(text.contains(r#""maxConcurrency": 10"#) && text.contains(r#""maxConcurrency": 2"#), "{text}");
         assert_eq!(LaunchTable::from_json(&text), Ok(limited));
+    }
+
+    #[test]
+    fn override_settings_default_to_refusing_commands_and_are_absent_when_default() {
+        // A document without the members (every document before they existed) refuses commands
+        // and accepts any environment name.
+        let old = r#"{"version":1,"clusters":["main"],"networks":[{"subnets":["subnet-1"],"securityGroups":[],"assignPublicIp":false}],"jobTypes":{"t":{"taskDefinition":"f","cluster":0,"network":0,"capacity":"FARGATE","container":"main","architecture":"X86_64"}}}"#;
+        let entry = &LaunchTable::from_json(old).expect("valid table").job_types["t"];
+        assert_eq!((entry.allow_command_override, &entry.allowed_environment), (false, &None));
+
+        let mut table = sample_table(Capacity::Fargate);
+        let report = table.job_types.get_mut("report").expect("report");
+        report.allow_command_override = false;
+        let text = table.to_json();
+        assert!(!text.contains("allowCommandOverride") && !text.contains("allowedEnvironment"), "{text}");
+
+        let report = table.job_types.get_mut("report").expect("report");
+        report.allow_command_override = true;
+        report.allowed_environment = Some(vec!["INPUT".into()]);
+        let text = table.to_json();
+        assert!(text.contains(r#""allowCommandOverride": true"#), "{text}");
+        assert!(text.contains(r#""allowedEnvironment": ["#), "{text}");
+        assert_eq!(LaunchTable::from_json(&text), Ok(table));
     }
 
     #[test]

@@ -302,6 +302,43 @@ fn check_metadata(value: &Value, path: &str, depth: usize) -> Result<(), ApiErro
     Ok(())
 }
 
+/// What the job type lets a request override (its configuration document entry): a `command` only
+/// with `allowCommandOverride`, and only the environment names in `allowedEnvironment` when the
+/// job type has that list. Whoever may invoke create-job runs the job type's task with its role and
+/// secrets, so these are what keep a caller from choosing the code it runs (a command, or a
+/// variable such as LD_PRELOAD or NODE_OPTIONS). A refusal is a 400 naming the field and the
+/// `jobgen.yaml` key that would allow it.
+fn check_override_policy(request: &CreateJobRequest, job_type: &ResolvedJobType<'_>) -> Result<(), ApiError> {
+    let name = job_type.name;
+    if request.command.is_some() && !job_type.entry.allow_command_override {
+        return Err(ApiError::invalid(format!(
+            "command: job type {name} does not accept a command override (its tasks run the command of its task definition): omit `command`, or set `job_types.{name}.allow_command_override: true` in jobgen.yaml if every caller may run any command with the job type's task role and secrets"
+        )));
+    }
+    if let Some(allowed) = &job_type.entry.allowed_environment {
+        for variable in request.environment.keys() {
+            if allowed.contains(variable) {
+                continue;
+            }
+            let mut listed: Vec<&str> = allowed.iter().take(KNOWN_LISTED).map(String::as_str).collect();
+            let more = format!("and {} more", allowed.len().saturating_sub(KNOWN_LISTED));
+            if allowed.len() > KNOWN_LISTED {
+                listed.push(&more);
+            }
+            let accepts = if listed.is_empty() {
+                "no environment variables".to_string()
+            } else {
+                format!("only {}", listed.join(", "))
+            };
+            return Err(ApiError::invalid(format!(
+                "{}: job type {name} accepts {accepts} from a request (`job_types.{name}.allowed_environment` in jobgen.yaml): remove the variable, or add it to that list",
+                key_path("environment", variable)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Validates a request against the stack's job types. Nothing is written before this passes.
 pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<ValidRequest<'_>, ApiError> {
     if request.job_type.is_empty() {
@@ -361,6 +398,7 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
             return Err(ApiError::invalid("command: an argument contains a NUL character"));
         }
     }
+    check_override_policy(&request, &job_type)?;
     if let Some(metadata) = &request.metadata {
         check_metadata(&Value::Object(metadata.clone()), "metadata", 0)?;
         let size = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
@@ -968,6 +1006,39 @@ mod tests {
         check(serde_json::json!({"jobType": "report", "metadata": {"blob": big}}), 400, "metadata");
         let env: BTreeMap<String, String> = (0..10).map(|i| (format!("V{i}"), "y".repeat(800))).collect();
         check(serde_json::json!({"jobType": "report", "environment": env}), 400, "8192-byte limit");
+    }
+
+    #[test]
+    fn a_command_and_unlisted_variables_are_refused_unless_the_job_type_allows_them() {
+        let mut c = config();
+        let report = c.launch_table.job_types.get_mut("report").unwrap();
+        report.allow_command_override = false;
+        report.allowed_environment = Some(vec!["INPUT".into(), "LEVEL".into()]);
+        let check = |c: &RuntimeConfig, value: Value| validate(request(value).unwrap(), c).map(|v| v.spec).err();
+
+        let err = check(&c, serde_json::json!({"jobType": "report", "command": ["sh", "-c", "env"]})).unwrap();
+        assert_eq!((err.status, err.code), (400, "InvalidRequest"));
+        assert!(err.message.starts_with("command: job type report does not accept a command override"), "{}", err);
+        assert!(err.message.contains("job_types.report.allow_command_override: true"), "{err}");
+
+        let err =
+            check(&c, serde_json::json!({"jobType": "report", "environment": {"LD_PRELOAD": "/tmp/x.so"}})).unwrap();
+        assert_eq!(err.status, 400);
+        assert!(err.message.starts_with("environment.LD_PRELOAD: job type report accepts only INPUT, LEVEL"), "{err}");
+        assert!(err.message.contains("job_types.report.allowed_environment"), "{err}");
+        assert_eq!(check(&c, serde_json::json!({"jobType": "report", "environment": {"INPUT": "s3://b/k"}})), None);
+
+        // An empty list takes no variable; the switch on takes the command.
+        let report = c.launch_table.job_types.get_mut("report").unwrap();
+        report.allowed_environment = Some(vec![]);
+        report.allow_command_override = true;
+        let err = check(&c, serde_json::json!({"jobType": "report", "environment": {"INPUT": "x"}})).unwrap();
+        assert!(err.message.contains("job type report accepts no environment variables from a request"), "{err}");
+        assert_eq!(check(&c, serde_json::json!({"jobType": "report", "command": ["run"]})), None);
+
+        // Without a list, any valid name outside JOBGEN_ is still accepted.
+        c.launch_table.job_types.get_mut("report").unwrap().allowed_environment = None;
+        assert_eq!(check(&c, serde_json::json!({"jobType": "report", "environment": {"ANY_NAME": "x"}})), None);
     }
 
     #[test]

@@ -167,6 +167,17 @@ pub struct JobType {
     #[serde(default)]
     #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
     pub max_concurrency: Option<u32>,
+    /// Let a job's request replace the main container's command (default false: create-job refuses
+    /// `command`). A command of the caller's choosing runs with this job type's task role and
+    /// secrets, so turn it on only where every caller may run any code as the job.
+    #[serde(default)]
+    pub allow_command_override: bool,
+    /// The only environment variables a job's request may set (default: any valid name outside the
+    /// JOBGEN_ prefix). Some variables run code of the caller's choosing (LD_PRELOAD, NODE_OPTIONS,
+    /// BASH_ENV, ...): list the ones the job reads.
+    #[serde(default)]
+    #[schemars(extend("uniqueItems" = true), inner(pattern(ENV_NAME_PATTERN)))]
+    pub allowed_environment: Option<Vec<String>>,
 }
 
 /// Limits for the whole project.

@@ -310,10 +310,38 @@ impl Validator {
                 self.overrides_size(&join(path, "task_definition.container_name"), name, &td.container_name);
             }
         }
+        if let Some(names) = &jt.allowed_environment {
+            self.allowed_environment(&join(path, "allowed_environment"), names);
+        }
         // ARM64 on FARGATE_SPOT is not checked: Fargate Spot runs ARM64 (Graviton) tasks on platform
         // version 1.4.0 and later, which LATEST is (AWS Batch's RuntimePlatform reference now names
         // only Windows as unsupported on Fargate Spot:
         // https://docs.aws.amazon.com/batch/latest/APIReference/API_RuntimePlatform.html).
+    }
+
+    /// The names a job's request may set: each one create-job would accept, once.
+    fn allowed_environment(&mut self, path: &str, names: &[String]) {
+        let mut seen = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            if !contract::is_env_name(name) {
+                self.err(
+                    &p,
+                    format!("`{name}` is not a valid environment variable name"),
+                    "use letters, digits and underscores, not starting with a digit (e.g. `INPUT_KEY`)",
+                );
+            } else if name.starts_with(contract::RESERVED_ENV_PREFIX) {
+                self.err(
+                    &p,
+                    format!(
+                        "`{name}` uses the reserved prefix JOBGEN_: jobgen sets those variables, a request never may"
+                    ),
+                    "remove it from the list",
+                );
+            } else if !seen.insert(name) {
+                self.err(&p, format!("`{name}` is listed twice"), "remove the duplicate");
+            }
+        }
     }
 
     fn network(&mut self, path: &str, n: &Network) {

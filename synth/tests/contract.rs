@@ -96,6 +96,9 @@ fn without_limits_the_document_is_byte_identical_to_before_limits() {
         config.limits.max_concurrency = None;
         for jt in config.job_types.values_mut() {
             jt.max_concurrency = None;
+            // Added later, like the limits: their defaults write no member either.
+            jt.allow_command_override = false;
+            jt.allowed_environment = None;
         }
         if name == "realistic" {
             // The example moved thumbnail to Fargate Spot (ARM64 runs there) after the hash was taken.
@@ -150,4 +153,31 @@ fn limits_are_carried_into_the_document_for_the_runtime() {
     assert_eq!(table.job_types["transcode"].max_concurrency, Some(3));
     assert_eq!(table.job_types["thumbnail"].max_concurrency, None);
     assert_eq!(table, s.stack.launch_table);
+}
+
+#[test]
+fn what_a_request_may_override_is_carried_into_the_document() {
+    let document = |config: &jobgen_synth::config::Config| -> Value {
+        let s = jobgen_synth::synth::synthesize(config, &ModelOptions::default()).unwrap();
+        serde_json::from_str(&s.config_document).unwrap()
+    };
+    // The examples keep the default (no command override) and realistic lists its variables.
+    let realistic = document(&example("realistic"));
+    assert_eq!(realistic["jobTypes"]["transcode"]["allowedEnvironment"], json!(["INPUT_KEY", "PRESET"]));
+    assert_eq!(realistic["jobTypes"]["thumbnail"]["allowedEnvironment"], json!(["INPUT_KEY"]));
+    for (name, jt) in realistic["jobTypes"].as_object().unwrap() {
+        assert!(jt.get("allowCommandOverride").is_none(), "{name}: {jt}");
+    }
+    let quickstart = document(&example("quickstart"));
+    assert!(quickstart["jobTypes"]["hello"].get("allowedEnvironment").is_none(), "any variable");
+
+    let mut config = example("quickstart");
+    config.job_types["hello"].allow_command_override = true;
+    config.job_types["sleep"].allowed_environment = Some(vec![]);
+    let doc = document(&config);
+    assert_eq!(doc["jobTypes"]["hello"]["allowCommandOverride"], true);
+    assert_eq!(doc["jobTypes"]["sleep"]["allowedEnvironment"], json!([]), "an empty list is not no list");
+    let table = contract::LaunchTable::from_json(&doc.to_string()).unwrap();
+    assert!(table.job_types["hello"].allow_command_override && !table.job_types["sleep"].allow_command_override);
+    assert_eq!(table.job_types["sleep"].allowed_environment, Some(vec![]));
 }

@@ -111,6 +111,8 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 container,
                 architecture,
                 max_concurrency: jt.max_concurrency,
+                allow_command_override: jt.allow_command_override,
+                allowed_environment: jt.allowed_environment.clone(),
             },
         );
     }
