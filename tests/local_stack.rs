@@ -81,6 +81,7 @@ impl Stack {
             )]
             .into(),
             max_concurrency: None,
+            tags: Default::default(),
         };
         let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
         let config_dir = tempfile::tempdir().unwrap();

@@ -91,6 +91,7 @@ impl World {
                 (LOST.to_string(), entry(format!("{family}:1"), 1, Capacity::Fargate)),
             ]),
             max_concurrency: None,
+            tags: Default::default(),
         };
         let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
         World { config, ddb, ecs, cluster_arn, task_definition_arn }

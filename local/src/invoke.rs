@@ -260,6 +260,7 @@ mod tests {
                 networks: vec![Network { subnets: vec!["s".into()], security_groups: vec![], assign_public_ip: false }],
                 job_types: [("hello".to_string(), entry)].into(),
                 max_concurrency: None,
+                tags: Default::default(),
             },
             retention_days: 0,
         };

@@ -383,6 +383,13 @@ pub struct LaunchTable {
     /// job type's own [`JobTypeEntry::max_concurrency`] applies too). `None`: no project limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency: Option<u32>,
+    /// The tags every task gets at RunTask (`tags`): the project's tags and [`PROJECT_TAG`], the
+    /// same the stack's resources carry, so Fargate cost allocation by them works and StopTask's
+    /// permission (conditioned on [`PROJECT_TAG`]) covers the project's own tasks only. Empty (a
+    /// document from before tasks were tagged): RunTask gets no tags, which a stack of that time
+    /// needs, since its roles may not tag (`ecs:TagResource`). At most 50, as for every resource.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 impl Default for LaunchTable {
@@ -393,6 +400,7 @@ impl Default for LaunchTable {
             networks: Vec::new(),
             job_types: BTreeMap::new(),
             max_concurrency: None,
+            tags: BTreeMap::new(),
         }
     }
 }
@@ -408,6 +416,8 @@ pub struct ResolvedJobType<'a> {
     pub cluster: &'a str,
     /// The network to run in.
     pub network: &'a Network,
+    /// The tags its tasks get ([`LaunchTable::tags`]).
+    pub tags: &'a BTreeMap<String, String>,
 }
 
 /// A launch table that does not hold together.
@@ -491,6 +501,7 @@ impl LaunchTable {
             entry,
             cluster: self.clusters.get(entry.cluster)?,
             network: self.networks.get(entry.network)?,
+            tags: &self.tags,
         })
     }
 }
@@ -518,6 +529,10 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
             },
         )]),
         max_concurrency: None,
+        tags: BTreeMap::from([
+            (PROJECT_TAG.to_string(), "demo".to_string()),
+            ("team".to_string(), "reports".to_string()),
+        ]),
     }
 }
 
@@ -605,6 +620,21 @@ mod tests {
         assert!(text.contains(r#""allowCommandOverride": true"#), "{text}");
         assert!(text.contains(r#""allowedEnvironment": ["#), "{text}");
         assert_eq!(LaunchTable::from_json(&text), Ok(table));
+    }
+
+    #[test]
+    fn tags_are_optional_and_reach_every_resolved_job_type() {
+        let table = sample_table(Capacity::Fargate);
+        let text = table.to_json();
+        assert!(text.contains(r#""jobgen:project": "demo""#), "{text}");
+        let parsed = LaunchTable::from_json(&text).expect("valid table");
+        assert_eq!(parsed.resolve("report").expect("report").tags, &table.tags);
+        // A document without tags (before tasks were tagged) parses, and writes none.
+        let mut untagged = table.clone();
+        untagged.tags.clear();
+        let text = untagged.to_json();
+        assert!(!text.contains("\"tags\""), "{text}");
+        assert!(LaunchTable::from_json(&text).expect("valid table").resolve("report").expect("report").tags.is_empty());
     }
 
     #[test]

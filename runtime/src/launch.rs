@@ -33,6 +33,11 @@ pub struct LaunchSpec {
     pub environment: Vec<(String, String)>,
     /// Command override.
     pub command: Option<Vec<String>>,
+    /// RunTask `tags`: the configuration document's ([`crate::contract::LaunchTable::tags`]), in
+    /// key order; none when it has none. Given to RunTask itself rather than copied from the task
+    /// definition (`propagateTags`): an existing task definition's own tags are not the project's,
+    /// and with both the count could pass RunTask's 50.
+    pub tags: Vec<(String, String)>,
 }
 
 /// `overrides` as RunTask's JSON wire format spells it; serialized only to measure it.
@@ -81,6 +86,7 @@ impl LaunchSpec {
             container: resolved.entry.container.clone(),
             environment,
             command,
+            tags: resolved.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         }
     }
 
@@ -220,6 +226,8 @@ mod tests {
         assert_eq!(spec.started_by, "jobgen/demo");
         assert_eq!(spec.group, "jobgen:abc:2");
         assert_eq!(spec.client_token, "abc-2");
+        let tags: Vec<(&str, &str)> = spec.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(tags, [("jobgen:project", "demo"), ("team", "reports")]);
         let json = spec.overrides_json();
         assert_eq!(
             json,

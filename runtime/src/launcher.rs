@@ -16,7 +16,7 @@ use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride, KeyValuePair, LaunchType,
-    NetworkConfiguration, TaskOverride,
+    NetworkConfiguration, Tag, TaskOverride,
 };
 
 use crate::contract::Capacity;
@@ -242,6 +242,16 @@ fn build_request(
         .client_token(&spec.client_token)
         .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
         .overrides(overrides);
+    // The tags go on the task at creation: cost allocation by them, and StopTask's permission is
+    // conditioned on `jobgen:project` (in a shared cluster, only this project's tasks). Tagging at
+    // creation is authorized as `ecs:TagResource` with `ecs:CreateAction` RunTask, which the stack
+    // grants exactly when its document carries tags
+    // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html);
+    // a document without any (an older stack, whose roles may not tag) sends none.
+    if !spec.tags.is_empty() {
+        let tags = spec.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build()).collect();
+        request = request.set_tags(Some(tags));
+    }
     request = match spec.capacity {
         // A launch type and a capacity provider strategy are mutually exclusive in RunTask.
         Capacity::Fargate => request.launch_type(LaunchType::Fargate),
@@ -381,6 +391,48 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!((failure.kind, failure.tries), (LaunchErrorKind::Rejected, 1));
+    }
+
+    fn client() -> aws_sdk_ecs::Client {
+        // Never sends anything: the tests only read the request the builder holds.
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+                .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn the_request_tags_the_task_and_names_the_launch() {
+        let spec = spec();
+        let request = build_request(&client(), &spec).unwrap();
+        let input = request.as_input();
+        let tags: Vec<(&str, &str)> =
+            input.get_tags().iter().flatten().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))).collect();
+        assert_eq!(tags, [("jobgen:project", "demo"), ("team", "reports")]);
+        // RunTask's own tags, not the task definition's: no propagateTags.
+        assert_eq!(input.get_propagate_tags(), &None);
+        assert_eq!(input.get_started_by().as_deref(), Some("jobgen/p"));
+        assert_eq!(input.get_group().as_deref(), Some("jobgen:job1:1"));
+        assert_eq!(input.get_client_token().as_deref(), Some("job1-1"));
+        assert_eq!(input.get_launch_type(), &Some(LaunchType::Fargate));
+        assert_eq!(input.get_capacity_provider_strategy(), &None);
+
+        // A document without tags (an older stack, whose roles may not tag): RunTask gets none.
+        let untagged = LaunchSpec { tags: vec![], ..spec };
+        assert_eq!(build_request(&client(), &untagged).unwrap().as_input().get_tags(), &None);
+    }
+
+    #[test]
+    fn spot_jobs_use_the_capacity_provider_strategy_and_on_demand_the_launch_type() {
+        let spot = LaunchSpec { capacity: Capacity::FargateSpot, ..spec() };
+        let request = build_request(&client(), &spot).unwrap();
+        let input = request.as_input();
+        assert_eq!(input.get_launch_type(), &None);
+        let strategy = input.get_capacity_provider_strategy().clone().unwrap_or_default();
+        assert_eq!(strategy.len(), 1);
+        assert_eq!(strategy[0].capacity_provider(), "FARGATE_SPOT");
     }
 
     fn spec() -> LaunchSpec {

@@ -210,7 +210,9 @@ pub const ECS_TASK_DEFINITION_SIZE: Quota = Quota {
     unit: "bytes",
     source: "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html",
 };
-/// Tags on one resource (the project's tags and `jobgen:project` go on every taggable resource).
+/// Tags on one resource (the project's tags and `jobgen:project` go on every taggable resource, and
+/// on every task through RunTask's `tags`, which takes at most 50 as well:
+/// <https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html>).
 pub const TAGS_PER_RESOURCE: Quota = Quota {
     scope: "on one resource",
     max: MAX_TAGS,

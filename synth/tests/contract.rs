@@ -76,8 +76,8 @@ fn the_environment_does_not_grow_with_the_project() {
 }
 
 /// The SHA-256 of each example's configuration document as it shipped before concurrency limits
-/// existed. A project without limits must ship these bytes still: a deployed stack's document (and
-/// so its layer version and both functions' configuration) does not change on upgrade.
+/// existed. A project without limits (and without the later optional settings) ships these bytes
+/// plus the tags its tasks get: an optional setting left unset writes nothing.
 const DOCUMENTS_BEFORE_LIMITS: [(&str, &str); 3] = [
     ("quickstart", "b6a4d95ce454f3b34b592d02a8fcb6a33965a6482a1e975acfb03edd55e6fa80"),
     ("realistic", "77ff301312b6a81dd29bedca105083df53408a372c4bb114a60b7f91c9efc91e"),
@@ -106,9 +106,14 @@ fn without_limits_the_document_is_byte_identical_to_before_limits() {
         }
         let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
         assert!(!s.config_document.contains("maxConcurrency"), "{name}: {}", s.config_document);
-        assert_eq!(contract::config_sha256(s.config_document.as_bytes()), before, "{name}");
+        // Tasks are tagged since, so every document names the tags: without them, the bytes are
+        // those of before.
+        let mut untagged = s.stack.launch_table.clone();
+        assert_eq!(untagged.tags.get(contract::PROJECT_TAG), Some(&config.project.name), "{name}");
+        untagged.tags.clear();
+        assert_eq!(contract::config_sha256(untagged.to_json().as_bytes()), before, "{name}");
     }
-    // An example without limits ships exactly the committed document.
+    // An example without limits ships exactly the committed document (tags included).
     let config = example("existing-task-definition");
     assert!(config.limits.max_concurrency.is_none() && config.job_types.values().all(|j| j.max_concurrency.is_none()));
     let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
@@ -180,4 +185,22 @@ fn what_a_request_may_override_is_carried_into_the_document() {
     let table = contract::LaunchTable::from_json(&doc.to_string()).unwrap();
     assert!(table.job_types["hello"].allow_command_override && !table.job_types["sleep"].allow_command_override);
     assert_eq!(table.job_types["sleep"].allowed_environment, Some(vec![]));
+}
+
+#[test]
+fn every_example_tags_its_tasks_like_its_resources() {
+    for name in ["quickstart", "realistic", "existing-task-definition"] {
+        let config = example(name);
+        let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+        let document: Value = serde_json::from_str(&s.config_document).unwrap();
+        let table_tags = &s.document["Resources"][s.stack.table.id.as_str()]["Properties"]["Tags"];
+        let resource_tags: serde_json::Map<String, Value> = table_tags
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["Key"].as_str().unwrap().to_string(), t["Value"].clone()))
+            .collect();
+        assert_eq!(document["tags"], Value::Object(resource_tags), "{name}: RunTask tags = the resources' tags");
+        assert_eq!(document["tags"][contract::PROJECT_TAG], json!(config.project.name), "{name}");
+    }
 }

@@ -392,6 +392,9 @@ fn tags_per_resource() {
     assert_eq!(fired(&with_tags(49, true), &quotas::TAGS_PER_RESOURCE), None);
     assert_eq!(build(&with_tags(49, true)).unwrap().tags.len(), quotas::MAX_TAGS);
     assert_eq!(fired(&with_tags(50, true), &quotas::TAGS_PER_RESOURCE), Some((51, vec!["project.tags".to_string()])));
+    // The same tags reach every task (RunTask allows 50 too): the launch table carries them.
+    let stack = build(&with_tags(49, false)).unwrap();
+    assert_eq!(stack.launch_table.tags.len(), quotas::MAX_TAGS);
 }
 
 #[test]

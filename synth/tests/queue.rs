@@ -88,7 +88,7 @@ fn the_jobs_table_has_the_sparse_queue_index_with_or_without_limits() {
 fn both_functions_get_the_same_launch_statements() {
     for (case, s) in cases() {
         let (create_job, track) = (s.stack.create_job.role.id.as_str(), s.stack.track.role.id.as_str());
-        for sid in ["RunTask", "StopCancelledTask", "PassTaskRoles"] {
+        for sid in ["RunTask", "TagNewTasks", "StopCancelledTask", "PassTaskRoles"] {
             let a = statement(&s, create_job, sid).unwrap_or_else(|| panic!("{case}: create-job has no {sid}"));
             let b = statement(&s, track, sid).unwrap_or_else(|| panic!("{case}: track has no {sid}"));
             assert_eq!(a, b, "{case}: {sid} differs between create-job and track");
@@ -108,7 +108,16 @@ fn both_functions_get_the_same_launch_statements() {
         }
         let stop = statement(&s, track, "StopCancelledTask").unwrap();
         assert_eq!(stop["Action"], json!(["ecs:StopTask"]), "{case}");
-        assert!(stop.get("Condition").is_none(), "{case}: the resource names the cluster");
+        // The resource names the cluster; the tag, in a shared one, the project.
+        assert_eq!(
+            stop["Condition"],
+            json!({ "StringEquals": { "aws:ResourceTag/jobgen:project": s.config.project.name } }),
+            "{case}"
+        );
+        let tag = statement(&s, track, "TagNewTasks").unwrap();
+        assert_eq!(tag["Action"], json!(["ecs:TagResource"]), "{case}");
+        assert_eq!(tag["Resource"], stop["Resource"], "{case}: the tasks it may start, no other resource");
+        assert_eq!(tag["Condition"], json!({ "StringEquals": { "ecs:CreateAction": "RunTask" } }), "{case}");
         for r in stop["Resource"].as_array().unwrap() {
             assert!(r.to_string().contains(":task/"), "{case}: StopTask on {r}");
         }

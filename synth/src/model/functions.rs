@@ -82,11 +82,18 @@ pub struct Shared<'a> {
     pub grants: &'a LaunchGrants,
     /// (ARN, task ARN pattern) of the clusters some job type runs on.
     pub clusters: &'a [(Value, Value)],
+    /// The project name.
+    pub project: &'a str,
 }
 
 impl Shared<'_> {
     fn access(&self) -> LaunchAccess<'_> {
-        LaunchAccess { grants: self.grants, clusters: self.clusters }
+        LaunchAccess {
+            grants: self.grants,
+            clusters: self.clusters,
+            project: self.project,
+            tags_tasks: !self.launch.tags.is_empty(),
+        }
     }
 }
 

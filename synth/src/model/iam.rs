@@ -1,8 +1,8 @@
 //! IAM: every role the stack creates and its inline policies, values already in CloudFormation
 //! form. Both functions launch tasks (create-job a new job's, track the queued job it admits when
 //! a running one stops, through the same launch service), so both get the same launch statements
-//! ([`launch_statements`]): run this project's task definitions in this stack's clusters, stop
-//! tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
+//! ([`launch_statements`]): run this project's task definitions in this stack's clusters, tag
+//! the tasks they start, stop this project's tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
 //! items in the jobs table and query its queue index ([`table_statements`]); create-job also puts
 //! new jobs, track also writes its dead-letter queue. Per job type, a task role (the job's own
 //! statements) and an execution role (image pull, its log group, its secrets). And the managed
@@ -191,13 +191,19 @@ impl TableArns {
 }
 
 /// What a function launches in: the task definitions and roles ([`LaunchGrants`]) and the clusters
-/// some job type runs on, each as (cluster ARN, the ARN pattern of its tasks).
+/// some job type runs on, each as (cluster ARN, the ARN pattern of its tasks), and whose tasks it
+/// launches.
 #[derive(Debug, Clone, Copy)]
 pub struct LaunchAccess<'a> {
     /// RunTask and PassRole resources.
     pub grants: &'a LaunchGrants,
     /// (cluster ARN, task ARN pattern) per cluster some job type runs on.
     pub clusters: &'a [(Value, Value)],
+    /// The project: the value of the [`contract::PROJECT_TAG`] tag on its tasks.
+    pub project: &'a str,
+    /// Whether RunTask tags the tasks (the configuration document carries tags), which needs
+    /// `ecs:TagResource`.
+    pub tags_tasks: bool,
 }
 
 /// The jobs table for a function: `actions` on the table (job records and limit items), and Query
@@ -228,11 +234,17 @@ pub fn table_statements(arns: &TableArns, actions: &[&str]) -> Vec<Statement> {
 
 /// What launching a job's task takes, for both functions (one launch service runs it for both):
 /// RunTask of this stack's task definitions, only in the clusters some job type runs on (the
-/// `ecs:cluster` condition); StopTask of tasks in those clusters (a task ARN names its cluster),
+/// `ecs:cluster` condition); tagging the task it creates, and nothing else (`ecs:TagResource` only
+/// with `ecs:CreateAction` RunTask: RunTask's `tags` are authorized as TagResource on the new task,
+/// <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/supported-iam-actions-tagging.html>);
+/// StopTask of this project's tasks in those clusters (a task ARN names its cluster, and the
+/// `aws:ResourceTag/jobgen:project` condition leaves out other projects' tasks in a shared cluster:
+/// StopTask supports `aws:ResourceTag`,
+/// <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html>),
 /// for a job cancelled while it was being launched (`jobgen cancel` saw no task yet, so the launch
-/// stops the task it just started); PassRole of this stack's task and execution roles, to ECS tasks
-/// only. The same whoever launches, so that admitting a queued job needs nothing create-job lacks
-/// and nothing more.
+/// stops the task it just started); PassRole of this stack's task and execution roles, to ECS
+/// tasks only. The same whoever launches, so that admitting a queued job needs nothing create-job
+/// lacks and nothing more.
 pub fn launch_statements(access: LaunchAccess<'_>) -> Vec<Statement> {
     let cluster_arns: Vec<Value> = access.clusters.iter().map(|(arn, _)| arn.clone()).collect();
     let cluster_task_arns: Vec<Value> = access.clusters.iter().map(|(_, tasks)| tasks.clone()).collect();
@@ -246,13 +258,24 @@ pub fn launch_statements(access: LaunchAccess<'_>) -> Vec<Statement> {
             condition: json!({ "ArnEquals": { "ecs:cluster": cluster_arns } }),
         });
     }
+    if access.tags_tasks && !cluster_task_arns.is_empty() {
+        statements.push(Statement {
+            sid: "TagNewTasks".into(),
+            effect: "Allow",
+            actions: vec!["ecs:TagResource".into()],
+            resources: cluster_task_arns.clone(),
+            condition: json!({ "StringEquals": { "ecs:CreateAction": "RunTask" } }),
+        });
+    }
     if !cluster_task_arns.is_empty() {
         statements.push(Statement {
             sid: "StopCancelledTask".into(),
             effect: "Allow",
             actions: vec!["ecs:StopTask".into()],
             resources: cluster_task_arns,
-            condition: Value::Null,
+            condition: json!({
+                "StringEquals": { format!("aws:ResourceTag/{}", contract::PROJECT_TAG): access.project }
+            }),
         });
     }
     if !access.grants.pass_role.is_empty() {
@@ -491,16 +514,25 @@ mod tests {
     #[test]
     fn launch_statements_name_only_what_there_is() {
         let none = LaunchGrants::default();
-        assert!(launch_statements(LaunchAccess { grants: &none, clusters: &[] }).is_empty());
+        let access = |grants, clusters, tags_tasks| LaunchAccess { grants, clusters, project: "media", tags_tasks };
+        assert!(launch_statements(access(&none, &[], true)).is_empty());
         let mut grants = LaunchGrants::default();
         grants.created("media");
         let clusters = [(json!("arn:c"), json!("arn:c-tasks/*"))];
-        let statements = launch_statements(LaunchAccess { grants: &grants, clusters: &clusters });
+        let statements = launch_statements(access(&grants, &clusters, true));
         let sids: Vec<&str> = statements.iter().map(|s| s.sid.as_str()).collect();
-        assert_eq!(sids, ["RunTask", "StopCancelledTask", "PassTaskRoles"]);
+        assert_eq!(sids, ["RunTask", "TagNewTasks", "StopCancelledTask", "PassTaskRoles"]);
         assert_eq!(statements[0].condition, json!({"ArnEquals": {"ecs:cluster": ["arn:c"]}}));
+        assert_eq!(statements[1].actions, ["ecs:TagResource"]);
         assert_eq!(statements[1].resources, [json!("arn:c-tasks/*")]);
-        assert_eq!(statements[2].resources, grants.pass_role);
+        assert_eq!(statements[1].condition, json!({"StringEquals": {"ecs:CreateAction": "RunTask"}}));
+        assert_eq!(statements[2].resources, [json!("arn:c-tasks/*")]);
+        assert_eq!(statements[2].condition, json!({"StringEquals": {"aws:ResourceTag/jobgen:project": "media"}}));
+        assert_eq!(statements[3].resources, grants.pass_role);
+        // Untagged launches (no tags in the document) need no TagResource.
+        let sids: Vec<String> =
+            launch_statements(access(&grants, &clusters, false)).into_iter().map(|s| s.sid).collect();
+        assert_eq!(sids, ["RunTask", "StopCancelledTask", "PassTaskRoles"]);
     }
 
     #[test]

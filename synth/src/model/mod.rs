@@ -71,8 +71,11 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     diags.extend(names::logical_id_collisions(config.job_types.keys(), "job_types"));
 
     let (clusters, cluster_refs) = clusters::clusters(config, &mut diags);
-    let job_types::JobTypes { launch, task_definitions, grants, used_clusters } =
+    let job_types::JobTypes { mut launch, task_definitions, grants, used_clusters } =
         job_types::job_types(config, &cluster_refs, &mut diags);
+    // Every task gets the stack's tags at RunTask (see `contract::LaunchTable::tags`).
+    let tags = tags(config);
+    launch.tags = tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
     let table = table::jobs_table(config);
     let config_layer = config_layer::config_layer(config);
 
@@ -89,6 +92,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         lambda_dir: &options.lambda_dir,
         grants: &grants,
         clusters: &used,
+        project,
     };
     let create_job = functions::create_job(config, shared);
     let (track, track_dlq) = functions::track(config, shared);
@@ -115,7 +119,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             "jobgen {project}: on-demand ECS Fargate jobs (jobs table, create-job and track functions, task state rule)"
         ),
         project: project.into(),
-        tags: tags(config),
+        tags,
         table,
         config_layer,
         create_job,
