@@ -5,7 +5,8 @@ use jobgen_runtime::contract::outputs;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::shapes::{Skip, get_att, local_arn, skip, sub};
+use super::shapes::{get_att, local_arn, sub};
+use super::suppressions::{self, Suppressions};
 use crate::config::Config;
 use crate::diagnostics::Diagnostic;
 use crate::names;
@@ -28,8 +29,8 @@ pub struct Cluster {
     pub container_insights: bool,
     /// Output name of its ARN.
     pub output: String,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions.
+    pub suppressions: Suppressions,
 }
 
 /// How a cluster (created or existing) appears in the rule, the IAM policy and the launch table.
@@ -75,12 +76,11 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
             } else {
                 providers.first().copied().unwrap_or("FARGATE")
             };
-            let mut skips = Vec::new();
+            let mut cluster_suppressions = Suppressions::default();
             if !create.container_insights {
-                skips.push(skip(
-                    "CKV_AWS_65",
-                    format!("Container Insights is off because clusters.{name}.create.container_insights is false: it is billed per metric, and job status, timings and exit codes are already recorded in the jobs table"),
-                ));
+                cluster_suppressions.push(suppressions::CLUSTER_NO_INSIGHTS.here(Some(format!(
+                    "Container Insights is off because clusters.{name}.create.container_insights is false"
+                ))));
             }
             refs.push(ClusterRef {
                 name: name.clone(),
@@ -98,7 +98,7 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
                 capacity_providers: providers,
                 default_provider,
                 container_insights: create.container_insights,
-                skips,
+                suppressions: cluster_suppressions,
             });
         } else if let Some(existing) = &c.existing {
             let (arn, arn_template, task_arns) = if existing.starts_with("arn:") {

@@ -5,7 +5,7 @@
 use jobgen_runtime::contract;
 use serde::Serialize;
 
-use super::shapes::{Skip, skip};
+use super::suppressions::{self, Suppressions};
 use crate::config::Config;
 use crate::names;
 
@@ -22,8 +22,8 @@ pub struct ConfigLayer {
     pub content: String,
     /// `CompatibleArchitectures[0]`.
     pub architecture: &'static str,
-    /// cfn-lint rules ignored on this resource.
-    pub lint_ignores: Vec<Skip>,
+    /// Scanner suppressions (cfn-lint's local-path warning).
+    pub suppressions: Suppressions,
 }
 
 /// The config layer of a project.
@@ -35,12 +35,6 @@ pub fn config_layer(config: &Config) -> ConfigLayer {
         description: format!("jobgen {project}: the job-type table both functions read at {}", contract::CONFIG_FILE),
         content: contract::CONFIG_LAYER_DIR.into(),
         architecture: config.lambda.architecture.name(),
-        lint_ignores: vec![skip(
-            "W3002",
-            format!(
-                "Content is the {} directory `jobgen synth` writes beside the template; `aws cloudformation package` zips and uploads it and rewrites Content to S3Bucket/S3Key",
-                contract::CONFIG_LAYER_DIR
-            ),
-        )],
+        suppressions: Suppressions::of(vec![suppressions::LAYER_LOCAL_CONTENT.here(None)]),
     }
 }

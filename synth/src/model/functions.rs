@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::iam::{self, LaunchAccess, LaunchGrants, Role, TableArns};
-use super::shapes::{LogGroup, Queue, Skip, r#ref, skip, sqs_sse_skip};
+use super::shapes::{LogGroup, Queue, queue_suppressions, r#ref};
+use super::suppressions::{self, Suppressions};
 use crate::config::Config;
 use crate::names;
 
@@ -54,10 +55,8 @@ pub struct Function {
     pub log_group: LogGroup,
     /// Its role.
     pub role: Role,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
-    /// cfn-lint rules ignored on this resource (`Metadata.cfn-lint.config.ignore_checks`).
-    pub lint_ignores: Vec<Skip>,
+    /// Scanner suppressions (checkov, Guard, cfn-lint).
+    pub suppressions: Suppressions,
 }
 
 impl Function {
@@ -116,49 +115,32 @@ fn environment(config: &Config, shared: Shared<'_>) -> Vec<EnvVar> {
     ]
 }
 
-fn log_skips(what: &str, retention: u32) -> Vec<Skip> {
-    let mut s = vec![skip(
-        "CKV_AWS_158",
-        format!(
-            "{what} logs are encrypted at rest by CloudWatch Logs' service key; a customer managed key would need a key policy for the logs service principal and adds cost without protecting against any reader the IAM policy admits"
-        ),
-    )];
+fn log_suppressions(what: &str, retention: u32) -> Suppressions {
+    let mut s = Suppressions::of(vec![suppressions::LOG_GROUP_SERVICE_KEY.here(Some(format!("{what} logs")))]);
     if retention < 365 {
-        s.push(skip(
-            "CKV_AWS_338",
-            format!("retention is {retention} days as set by lambda.log_retention_days in jobgen.yaml; one year of job logs is a cost the project chooses, and the job records outlive the logs"),
-        ));
+        s.push(
+            suppressions::LOG_GROUP_SHORT_RETENTION.here(Some(format!(
+                "retention is {retention} days as set by lambda.log_retention_days in jobgen.yaml"
+            ))),
+        );
     }
     s
 }
 
-fn lambda_skips(dlq: bool) -> Vec<Skip> {
-    let mut s = vec![
-        skip(
-            "CKV_AWS_117",
-            "the function calls only AWS APIs (DynamoDB, ECS); a VPC would add NAT or endpoint costs and cold-start latency without isolating anything",
-        ),
-        skip(
-            "CKV_AWS_173",
-            "the environment holds resource names and the job-type table, no secrets; Lambda encrypts it at rest with its service key",
-        ),
-        skip(
-            "CKV_AWS_115",
-            "reserved concurrency is left to the account: reserving it fails deployment in accounts with a low concurrency quota, and the function's work is bounded by ECS RunTask limits",
-        ),
-    ];
+/// A function's suppressions; `dlq` when it has a dead-letter queue (track; create-job is invoked
+/// synchronously).
+fn function_suppressions(dlq: bool) -> Suppressions {
+    let mut s = Suppressions::of(vec![
+        suppressions::FUNCTION_NO_VPC.here(None),
+        suppressions::FUNCTION_ENVIRONMENT_SERVICE_KEY.here(None),
+        suppressions::FUNCTION_UNRESERVED_CONCURRENCY.here(None),
+    ]);
     if !dlq {
-        s.push(skip("CKV_AWS_116", "create-job is invoked synchronously (direct invoke or function URL) and returns its error to the caller; a dead-letter queue only applies to asynchronous invocations"));
+        s.push(suppressions::FUNCTION_SYNCHRONOUS_NO_DLQ.here(None));
     }
+    // cfn-lint warns that a local `Code` path needs `aws cloudformation package`: that is the design.
+    s.push(suppressions::FUNCTION_LOCAL_CODE.here(None));
     s
-}
-
-/// cfn-lint warns that a local `Code` path needs `aws cloudformation package`: that is the design.
-fn code_path_lint() -> Skip {
-    skip(
-        "W3002",
-        "Code is the local zip `make package` builds; `aws cloudformation package` uploads it and rewrites Code to S3Bucket/S3Key (see the example READMEs)",
-    )
 }
 
 fn join_path(dir: &str, file: &str) -> String {
@@ -171,7 +153,7 @@ fn log_group(id: &str, function: &str, what: &str, retention: u32) -> LogGroup {
         id: id.into(),
         name: names::function_log_group(function),
         retention_days: retention,
-        skips: log_skips(what, retention),
+        suppressions: log_suppressions(what, retention),
     }
 }
 
@@ -193,8 +175,7 @@ pub fn create_job(config: &Config, shared: Shared<'_>) -> Function {
         role,
         log_group: log,
         name,
-        skips: lambda_skips(false),
-        lint_ignores: vec![code_path_lint()],
+        suppressions: function_suppressions(false),
     }
 }
 
@@ -206,7 +187,7 @@ pub fn track(config: &Config, shared: Shared<'_>) -> (Function, Queue) {
         id: "TrackDlq".into(),
         name: names::track_dlq(project),
         purpose: "task state events the track function failed on after Lambda's asynchronous retries".into(),
-        skips: vec![sqs_sse_skip()],
+        suppressions: queue_suppressions(),
     };
     let log = log_group("TrackLogGroup", &name, "track", config.lambda.log_retention_days);
     let role = iam::track_role(project, &log, &TableArns::of(shared.table_id), &dlq, shared.access());
@@ -222,8 +203,7 @@ pub fn track(config: &Config, shared: Shared<'_>) -> (Function, Queue) {
         role,
         log_group: log,
         name,
-        skips: lambda_skips(true),
-        lint_ignores: vec![code_path_lint()],
+        suppressions: function_suppressions(true),
     };
     (function, dlq)
 }

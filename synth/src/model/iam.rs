@@ -12,7 +12,8 @@ use jobgen_runtime::contract;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::shapes::{LogGroup, Queue, Skip, get_att, local_arn, sub, sub_escape};
+use super::shapes::{LogGroup, Queue, get_att, local_arn, sub, sub_escape};
+use super::suppressions::Suppressions;
 use crate::config::{self, Effect};
 use crate::names;
 
@@ -55,8 +56,8 @@ pub struct Role {
     pub assume_condition: Value,
     /// Inline policies.
     pub policies: Vec<Policy>,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions (none today: every role passes).
+    pub suppressions: Suppressions,
 }
 
 /// A customer managed policy the stack creates for others to attach.
@@ -308,7 +309,7 @@ pub fn create_job_role(project: &str, log: &LogGroup, table: &TableArns, access:
         service: "lambda.amazonaws.com",
         assume_condition: Value::Null,
         policies: vec![Policy { name: "create-job".into(), statements }],
-        skips: vec![],
+        suppressions: Suppressions::default(),
     }
 }
 
@@ -336,7 +337,7 @@ pub fn track_role(project: &str, log: &LogGroup, table: &TableArns, dlq: &Queue,
         service: "lambda.amazonaws.com",
         assume_condition: Value::Null,
         policies: vec![Policy { name: "track".into(), statements }],
-        skips: vec![],
+        suppressions: Suppressions::default(),
     }
 }
 
@@ -365,7 +366,7 @@ pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Ta
         service: "ecs-tasks.amazonaws.com",
         assume_condition: ecs_tasks_trust_condition(),
         policies,
-        skips: vec![],
+        suppressions: Suppressions::default(),
     }
 }
 
@@ -430,7 +431,7 @@ pub fn execution_role(project: &str, job_type: &str, id_part: &str, task: &confi
         // by the ECS agent before the task exists.
         assume_condition: Value::Null,
         policies: vec![Policy { name: "execution".into(), statements }],
-        skips: vec![],
+        suppressions: Suppressions::default(),
     }
 }
 

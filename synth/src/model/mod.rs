@@ -25,6 +25,7 @@ pub mod outputs;
 pub mod rule;
 pub mod shapes;
 pub mod stack;
+pub mod suppressions;
 pub mod table;
 pub mod task_definitions;
 
@@ -35,8 +36,9 @@ pub use iam::{ManagedPolicy, Policy, Role, Statement};
 pub use limits::check_template_size;
 pub use outputs::Output;
 pub use rule::{Rule, TRACKED_STATUSES};
-pub use shapes::{LogGroup, Queue, Skip, Tag};
+pub use shapes::{LogGroup, Queue, Tag};
 pub use stack::{Header, Stack};
+pub use suppressions::{Suppression, Suppressions};
 pub use table::JobsTable;
 pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::clusters::ClusterRef;
-use super::shapes::{Queue, sqs_sse_skip};
+use super::shapes::{Queue, queue_suppressions};
 use crate::config::Config;
 use crate::names;
 
@@ -93,7 +93,7 @@ pub fn rule(config: &Config, cluster_refs: &[ClusterRef]) -> Rule {
             id: "TaskStateRuleDlq".into(),
             name: names::rule_dlq(project),
             purpose: "task state events EventBridge could not deliver to the track function".into(),
-            skips: vec![sqs_sse_skip()],
+            suppressions: queue_suppressions(),
         },
         dlq_policy_id: "TaskStateRuleDlqPolicy".into(),
         permission_id: "TrackInvokePermission".into(),

@@ -1,5 +1,6 @@
 //! Shapes several resource groups share (the model's side of `templates/macros.yaml.j2`): tags,
-//! checkov suppressions, log groups, queues, and the CloudFormation intrinsics the model writes.
+//! log groups, queues, and the CloudFormation intrinsics the model writes. Scanner suppressions
+//! come from the allow-list in [`super::suppressions`].
 //!
 //! CloudFormation values that may be intrinsic functions are [`serde_json::Value`]s: a plain string
 //! or a long-form intrinsic object (`{"Ref": ..}`, `{"Fn::GetAtt": [..]}`, `{"Fn::Sub": ..}`), which
@@ -8,20 +9,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// A checkov suppression, rendered into the resource's `Metadata.checkov.skip` (or a cfn-lint
-/// rule ignored, rendered into `Metadata.cfn-lint.config.ignore_checks`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Skip {
-    /// The check id, e.g. `CKV_AWS_116`.
-    pub id: &'static str,
-    /// Why the check does not apply; a reviewer reads this.
-    pub comment: String,
-}
-
-/// A [`Skip`].
-pub fn skip(id: &'static str, comment: impl Into<String>) -> Skip {
-    Skip { id, comment: comment.into() }
-}
+use super::suppressions::{self, Suppressions};
 
 /// A CloudFormation tag.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,8 +31,8 @@ pub struct LogGroup {
     pub name: String,
     /// `RetentionInDays`.
     pub retention_days: u32,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions.
+    pub suppressions: Suppressions,
 }
 
 /// An SQS dead-letter queue.
@@ -56,16 +44,14 @@ pub struct Queue {
     pub name: String,
     /// What lands here.
     pub purpose: String,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions.
+    pub suppressions: Suppressions,
 }
 
-/// checkov's SQS encryption check only recognizes a KMS key; the queues use SQS-managed SSE.
-pub fn sqs_sse_skip() -> Skip {
-    skip(
-        "CKV_AWS_27",
-        "the queue is encrypted at rest with SQS-managed SSE (SqsManagedSseEnabled), which checkov does not recognize; the AWS managed aws/sqs KMS key would break delivery because EventBridge cannot be granted use of it, and a customer managed key adds a key policy and cost for messages that only hold task state events",
-    )
+/// The suppressions of a dead-letter queue: checkov's and Guard's SQS encryption checks only
+/// recognize a KMS key; the queues use SQS-managed SSE.
+pub fn queue_suppressions() -> Suppressions {
+    Suppressions::of(vec![suppressions::QUEUE_SQS_MANAGED_SSE.here(None)])
 }
 
 /// `{"Ref": id}`.

@@ -10,7 +10,7 @@
 use jobgen_runtime::contract;
 use serde::Serialize;
 
-use super::shapes::{Skip, skip};
+use super::suppressions::{self, Suppressions};
 use crate::config::Config;
 
 /// The jobs table.
@@ -40,21 +40,15 @@ pub struct JobsTable {
     pub ttl_attr: &'static str,
     /// Point-in-time recovery on.
     pub point_in_time_recovery: bool,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions.
+    pub suppressions: Suppressions,
 }
 
 /// The jobs table of a project.
 pub fn jobs_table(config: &Config) -> JobsTable {
-    let mut table_skips = vec![skip(
-        "CKV_AWS_119",
-        "the table is encrypted at rest with the AWS managed DynamoDB KMS key (SSESpecification); a customer managed key adds a key policy to maintain and per-request KMS cost for job records that hold no secrets",
-    )];
+    let mut table_suppressions = Suppressions::of(vec![suppressions::TABLE_AWS_MANAGED_KEY.here(None)]);
     if !config.table.point_in_time_recovery {
-        table_skips.push(skip(
-            "CKV_AWS_28",
-            "point-in-time recovery is off because table.point_in_time_recovery is false in jobgen.yaml",
-        ));
+        table_suppressions.push(suppressions::TABLE_NO_PITR.here(None));
     }
     JobsTable {
         id: "JobsTable".into(),
@@ -69,6 +63,6 @@ pub fn jobs_table(config: &Config) -> JobsTable {
         queue_order_attr: contract::QUEUE_ORDER_ATTR,
         ttl_attr: contract::TTL_ATTR,
         point_in_time_recovery: config.table.point_in_time_recovery,
-        skips: table_skips,
+        suppressions: table_suppressions,
     }
 }

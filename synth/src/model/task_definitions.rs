@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::iam::{self, Role};
-use super::shapes::{LogGroup, Skip, skip};
+use super::shapes::LogGroup;
+use super::suppressions::{self, Suppressions};
 use crate::config::{self, Config};
 use crate::names;
 
@@ -53,8 +54,8 @@ pub struct TaskDefinition {
     pub task_role: Role,
     /// Execution role (image pull, logs, secrets).
     pub execution_role: Role,
-    /// checkov suppressions.
-    pub skips: Vec<Skip>,
+    /// Scanner suppressions.
+    pub suppressions: Suppressions,
 }
 
 /// The task definition of job type `name`.
@@ -65,18 +66,15 @@ pub fn task_definition(config: &Config, name: &str, task: &config::Task) -> Task
         id: format!("TaskLogGroup{id_part}"),
         name: names::task_log_group(project, name),
         retention_days: task.log_retention_days,
-        skips: {
-            let mut s = vec![skip(
-                "CKV_AWS_158",
-                format!(
-                    "job type {name}'s logs are encrypted at rest by CloudWatch Logs' service key; a customer managed key would need a key policy for the logs service principal and adds cost without protecting against any reader the IAM policy admits"
-                ),
-            )];
+        suppressions: {
+            let mut s = Suppressions::of(vec![
+                suppressions::LOG_GROUP_SERVICE_KEY.here(Some(format!("job type {name}'s logs"))),
+            ]);
             if task.log_retention_days < 365 {
-                s.push(skip(
-                    "CKV_AWS_338",
-                    format!("retention is {} days as set by job_types.{name}.task.log_retention_days in jobgen.yaml; one year of job logs is a cost the project chooses", task.log_retention_days),
-                ));
+                s.push(suppressions::LOG_GROUP_SHORT_RETENTION.here(Some(format!(
+                    "retention is {} days as set by job_types.{name}.task.log_retention_days in jobgen.yaml",
+                    task.log_retention_days
+                ))));
             }
             s
         },
@@ -97,11 +95,8 @@ pub fn task_definition(config: &Config, name: &str, task: &config::Task) -> Task
         task_role: iam::task_role(project, name, &id_part, task),
         execution_role: iam::execution_role(project, name, &id_part, task, &log_group),
         log_group,
-        skips: vec![skip(
-            "CKV_AWS_336",
-            format!(
-                "job type {name} runs an arbitrary batch image that may write scratch files (ephemeral storage is sized for that); a read-only root filesystem would break such images"
-            ),
-        )],
+        suppressions: Suppressions::of(vec![
+            suppressions::TASK_WRITABLE_ROOT.here(Some(format!("job type {name}'s container"))),
+        ]),
     }
 }
