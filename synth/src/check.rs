@@ -71,6 +71,16 @@ pub fn check(doc: &Value) -> Result<(), CheckError> {
             walk(props, &format!("Resources.{id}.Properties"), &targets, &resource_ids, &mut problems);
         }
     }
+    // A rule may refer to parameters and pseudo parameters only, never to a resource.
+    if let Some(rules) = doc.get("Rules").and_then(Value::as_object) {
+        let mut rule_targets: BTreeSet<String> = PSEUDO_PARAMETERS.iter().map(|s| (*s).to_string()).collect();
+        if let Some(params) = doc.get("Parameters").and_then(Value::as_object) {
+            rule_targets.extend(params.keys().cloned());
+        }
+        for (name, rule) in rules {
+            walk(rule, &format!("Rules.{name}"), &rule_targets, &BTreeSet::new(), &mut problems);
+        }
+    }
     if let Some(outputs) = doc.get("Outputs").and_then(Value::as_object) {
         for (name, o) in outputs {
             walk(o, &format!("Outputs.{name}"), &targets, &resource_ids, &mut problems);
@@ -196,6 +206,19 @@ mod tests {
         let Err(CheckError::Dangling(problems)) = check(&doc) else { unreachable!("expected dangling") };
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("${Other}")));
+    }
+
+    #[test]
+    fn rules_may_refer_to_pseudo_parameters_only() {
+        let doc = json!({
+            "Rules": { "R": { "Assertions": [
+                { "Assert": { "Fn::Equals": ["us-east-1", { "Ref": "AWS::Region" }] } },
+                { "Assert": { "Fn::Equals": ["x", { "Ref": "A" }] } }
+            ] } },
+            "Resources": { "A": { "Type": "T" } }
+        });
+        let Err(CheckError::Dangling(problems)) = check(&doc) else { unreachable!("expected dangling") };
+        assert_eq!(problems, ["Rules.R.Assertions[1].Assert.Fn::Equals[1]: Ref \"A\" has no target"]);
     }
 
     #[test]

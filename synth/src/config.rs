@@ -65,6 +65,10 @@ pub struct Config {
     /// The create-job and track Lambda functions.
     #[serde(default)]
     pub lambda: Lambda,
+    /// The alarms on what needs an operator: messages in either dead-letter queue, and track's
+    /// errors. They always exist; `sns_topic_arn` makes them notify.
+    #[serde(default)]
+    pub alarms: Alarms,
 }
 
 /// The project.
@@ -302,12 +306,37 @@ pub struct Table {
     /// Point-in-time recovery (default on).
     #[serde(default = "default_true")]
     pub point_in_time_recovery: bool,
+    /// Keep the table (and its job records) when the stack is deleted or the table would be
+    /// replaced (`DeletionPolicy` and `UpdateReplacePolicy: Retain`; default on). Off, a stack
+    /// deletion deletes the table, unless `deletion_protection` refuses it.
+    #[serde(default = "default_true")]
+    pub retain: bool,
+    /// DynamoDB deletion protection (`DeletionProtectionEnabled`; default on): nobody deletes the
+    /// table, by API or by a stack deletion with `retain: false`, until it is turned off.
+    #[serde(default = "default_true")]
+    pub deletion_protection: bool,
 }
 
 impl Default for Table {
     fn default() -> Self {
-        Table { retention_days: default_retention_days(), point_in_time_recovery: true }
+        Table {
+            retention_days: default_retention_days(),
+            point_in_time_recovery: true,
+            retain: true,
+            deletion_protection: true,
+        }
     }
+}
+
+/// The stack's alarms.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Alarms {
+    /// An SNS topic in the stack's region (`arn:aws:sns:REGION:ACCOUNT:NAME`) the alarms notify when
+    /// they go off and when they recover. Without it they only change state (default).
+    #[serde(default)]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"))]
+    pub sns_topic_arn: Option<String>,
 }
 
 fn default_retention_days() -> u32 {

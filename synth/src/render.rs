@@ -25,6 +25,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("create_job.yaml.j2", include_str!("../../templates/create_job.yaml.j2")),
     ("track.yaml.j2", include_str!("../../templates/track.yaml.j2")),
     ("rule.yaml.j2", include_str!("../../templates/rule.yaml.j2")),
+    ("alarms.yaml.j2", include_str!("../../templates/alarms.yaml.j2")),
     ("clusters.yaml.j2", include_str!("../../templates/clusters.yaml.j2")),
     ("task_definitions.yaml.j2", include_str!("../../templates/task_definitions.yaml.j2")),
     ("iam.yaml.j2", include_str!("../../templates/iam.yaml.j2")),
@@ -91,8 +92,8 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
 }
 
 /// Normalizes whitespace so the templates' whitespace control only has to be right, not perfect:
-/// trailing spaces and blank lines go, then one blank line separates the top-level sections and
-/// the entries (resources, outputs) of `Resources` and `Outputs`. LF only, one final newline.
+/// trailing spaces and blank lines go, then one blank line separates the sections `Rules`,
+/// `Resources` and `Outputs` and their entries. LF only, one final newline.
 fn tidy(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut in_entries = false;
@@ -102,14 +103,15 @@ fn tidy(raw: &str) -> String {
             continue;
         }
         let top_level = !line.starts_with(' ') && !line.starts_with('#');
+        let sectioned = ["Rules:", "Resources:", "Outputs:"].contains(&line);
         if top_level {
-            in_entries = line == "Resources:" || line == "Outputs:";
+            in_entries = sectioned;
         }
         let entry = in_entries
             && line.len() > 2
             && line.starts_with("  ")
             && line[2..].starts_with(|c: char| c.is_ascii_alphanumeric());
-        if (entry && !out.ends_with(":\n")) || (top_level && (line == "Resources:" || line == "Outputs:")) {
+        if (entry && !out.ends_with(":\n")) || (top_level && sectioned) {
             out.push('\n');
         }
         out.push_str(line);

@@ -52,7 +52,8 @@ mod tests {
                 "job_types".into(),
                 "limits".into(),
                 "table".into(),
-                "lambda".into()
+                "lambda".into(),
+                "alarms".into()
             ])
         );
     }

@@ -658,6 +658,15 @@ impl Validator {
             );
         }
         self.retention("lambda.log_retention_days", c.lambda.log_retention_days);
+        if let Some(arn) = &c.alarms.sns_topic_arn
+            && !is_sns_topic_arn(arn)
+        {
+            self.err(
+                "alarms.sns_topic_arn",
+                format!("`{arn}` is not an SNS topic ARN"),
+                "use `arn:aws:sns:REGION:ACCOUNT:TOPIC` of a standard topic in the stack's region",
+            );
+        }
     }
 }
 
@@ -740,6 +749,13 @@ pub fn is_secret_arn(s: &str) -> bool {
             .is_some_and(|r| r.strip_prefix("secret:").is_some_and(|n| !n.is_empty()))
 }
 
+/// `arn:aws:sns:REGION:ACCOUNT:NAME`, the name 1-256 letters, digits, `-` and `_` (a standard topic).
+pub fn is_sns_topic_arn(s: &str) -> bool {
+    arn_resource(s, "sns", true).is_some_and(|name| {
+        name.len() <= 256 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
 /// `subnet-` / `sg-` followed by 8 or 17 lowercase hex digits.
 pub fn is_resource_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')).is_some_and(|hex| {
@@ -784,6 +800,10 @@ mod tests {
         assert!(!is_secret_arn("arn:aws:s3:::bucket"));
         assert!(contract::is_env_name("_A1") && !contract::is_env_name("1A"));
         assert!(is_iam_action("s3:Get*") && !is_iam_action("*") && !is_iam_action("s3"));
+        assert!(is_sns_topic_arn("arn:aws:sns:eu-west-1:123456789012:ops-alerts"));
+        assert!(!is_sns_topic_arn("arn:aws:sns:eu-west-1:123456789012:ops alerts"));
+        assert!(!is_sns_topic_arn("arn:aws:sqs:eu-west-1:123456789012:ops-alerts"));
+        assert!(!is_sns_topic_arn("ops-alerts"));
     }
 
     #[test]

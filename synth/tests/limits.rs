@@ -114,8 +114,8 @@ fn job_type_path(n: usize) -> String {
 
 /// Resources every stack has whatever its job types and clusters: the table, the config layer,
 /// per function its function, log group and role, the URL, the caller's managed policy, track's DLQ
-/// and async invoke config, the rule with its DLQ, queue policy and permission.
-const FIXED_RESOURCES: usize = 16;
+/// and async invoke config, the rule with its DLQ, queue policy and permission, three alarms.
+const FIXED_RESOURCES: usize = 19;
 
 #[test]
 fn cloudformation_resources() {

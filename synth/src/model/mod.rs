@@ -8,13 +8,16 @@
 //! validation error.
 //!
 //! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
-//! [`functions`] (create-job and track), [`rule`], [`clusters`], [`task_definitions`], [`iam`]
-//! (every role), [`outputs`]; [`shapes`] holds what several share (`macros.yaml.j2`),
-//! [`job_types`] resolves each job type to its launch-table entry, [`stack`] is the whole, and
-//! [`build`] runs the groups in order. Names come from [`crate::names`].
+//! [`functions`] (create-job and track), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
+//! [`iam`] (every role, and the callers' managed policy), [`outputs`], and the template's
+//! [`rules`]; [`shapes`] holds what several share (`macros.yaml.j2`), [`suppressions`] is the
+//! allow-list of every scanner suppression a resource may carry, [`job_types`] resolves each job
+//! type to its launch-table entry, [`stack`] is the whole, and [`build`] runs the groups in order.
+//! Names come from [`crate::names`].
 //!
 //! [`contract`]: jobgen_runtime::contract
 
+pub mod alarms;
 pub mod clusters;
 pub mod config_layer;
 pub mod functions;
@@ -23,12 +26,14 @@ pub mod job_types;
 pub mod limits;
 pub mod outputs;
 pub mod rule;
+pub mod rules;
 pub mod shapes;
 pub mod stack;
 pub mod suppressions;
 pub mod table;
 pub mod task_definitions;
 
+pub use alarms::Alarm;
 pub use clusters::{Cluster, ClusterRef};
 pub use config_layer::ConfigLayer;
 pub use functions::{CREATE_JOB_TIMEOUT_SECONDS, EnvVar, Function, TRACK_TIMEOUT_SECONDS};
@@ -36,6 +41,7 @@ pub use iam::{ManagedPolicy, Policy, Role, Statement};
 pub use limits::check_template_size;
 pub use outputs::Output;
 pub use rule::{Rule, TRACKED_STATUSES};
+pub use rules::TemplateRule;
 pub use shapes::{LogGroup, Queue, Tag};
 pub use stack::{Header, Stack};
 pub use suppressions::{Suppression, Suppressions};
@@ -99,6 +105,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let create_job = functions::create_job(config, shared);
     let (track, track_dlq) = functions::track(config, shared);
     let rule = rule::rule(config, &cluster_refs);
+    let alarms =
+        alarms::alarms(config, alarms::Watched { rule_dlq: &rule.dlq, track_dlq: &track_dlq, track: &track.id });
     let create_job_url_id = "CreateJobUrl".to_string();
     let create_job_invoke_policy = iam::create_job_invoke_policy(project, &create_job.id);
     let outputs = outputs::outputs(
@@ -136,6 +144,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         rule,
         clusters,
         task_definitions,
+        alarms,
+        rules: rules::rules(config),
         outputs,
         log_stream_prefix: LOG_STREAM_PREFIX,
         launch_table: launch,

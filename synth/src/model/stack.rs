@@ -3,12 +3,14 @@
 use jobgen_runtime::contract::LaunchTable;
 use serde::Serialize;
 
+use super::alarms::Alarm;
 use super::clusters::Cluster;
 use super::config_layer::ConfigLayer;
 use super::functions::Function;
 use super::iam::ManagedPolicy;
 use super::outputs::Output;
 use super::rule::Rule;
+use super::rules::TemplateRule;
 use super::shapes::{Queue, Tag};
 use super::table::JobsTable;
 use super::task_definitions::TaskDefinition;
@@ -61,6 +63,10 @@ pub struct Stack {
     pub clusters: Vec<Cluster>,
     /// Task definitions the stack creates.
     pub task_definitions: Vec<TaskDefinition>,
+    /// The alarms.
+    pub alarms: Vec<Alarm>,
+    /// The template's `Rules`: ARNs that must be in the stack's region or account.
+    pub rules: Vec<TemplateRule>,
     /// Outputs.
     pub outputs: Vec<Output>,
     /// `awslogs-stream-prefix` of every task container.
@@ -77,7 +83,7 @@ impl Stack {
         // table; config layer; per function: function, log group, role; URL; the caller's managed
         // policy; track DLQ + invoke config; rule + DLQ + queue policy + permission.
         let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 4;
-        fixed + self.clusters.len() + self.task_definitions.len() * 4
+        fixed + self.alarms.len() + self.clusters.len() + self.task_definitions.len() * 4
     }
 
     /// Every logical ID the model defines, for the consistency check.
@@ -100,6 +106,7 @@ impl Stack {
             self.rule.dlq_policy_id.clone(),
             self.rule.permission_id.clone(),
         ];
+        ids.extend(self.alarms.iter().map(|a| a.id.clone()));
         ids.extend(self.clusters.iter().map(|c| c.id.clone()));
         for td in &self.task_definitions {
             ids.extend([td.id.clone(), td.log_group.id.clone(), td.task_role.id.clone(), td.execution_role.id.clone()]);

@@ -240,7 +240,7 @@ pub const TASK_WRITABLE_ROOT: Suppression = Suppression {
 };
 
 /// Every entry: the allow-list the policy test enforces.
-pub const SUPPRESSIONS: [&Suppression; 13] = [
+pub const SUPPRESSIONS: [&Suppression; 14] = [
     &LOG_GROUP_SERVICE_KEY,
     &LOG_GROUP_SHORT_RETENTION,
     &FUNCTION_NO_VPC,
@@ -254,7 +254,17 @@ pub const SUPPRESSIONS: [&Suppression; 13] = [
     &TABLE_NO_PITR,
     &CLUSTER_NO_INSIGHTS,
     &TASK_WRITABLE_ROOT,
+    &ALARM_NO_ACTIONS,
 ];
+
+/// An alarm without actions (no `alarms.sns_topic_arn`): the registry's rule asks for one.
+pub const ALARM_NO_ACTIONS: Suppression = Suppression {
+    resource_type: "AWS::CloudWatch::Alarm",
+    scanner: Scanner::Guard,
+    id: "CLOUDWATCH_ALARM_ACTION_CHECK",
+    guard: None,
+    reason: "alarms.sns_topic_arn is not set in jobgen.yaml: the alarm shows its state in CloudWatch and notifies no one until a topic is given",
+};
 
 #[cfg(test)]
 mod tests {
@@ -288,6 +298,9 @@ mod tests {
         assert_eq!(v["checkov"].as_array().map(Vec::len), Some(2));
         assert_eq!(v["guard"], serde_json::json!(["LAMBDA_INSIDE_VPC"]));
         assert_eq!(v["cfn_lint"][0]["id"], "W3002");
+        let alarm = serde_json::to_value(Suppressions::of(vec![ALARM_NO_ACTIONS.here(None)])).unwrap_or_default();
+        assert_eq!(alarm["guard"], serde_json::json!(["CLOUDWATCH_ALARM_ACTION_CHECK"]));
+        assert_eq!(alarm["checkov"], serde_json::json!([]));
         assert_eq!(serde_json::to_value(Suppressions::default()).unwrap_or_default()["any"], false);
         assert_eq!(
             LOG_GROUP_SHORT_RETENTION.comment(Some("retention is 14 days")),

@@ -40,6 +40,10 @@ pub struct JobsTable {
     pub ttl_attr: &'static str,
     /// Point-in-time recovery on.
     pub point_in_time_recovery: bool,
+    /// `DeletionPolicy` and `UpdateReplacePolicy`: `Retain` (`table.retain`) or `Delete`.
+    pub deletion_policy: &'static str,
+    /// `DeletionProtectionEnabled`.
+    pub deletion_protection: bool,
     /// Scanner suppressions.
     pub suppressions: Suppressions,
 }
@@ -63,6 +67,8 @@ pub fn jobs_table(config: &Config) -> JobsTable {
         queue_order_attr: contract::QUEUE_ORDER_ATTR,
         ttl_attr: contract::TTL_ATTR,
         point_in_time_recovery: config.table.point_in_time_recovery,
+        deletion_policy: if config.table.retain { "Retain" } else { "Delete" },
+        deletion_protection: config.table.deletion_protection,
         suppressions: table_suppressions,
     }
 }
