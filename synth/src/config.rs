@@ -362,6 +362,14 @@ pub struct Lambda {
     #[serde(default = "default_log_retention")]
     #[schemars(extend("enum" = crate::quotas::LOG_RETENTION_DAYS))]
     pub log_retention_days: u32,
+    /// Concurrent executions each function (create-job and track) reserves from the account's
+    /// pool: at most this many run at once, and no other function can take them. Default: none
+    /// reserved, left to the account, because Lambda refuses a reservation that leaves the account
+    /// less than its minimum unreserved concurrency, which fails the deployment in accounts with a
+    /// low quota.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub reserved_concurrency: Option<u32>,
 }
 
 impl Default for Lambda {
@@ -370,6 +378,7 @@ impl Default for Lambda {
             architecture: LambdaArchitecture::default(),
             memory_mb: default_lambda_memory(),
             log_retention_days: default_log_retention(),
+            reserved_concurrency: None,
         }
     }
 }

@@ -658,6 +658,13 @@ impl Validator {
             );
         }
         self.retention("lambda.log_retention_days", c.lambda.log_retention_days);
+        if c.lambda.reserved_concurrency == Some(0) {
+            self.err(
+                "lambda.reserved_concurrency",
+                "0 would stop both functions: Lambda throttles every invocation of a function that reserves no concurrency",
+                "reserve 1 or more, or remove the key to leave concurrency to the account",
+            );
+        }
         if let Some(arn) = &c.alarms.sns_topic_arn
             && !is_sns_topic_arn(arn)
         {

@@ -1,6 +1,7 @@
-//! The real linters on every example and on the largest fixture (120 job types,
-//! `tests/fixtures/valid/invoicing-120.yaml`): cfn-lint (errors AND warnings fail) on the YAML and
-//! the JSON output, and checkov (any failed check fails; every suppression must carry a reason).
+//! The real linters on every example, on the largest fixture (120 job types,
+//! `tests/fixtures/valid/invoicing-120.yaml`) and on `tests/fixtures/valid/every-option.yaml`:
+//! cfn-lint (errors AND warnings fail) on the YAML and the JSON output, and checkov (any failed
+//! check fails; every suppression must carry a reason).
 //! Tools come from the pinned venvs `make tools` builds.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -70,6 +71,24 @@ fn synth_large_fixture(dir: &Path) -> PathBuf {
     let path = dir.join("template.yaml");
     jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
     path
+}
+
+/// `tests/fixtures/valid/every-option.yaml` (every optional setting the other way), synthesized into `dir`.
+fn synth_every_option(dir: &Path) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
+    let s = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
+    let path = dir.join("template.yaml");
+    jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
+    path
+}
+
+#[test]
+fn cfn_lint_and_checkov_report_nothing_with_every_option_the_other_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = synth_every_option(dir.path());
+    run_cfn_lint(&path);
+    run_checkov(&path, "the every-option fixture");
 }
 
 #[test]

@@ -47,6 +47,8 @@ pub struct Function {
     pub memory_mb: u32,
     /// `Timeout`.
     pub timeout_seconds: u32,
+    /// `ReservedConcurrentExecutions` (`lambda.reserved_concurrency`), or `None` for the account's.
+    pub reserved_concurrency: Option<u32>,
     /// Environment.
     pub environment: Vec<EnvVar>,
     /// `Layers`: the config layer.
@@ -128,13 +130,15 @@ fn log_suppressions(what: &str, retention: u32) -> Suppressions {
 }
 
 /// A function's suppressions; `dlq` when it has a dead-letter queue (track; create-job is invoked
-/// synchronously).
-fn function_suppressions(dlq: bool) -> Suppressions {
+/// synchronously), `reserved` when it reserves concurrency.
+fn function_suppressions(dlq: bool, reserved: bool) -> Suppressions {
     let mut s = Suppressions::of(vec![
         suppressions::FUNCTION_NO_VPC.here(None),
         suppressions::FUNCTION_ENVIRONMENT_SERVICE_KEY.here(None),
-        suppressions::FUNCTION_UNRESERVED_CONCURRENCY.here(None),
     ]);
+    if !reserved {
+        s.push(suppressions::FUNCTION_UNRESERVED_CONCURRENCY.here(None));
+    }
     if !dlq {
         s.push(suppressions::FUNCTION_SYNCHRONOUS_NO_DLQ.here(None));
     }
@@ -175,7 +179,8 @@ pub fn create_job(config: &Config, shared: Shared<'_>) -> Function {
         role,
         log_group: log,
         name,
-        suppressions: function_suppressions(false),
+        reserved_concurrency: config.lambda.reserved_concurrency,
+        suppressions: function_suppressions(false, config.lambda.reserved_concurrency.is_some()),
     }
 }
 
@@ -203,7 +208,8 @@ pub fn track(config: &Config, shared: Shared<'_>) -> (Function, Queue) {
         role,
         log_group: log,
         name,
-        suppressions: function_suppressions(true),
+        reserved_concurrency: config.lambda.reserved_concurrency,
+        suppressions: function_suppressions(true, config.lambda.reserved_concurrency.is_some()),
     };
     (function, dlq)
 }

@@ -1,0 +1,360 @@
+//! The security policy of every synthesized template, checked on the templates themselves: each
+//! committed example (`examples/*/template.yaml`, proven fresh), a generated project of 120 job
+//! types, and `tests/fixtures/valid/every-option.yaml` (every optional setting the other way: an
+//! existing cluster and task definition by ARN, point-in-time recovery off, reserved concurrency,
+//! an alarm topic, ...).
+//!
+//! A template fails on:
+//! - a wildcard (`*`) resource on a mutating action;
+//! - `iam:PassRole` without `iam:PassedToService`; `ecs:RunTask` without `ecs:cluster`;
+//!   `ecs:StopTask` without `aws:ResourceTag/jobgen:project` naming the project;
+//!   `ecs:TagResource` without `ecs:CreateAction` RunTask;
+//! - a Lambda permission without `SourceArn`; a function URL without AWS_IAM auth;
+//! - a table or queue not encrypted at rest; a log group without retention;
+//! - a resource with more than 50 tags;
+//! - a function with neither reserved concurrency (`lambda.reserved_concurrency`) nor the listed
+//!   CKV_AWS_115 suppression with its reason. (The choice: the default leaves concurrency to the
+//!   account, since reserving fails deployments in accounts with a low concurrency quota; the
+//!   setting exists for those who want the bound, and this test accepts exactly those two states.)
+//! - an inline policy set over IAM's 10,240 characters, or a managed policy over 6,144
+//!   (whitespace not counted, every intrinsic at its worst-case length);
+//! - a scanner suppression (checkov, Guard, cfn-lint) that is not an entry of the reviewed
+//!   allow-list (`jobgen_synth::model::suppressions::SUPPRESSIONS`) on a resource of its type, with
+//!   its reason; and the list fails if one of its entries is used by no template.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use jobgen_synth::config::Config;
+use jobgen_synth::model::ModelOptions;
+use jobgen_synth::model::limits::{Resolver, json_len};
+use jobgen_synth::model::suppressions::{SUPPRESSIONS, Scanner, Suppression};
+use jobgen_synth::synth::Synthesized;
+use serde_json::Value;
+
+const EXAMPLES: [&str; 3] = ["quickstart", "realistic", "existing-task-definition"];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A project of `n` job types, each with an ECR image, a secret and a statement of its own.
+fn generated(n: usize) -> String {
+    let mut y = String::from(
+        "version: 1\nproject:\n  name: policy\n  tags: { team: security }\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\njob_types:\n",
+    );
+    for i in 1..=n {
+        y.push_str(&format!(
+            "  job-{i:03}:\n    task:\n      image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:{i}\n      cpu: 256\n      memory: 512\n      secrets: {{ TOKEN: 'arn:aws:ssm:eu-west-1:123456789012:parameter/t{i}' }}\n      policies:\n        - actions: [s3:GetObject]\n          resources: ['arn:aws:s3:::bucket/{i}/*']\n"
+        ));
+    }
+    y
+}
+
+/// Every template this test reads, with its name and what it was synthesized from.
+fn templates() -> Vec<(String, Synthesized)> {
+    let options = ModelOptions { lambda_dir: "../../dist/lambda".into() };
+    let mut out = Vec::new();
+    for name in EXAMPLES {
+        let dir = repo_root().join("examples").join(name);
+        let config = jobgen_synth::load(&dir.join("jobgen.yaml")).unwrap();
+        let s = jobgen_synth::synth::synthesize(&config, &options).unwrap();
+        let committed = std::fs::read_to_string(dir.join("template.yaml")).unwrap();
+        assert!(committed == s.yaml, "examples/{name}/template.yaml is stale: re-synthesize the examples");
+        out.push((format!("examples/{name}"), s));
+    }
+    let config: Config = jobgen_synth::check_text(&generated(120), "generated.yaml").unwrap_or_else(|r| panic!("{r}"));
+    out.push((
+        "a generated project of 120 job types".to_string(),
+        jobgen_synth::synth::synthesize(&config, &options).unwrap(),
+    ));
+    let every = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
+    out.push((
+        "tests/fixtures/valid/every-option.yaml".to_string(),
+        jobgen_synth::synthesize_file(&every, &options).unwrap(),
+    ));
+    out
+}
+
+fn resources(s: &Synthesized) -> Vec<(&String, &Value)> {
+    s.document["Resources"].as_object().unwrap().iter().collect()
+}
+
+fn as_list(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Null => vec![],
+        other => vec![other],
+    }
+}
+
+/// Every policy statement of the template: (where, statement).
+fn statements(s: &Synthesized) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (id, r) in resources(s) {
+        let props = &r["Properties"];
+        let mut documents: Vec<(String, &Value)> = Vec::new();
+        match r["Type"].as_str().unwrap() {
+            "AWS::IAM::Role" => {
+                for p in as_list(&props["Policies"]) {
+                    documents.push((format!("{id}/{}", p["PolicyName"].as_str().unwrap()), &p["PolicyDocument"]));
+                }
+            }
+            "AWS::IAM::ManagedPolicy" | "AWS::SQS::QueuePolicy" => {
+                documents.push((id.clone(), &props["PolicyDocument"]))
+            }
+            _ => {}
+        }
+        for (at, doc) in documents {
+            for st in as_list(&doc["Statement"]) {
+                out.push((format!("{at}/{}", st["Sid"].as_str().unwrap_or("?")), st.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn actions(st: &Value) -> Vec<&str> {
+    as_list(&st["Action"]).into_iter().filter_map(Value::as_str).collect()
+}
+
+/// Read-only by its name: what IAM calls List, Read (Get, Describe, BatchGet, ...).
+fn read_only(action: &str) -> bool {
+    let name = action.split_once(':').map_or(action, |(_, a)| a);
+    ["Get", "List", "Describe", "BatchGet", "BatchCheck", "Query", "Scan", "Head", "Search", "Lookup"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+#[test]
+fn no_wildcard_resource_on_a_mutating_action() {
+    for (name, s) in templates() {
+        for (at, st) in statements(&s) {
+            let wildcard = as_list(&st["Resource"]).iter().any(|r| r.as_str() == Some("*"));
+            let mutating: Vec<&str> = actions(&st).into_iter().filter(|a| !read_only(a)).collect();
+            assert!(!wildcard || mutating.is_empty(), "{name}: {at}: {mutating:?} on every resource");
+        }
+    }
+}
+
+#[test]
+fn pass_role_run_task_stop_task_and_tagging_carry_their_conditions() {
+    let mut seen = BTreeSet::new();
+    for (name, s) in templates() {
+        let project = s.config.project.name.clone();
+        for (at, st) in statements(&s) {
+            let condition = &st["Condition"];
+            for action in actions(&st) {
+                seen.insert(action.to_string());
+                match action {
+                    "iam:PassRole" => assert!(
+                        condition["StringEquals"]["iam:PassedToService"].is_string(),
+                        "{name}: {at}: PassRole to any service"
+                    ),
+                    "ecs:RunTask" => assert!(
+                        condition["ArnEquals"]["ecs:cluster"].as_array().is_some_and(|c| !c.is_empty()),
+                        "{name}: {at}: RunTask in any cluster"
+                    ),
+                    "ecs:StopTask" => assert_eq!(
+                        condition["StringEquals"]["aws:ResourceTag/jobgen:project"],
+                        Value::from(project.clone()),
+                        "{name}: {at}: StopTask of other projects' tasks"
+                    ),
+                    "ecs:TagResource" => assert_eq!(
+                        condition["StringEquals"]["ecs:CreateAction"], "RunTask",
+                        "{name}: {at}: tagging existing resources"
+                    ),
+                    a if a.contains('*') => {
+                        panic!("{name}: {at}: a wildcard action {a}")
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for a in ["iam:PassRole", "ecs:RunTask", "ecs:StopTask", "ecs:TagResource"] {
+        assert!(seen.contains(a), "no template grants {a}: the check would prove nothing");
+    }
+}
+
+#[test]
+fn lambda_permissions_name_their_source_and_the_url_needs_iam_auth() {
+    for (name, s) in templates() {
+        let mut urls = 0;
+        for (id, r) in resources(&s) {
+            let props = &r["Properties"];
+            match r["Type"].as_str().unwrap() {
+                "AWS::Lambda::Permission" => {
+                    assert!(!props["SourceArn"].is_null(), "{name}: {id}: a Lambda permission without SourceArn")
+                }
+                "AWS::Lambda::Url" => {
+                    urls += 1;
+                    assert_eq!(props["AuthType"], "AWS_IAM", "{name}: {id}");
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(urls, 1, "{name}");
+    }
+}
+
+#[test]
+fn tables_and_queues_are_encrypted_and_log_groups_expire() {
+    for (name, s) in templates() {
+        for (id, r) in resources(&s) {
+            let props = &r["Properties"];
+            match r["Type"].as_str().unwrap() {
+                "AWS::DynamoDB::Table" => {
+                    assert_eq!(props["SSESpecification"]["SSEEnabled"], true, "{name}: {id}: unencrypted table")
+                }
+                "AWS::SQS::Queue" => assert!(
+                    props["SqsManagedSseEnabled"] == true || props["KmsMasterKeyId"].is_string(),
+                    "{name}: {id}: unencrypted queue"
+                ),
+                "AWS::Logs::LogGroup" => {
+                    assert!(props["RetentionInDays"].as_u64().is_some_and(|d| d > 0), "{name}: {id}: kept forever")
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn no_resource_has_more_than_50_tags() {
+    for (name, s) in templates() {
+        for (id, r) in resources(&s) {
+            let tags = &r["Properties"]["Tags"];
+            let n = tags.as_array().map(Vec::len).or_else(|| tags.as_object().map(|m| m.len())).unwrap_or(0);
+            assert!(n <= 50, "{name}: {id} has {n} tags");
+        }
+        // And the tasks: RunTask's tags come from the configuration document.
+        assert!(s.stack.launch_table.tags.len() <= 50, "{name}: tasks get {} tags", s.stack.launch_table.tags.len());
+    }
+}
+
+#[test]
+fn every_function_reserves_concurrency_or_says_why_not() {
+    let unreserved = &jobgen_synth::model::suppressions::FUNCTION_UNRESERVED_CONCURRENCY;
+    let mut states = BTreeSet::new();
+    for (name, s) in templates() {
+        for (id, r) in resources(&s).into_iter().filter(|(_, r)| r["Type"] == "AWS::Lambda::Function") {
+            let reserved = r["Properties"]["ReservedConcurrentExecutions"].as_u64();
+            let skip = as_list(&r["Metadata"]["checkov"]["skip"])
+                .into_iter()
+                .find(|k| k["id"] == unreserved.id)
+                .map(|k| k["comment"].as_str().unwrap().to_string());
+            match (reserved, skip) {
+                (Some(n), None) => {
+                    assert!(n >= 1, "{name}: {id}: 0 throttles every call");
+                    states.insert("reserved");
+                }
+                (None, Some(comment)) => {
+                    assert_eq!(comment, unreserved.reason, "{name}: {id}: the documented reason");
+                    states.insert("left to the account");
+                }
+                (reserved, skip) => panic!("{name}: {id}: reserved {reserved:?}, skip {skip:?}"),
+            }
+        }
+    }
+    assert_eq!(states.len(), 2, "both states are exercised: {states:?}");
+}
+
+#[test]
+fn no_inline_policy_set_or_managed_policy_is_over_iams_size_limit() {
+    let chars = |resolver: &Resolver, doc: &Value| json_len(&resolver.resolve(doc), false);
+    for (name, s) in templates() {
+        let resolver = Resolver::new(&s.stack);
+        for (id, r) in resources(&s) {
+            match r["Type"].as_str().unwrap() {
+                "AWS::IAM::Role" => {
+                    let total: usize = as_list(&r["Properties"]["Policies"])
+                        .iter()
+                        .map(|p| chars(&resolver, &p["PolicyDocument"]))
+                        .sum();
+                    assert!(total <= 10_240, "{name}: {id}: inline policies of {total} characters");
+                }
+                "AWS::IAM::ManagedPolicy" => {
+                    let n = chars(&resolver, &r["Properties"]["PolicyDocument"]);
+                    assert!(n <= 6_144, "{name}: {id}: a managed policy of {n} characters");
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Every suppression in a template: (resource type, scanner, id, comment or none).
+fn suppressions_in(s: &Synthesized) -> Vec<(String, String, Scanner, String, Option<String>)> {
+    let mut out = Vec::new();
+    for (id, r) in resources(s) {
+        let ty = r["Type"].as_str().unwrap().to_string();
+        let m = &r["Metadata"];
+        for k in as_list(&m["checkov"]["skip"]) {
+            let comment = k["comment"].as_str().map(str::to_string);
+            out.push((id.clone(), ty.clone(), Scanner::Checkov, k["id"].as_str().unwrap().to_string(), comment));
+        }
+        for g in as_list(&m["guard"]["SuppressedRules"]) {
+            out.push((id.clone(), ty.clone(), Scanner::Guard, g.as_str().unwrap().to_string(), None));
+        }
+        for c in as_list(&m["cfn-lint"]["config"]["ignore_checks"]) {
+            out.push((id.clone(), ty.clone(), Scanner::CfnLint, c.as_str().unwrap().to_string(), None));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_suppression_is_on_the_reviewed_list_and_every_entry_is_used() {
+    let mut used: BTreeSet<(&str, &str)> = BTreeSet::new();
+    let entry = |ty: &str, scanner: Scanner, id: &str| -> Option<&'static Suppression> {
+        SUPPRESSIONS.iter().copied().find(|e| e.resource_type == ty && e.scanner == scanner && e.id == id)
+    };
+    for (name, s) in templates() {
+        let found = suppressions_in(&s);
+        for (res, ty, scanner, id, comment) in &found {
+            let listed = match scanner {
+                Scanner::Guard => {
+                    // A Guard rule is either one of its own entries, or the pair of a checkov skip on
+                    // the same resource.
+                    let paired = found.iter().find(|(r, t, sc, cid, _)| {
+                        r == res
+                            && *sc == Scanner::Checkov
+                            && entry(t, Scanner::Checkov, cid).and_then(|e| e.guard) == Some(id.as_str())
+                    });
+                    match (entry(ty, Scanner::Guard, id), paired) {
+                        (Some(e), _) => e,
+                        (None, Some(_)) => continue,
+                        (None, None) => {
+                            panic!("{name}: {res} ({ty}) suppresses Guard rule {id}, which is not on the list")
+                        }
+                    }
+                }
+                _ => entry(ty, *scanner, id).unwrap_or_else(|| {
+                    panic!("{name}: {res} ({ty}) suppresses {scanner:?} {id}, which is not on the list")
+                }),
+            };
+            if let Some(comment) = comment {
+                assert!(
+                    comment.ends_with(listed.reason),
+                    "{name}: {res}: {id}'s comment is not the listed reason: {comment}"
+                );
+            }
+            if let Some(guard) = listed.guard {
+                assert!(
+                    found.iter().any(|(r, _, sc, g, _)| r == res && *sc == Scanner::Guard && g == guard),
+                    "{name}: {res}: {id} without its Guard counterpart {guard}"
+                );
+            }
+            used.insert((listed.resource_type, listed.id));
+        }
+    }
+    let unused: Vec<String> = SUPPRESSIONS
+        .iter()
+        .filter(|e| !used.contains(&(e.resource_type, e.id)))
+        .map(|e| format!("{} on {}", e.id, e.resource_type))
+        .collect();
+    assert!(unused.is_empty(), "listed but used by no template (remove them): {unused:?}");
+}
