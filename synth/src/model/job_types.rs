@@ -107,6 +107,8 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 capacity,
                 container,
                 architecture,
+                // No jobgen.yaml key yet: the synth side adds it on top of the runtime's contract.
+                max_concurrency: None,
             },
         );
     }
