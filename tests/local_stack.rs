@@ -74,9 +74,11 @@ impl Stack {
                     capacity: Capacity::Fargate,
                     container: CONTAINER.to_string(),
                     architecture: Architecture::X86_64,
+                    max_concurrency: None,
                 },
             )]
             .into(),
+            max_concurrency: None,
         };
         let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
         let config_dir = tempfile::tempdir().unwrap();

@@ -69,6 +69,7 @@ impl World {
             capacity,
             container: CONTAINER.to_string(),
             architecture: Architecture::X86_64,
+            max_concurrency: None,
         };
         let launch_table = LaunchTable {
             version: contract::CONFIG_VERSION,
@@ -80,6 +81,7 @@ impl World {
                 (BROKEN.to_string(), entry(format!("missing-{project}:7"), 0, Capacity::Fargate)),
                 (LOST.to_string(), entry(format!("{family}:1"), 1, Capacity::Fargate)),
             ]),
+            max_concurrency: None,
         };
         let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
         World { config, ddb, ecs, cluster_arn, task_definition_arn }
