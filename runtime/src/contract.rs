@@ -447,7 +447,9 @@ pub enum ContractError {
     )]
     UnsupportedVersion(u32),
     /// A concurrency limit of 0 would never start a job.
-    #[error("the configuration document: {0}: maxConcurrency is 0, which would never start a job (at least 1, or leave it out)")]
+    #[error(
+        "the configuration document: {0}: maxConcurrency is 0, which would never start a job (at least 1, or leave it out)"
+    )]
     ZeroLimit(String),
     /// An index points outside its list.
     #[error("the configuration document: job type {job_type} refers to {what} {index}, which does not exist")]

@@ -584,8 +584,11 @@ mod handler {
                     Some(key) => {
                         let budget = self.budget(now, deadline_ms, lease_until);
                         let job_id = job.job_id.clone();
-                        let admission =
-                            self.service.admit_and_launch(&key, Some(job.clone()), &budget).await.map_err(service_error)?;
+                        let admission = self
+                            .service
+                            .admit_and_launch(&key, Some(job.clone()), &budget)
+                            .await
+                            .map_err(service_error)?;
                         match admission.launch_of(&job_id) {
                             Some(launch) => answer(launch.clone(), true),
                             None => Ok(JobView::of(admission.hint.as_ref().unwrap_or(&job), true)),

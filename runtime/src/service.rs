@@ -41,7 +41,11 @@
 //!   and a replay of its idempotency key admits from its queue at once.
 //! - any admission, after the Admit transaction, before RunTask: the job is SUBMITTED with a slot
 //!   and a lease, and still in its queue; once the lease has expired, the next admission of the
-//!   queue (or a replay) claims it (ClaimAbandonedLaunch) and launches it with the same clientToken.
+//!   queue that has room reads it at the head of the queue and claims it (ClaimAbandonedLaunch),
+//!   launching it with the same clientToken and the slot it holds: the next release of the queue,
+//!   or a create-job while a slot is free, or a replay of its key. (An admission that finds the
+//!   queue's counter full reads nothing else, so if every slot is held by such a dead admission,
+//!   only a replay or the reconciler moves the queue.)
 //! - after RunTask, before the launch's record: the task's events move the job on (and remove its
 //!   queue attributes); its STOPPED event releases the slot. A RunTask that started nothing and
 //!   was not recorded is the case above (the lease expires, a claim relaunches).
@@ -272,9 +276,22 @@ pub enum Resumed {
 
 /// What one queue entry came to, inside an admission.
 enum Step {
-    Launched(Launch),
+    /// A launch: of a job admitted now (`admitted`), or of one admitted earlier and claimed.
+    Launched(Admitted),
+    /// A spent slot found on the way was given back: one more slot of room.
+    Released(Job),
+    /// Another caller admitted the job between this call's read and its transaction: one slot of
+    /// room less.
+    Taken(Job),
     Skipped(Option<Job>),
     Stop(AdmissionEnd, Option<Job>),
+}
+
+/// A launch made by an admission.
+struct Admitted {
+    launch: Launch,
+    /// Whether this admission took the job's slot (false: a claim of a slot already held).
+    admitted: bool,
 }
 
 /// Launches and stops jobs' tasks: the table, the ECS launcher and the stack's launch table.
@@ -534,8 +551,11 @@ impl<A: RunTaskApi> LaunchService<A> {
 
     /// Admits jobs from queue `queue_key`, oldest first, and launches each one it admits.
     ///
-    /// Reads the queue a page at a time (1 Query per `budget.page_size` entries) and, per entry,
-    /// the job (1 GetItem, strongly consistent; none for `hint`, the record the caller just
+    /// First it reads the queue's own counter (1 GetItem, strongly consistent: the project's for
+    /// [`contract::PROJECT_QUEUE`], else the type's): a full queue ends the call there, and the
+    /// call stops once it has used the room it saw (less any slot it sees another caller take).
+    /// Then it reads the queue a page at a time (1 Query per `budget.page_size` entries) and, per
+    /// entry, the job (1 GetItem, strongly consistent; none for `hint`, the record the caller just
     /// wrote, which joins the queue in its place even before the index shows it). Then by the
     /// job's state:
     /// - QUEUED: the Admit transaction ([`Store::admit`]); admitted → [`LaunchService::launch`];
@@ -563,8 +583,16 @@ impl<A: RunTaskApi> LaunchService<A> {
         budget: &AdmitBudget,
     ) -> Result<Admission, ServiceError> {
         let mut admission = Admission::new();
-        let mut hint =
-            hint.filter(|h| h.status == JobStatus::Queued && h.queue_key.as_deref() == Some(queue_key));
+        let mut hint = hint.filter(|h| h.status == JobStatus::Queued && h.queue_key.as_deref() == Some(queue_key));
+        // The room the queue's own counter leaves, read first (strongly consistent): a full queue
+        // costs one read, not a Query and a refused transaction, and a call stops once it filled
+        // the room. It may be stale by the time of a transaction (another caller took a slot):
+        // the transaction's condition decides, and a refused one stops the call as well.
+        let mut room = self.room(queue_key).await?;
+        if room <= 0 {
+            admission.end = AdmissionEnd::Full;
+            return Ok(admission);
+        }
         let mut full_types: BTreeSet<String> = BTreeSet::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut page: Option<String> = None;
@@ -599,7 +627,35 @@ impl<A: RunTaskApi> LaunchService<A> {
                 };
                 let deadline_near = launches > 0 && self.deadline_near(budget);
                 match self.admit_entry(record, queue_key, budget, &mut full_types, deadline_near).await? {
-                    Step::Launched(launch) => admission.launched.push(launch),
+                    Step::Launched(launch) => {
+                        // A new slot taken, unless this was a claim of one already held; a failed
+                        // launch gave its slot back.
+                        room += i64::from(matches!(launch.launch, Launch::Failed { .. }));
+                        room -= i64::from(launch.admitted);
+                        admission.launched.push(launch.launch);
+                        if room <= 0 {
+                            admission.end = AdmissionEnd::Full;
+                            return Ok(admission);
+                        }
+                    }
+                    Step::Released(current) => {
+                        room += 1;
+                        if is_hint {
+                            admission.hint = Some(current);
+                        }
+                    }
+                    Step::Taken(current) => {
+                        // Another caller admitted this job after this call read its room (the
+                        // strongly consistent read just before said QUEUED): that slot is gone.
+                        room -= 1;
+                        if is_hint {
+                            admission.hint = Some(current);
+                        }
+                        if room <= 0 {
+                            admission.end = AdmissionEnd::Full;
+                            return Ok(admission);
+                        }
+                    }
                     Step::Skipped(current) => {
                         if is_hint {
                             admission.hint = current;
@@ -622,6 +678,24 @@ impl<A: RunTaskApi> LaunchService<A> {
                 }
             }
         }
+    }
+
+    /// How many more slots queue `queue_key`'s own counter allows (1 GetItem): the project's for
+    /// [`contract::PROJECT_QUEUE`], else the job type's. A queue no limit names any more (the
+    /// configuration changed) has unbounded room: its jobs are admitted with the limits they have
+    /// now.
+    async fn room(&self, queue_key: &str) -> Result<i64, ServiceError> {
+        let table = &self.config.launch_table;
+        let max = if queue_key == contract::PROJECT_QUEUE {
+            table.max_concurrency
+        } else {
+            table.job_types.get(queue_key).and_then(|e| e.max_concurrency)
+        };
+        let Some(max) = max else {
+            return Ok(i64::MAX);
+        };
+        let running = self.store.counter(&contract::limit_item_key(queue_key)).await?.unwrap_or(0);
+        Ok(i64::from(max) - running)
     }
 
     fn deadline_near(&self, budget: &AdmitBudget) -> bool {
@@ -652,7 +726,8 @@ impl<A: RunTaskApi> LaunchService<A> {
                 match self.store.admit(&job, &limits, budget.lease_until_ms, now).await? {
                     AdmitOutcome::Admitted(admitted) => {
                         tracing::info!(job_id = %admitted.job_id, queue_key, "job admitted");
-                        return Ok(Step::Launched(self.launch(*admitted).await?));
+                        let launch = self.launch(*admitted).await?;
+                        return Ok(Step::Launched(Admitted { launch, admitted: true }));
                     }
                     AdmitOutcome::NotQueued(Some(current)) => {
                         // An SDK retry of our own committed transaction: the lease is ours.
@@ -661,7 +736,11 @@ impl<A: RunTaskApi> LaunchService<A> {
                             && current.lease_until == Some(budget.lease_until_ms)
                             && current.attempt.task_arn.is_none();
                         if ours {
-                            return Ok(Step::Launched(self.launch(*current).await?));
+                            let launch = self.launch(*current).await?;
+                            return Ok(Step::Launched(Admitted { launch, admitted: true }));
+                        }
+                        if current.slot.is_some() {
+                            return Ok(Step::Taken(*current));
                         }
                         return Ok(Step::Skipped(Some(*current)));
                     }
@@ -689,12 +768,12 @@ impl<A: RunTaskApi> LaunchService<A> {
             }
             // Admitted by a caller that died before RunTask: its lease must have run out.
             return match self.claim_and_launch(job, now, budget.lease_until_ms).await? {
-                Claim::Launched(launch) => Ok(Step::Launched(launch)),
+                Claim::Launched(launch) => Ok(Step::Launched(Admitted { launch, admitted: false })),
                 Claim::NotClaimed(current) => Ok(Step::Skipped(Some(current))),
             };
         }
         if machine::holds_spent_slot(&job, now.timestamp_millis()) {
-            return Ok(Step::Skipped(Some(self.release_spent(job).await?)));
+            return Ok(Step::Released(self.release_spent(job).await?));
         }
         Ok(Step::Skipped(Some(job)))
     }

@@ -931,11 +931,8 @@ impl Store {
     /// reconciler should therefore repair only when two recounts agree, or when the queue is
     /// quiet; between repairs the counters stay exact by construction (see the module doc).
     pub async fn recount(&self, limit: &Limit) -> Result<Recount, StoreError> {
-        let job_type = limit
-            .counter
-            .strip_prefix("limit#")
-            .filter(|scope| *scope != contract::PROJECT_QUEUE)
-            .map(str::to_string);
+        let job_type =
+            limit.counter.strip_prefix("limit#").filter(|scope| *scope != contract::PROJECT_QUEUE).map(str::to_string);
         let before = self.counter(&limit.counter).await?;
         let holders = self.count_slots(job_type.as_deref()).await?;
         if before == Some(holders) {
@@ -1005,10 +1002,7 @@ impl Store {
                     let reasons = cancelled
                         .cancellation_reasons()
                         .iter()
-                        .map(|r| Cancellation {
-                            code: r.code().unwrap_or("None").to_string(),
-                            item: r.item().cloned(),
-                        })
+                        .map(|r| Cancellation { code: r.code().unwrap_or("None").to_string(), item: r.item().cloned() })
                         .collect();
                     return Ok(Err(reasons));
                 }
@@ -1168,8 +1162,7 @@ fn release_write(slot: u32) -> Write {
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::Release);
     u.remove(&mut e, attr::SLOT);
-    let condition =
-        format!("{} = {} AND {}", e.name(attr::SLOT), e.n(slot), from_guard(&mut e, Transition::Release));
+    let condition = format!("{} = {} AND {}", e.name(attr::SLOT), e.n(slot), from_guard(&mut e, Transition::Release));
     Write { operation: "TransactWriteItems (release)", e, update: u, condition }
 }
 
@@ -1243,7 +1236,10 @@ fn remove_queue_attributes(e: &mut Expr, u: &mut Update) {
 fn cancelled_error(operation: &'static str, reasons: &[Cancellation]) -> StoreError {
     let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
     let retryable = codes.iter().any(|c| {
-        matches!(*c, "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded")
+        matches!(
+            *c,
+            "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
     });
     StoreError::Dynamo {
         operation,
@@ -1484,10 +1480,7 @@ mod tests {
             (vec![Transition::RecordLaunch], record_launch_write(2, &launched(), now())),
             (vec![Transition::RecordLaunchFailure], record_launch_failure_write(2, &failure, now())),
             (vec![Transition::RecordCancelledLaunch], record_cancelled_launch_write(2, &launched(), now())),
-            (
-                vec![Transition::RecordCancelledLaunchFailure],
-                record_cancelled_launch_failure_write(2, &failure, now()),
-            ),
+            (vec![Transition::RecordCancelledLaunchFailure], record_cancelled_launch_failure_write(2, &failure, now())),
             (vec![Transition::ApplyEvent], event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap()),
             (
                 vec![Transition::ApplyStoppedEvent],
@@ -1533,10 +1526,7 @@ mod tests {
         let claim = from_guard(&mut e, Transition::ClaimFailedLaunch);
         assert_eq!(resolve(&e, &claim), "status = 'LAUNCH_FAILED'");
         let cancel = from_guard(&mut e, Transition::Cancel);
-        assert_eq!(
-            resolve(&e, &cancel),
-            "status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')"
-        );
+        assert_eq!(resolve(&e, &cancel), "status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')");
         let submit = from_guard(&mut e, Transition::Submit);
         assert_eq!(resolve(&e, &submit), "attribute_not_exists(jobId)");
     }
@@ -1602,7 +1592,10 @@ mod tests {
         assert!(cancelled_failure.ends_with("REMOVE leaseUntil"), "{cancelled_failure}");
         assert!(cancelled_launch.ends_with("REMOVE leaseUntil"), "{cancelled_launch}");
         let admit = update_of(&admit_write(2, 5_000, now()));
-        assert_eq!(admit, "SET status = 'SUBMITTED', slot = 2, leaseUntil = 5000, updatedAt = '2026-01-02T03:04:05.006Z'");
+        assert_eq!(
+            admit,
+            "SET status = 'SUBMITTED', slot = 2, leaseUntil = 5000, updatedAt = '2026-01-02T03:04:05.006Z'"
+        );
         assert_eq!(update_of(&release_write(2)), "REMOVE slot", "a release changes nothing but the slot");
         let requeue = update_of(&requeue_write(2, "report", "o", now()));
         assert!(requeue.starts_with("SET status = 'QUEUED', queueKey = 'report', queueOrder = 'o'"), "{requeue}");

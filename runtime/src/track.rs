@@ -240,7 +240,9 @@ mod handler {
         },
         /// The event was recorded, but the slot's release or the admission after it failed: a
         /// retry of the event repeats them (the record shows the slot still held).
-        #[error("recorded the event for job {job_id}, but not the release of its slot or the next admission (retryable: {retryable}): {source}")]
+        #[error(
+            "recorded the event for job {job_id}, but not the release of its slot or the next admission (retryable: {retryable}): {source}"
+        )]
         Slot {
             /// The job.
             job_id: String,
@@ -299,7 +301,11 @@ mod handler {
         /// A tracker that releases slots and admits queued jobs through `service` (its store and
         /// configuration are the tracker's).
         pub fn with_service(service: LaunchService<A>) -> Self {
-            Tracker { store: service.store().clone(), config: service.config().clone(), service: Some(Arc::new(service)) }
+            Tracker {
+                store: service.store().clone(),
+                config: service.config().clone(),
+                service: Some(Arc::new(service)),
+            }
         }
 
         /// The store.
@@ -318,9 +324,9 @@ mod handler {
         }
 
         /// Handles one event: one UpdateItem and no reads (a second UpdateItem only for an event of a
-        /// cancelled job, which keeps its status). When the record it leaves (or, for an event that
-        /// changed nothing, the record DynamoDB returned) shows an attempt that is over and still
-        /// holds a slot, releases it (1 TransactWriteItems) and admits from the job's queue within
+        /// cancelled job, which keeps its status). When a STOPPED event's record (the one it leaves,
+        /// or for a redelivery that changed nothing the one DynamoDB returned) shows an attempt that
+        /// is over and still holds a slot, releases it (1 TransactWriteItems) and admits from the job's queue within
         /// the invocation's `deadline_ms` ([`LaunchService::release_and_admit`]); a duplicate
         /// STOPPED event of a limited job whose slot is already released admits again, which
         /// repairs a crash between a release and its admission. Events of unlimited jobs cost what
@@ -390,8 +396,10 @@ mod handler {
             }
         }
 
-        /// The slot's part of an event: see [`Tracker::handle_until`]. Only a record of the
-        /// event's own attempt is considered.
+        /// The slot's part of an event: see [`Tracker::handle_until`]. Only a STOPPED event can end
+        /// an attempt, so only a STOPPED event (first delivery or redelivery) of the record's own
+        /// attempt settles the slot: an older event arriving in the moment between the STOPPED
+        /// write and its release leaves the release to the STOPPED delivery (or its redelivery).
         async fn settle(
             &self,
             job: &Job,
@@ -399,7 +407,7 @@ mod handler {
             applied: bool,
             deadline_ms: Option<i64>,
         ) -> Result<(), ServiceError> {
-            if job.attempt.number != update.attempt {
+            if !update.status.is_terminal() || job.attempt.number != update.attempt {
                 return Ok(());
             }
             let now_ms = Utc::now().timestamp_millis();
@@ -419,7 +427,7 @@ mod handler {
             }
             if machine::holds_spent_slot(job, now_ms) {
                 service.release_and_admit(job, &budget).await?;
-            } else if !applied && update.status.is_terminal() && machine::attempt_over(job, now_ms) {
+            } else if !applied && machine::attempt_over(job, now_ms) {
                 // A redelivered STOPPED event whose slot is already released: the admission after
                 // that release may not have happened (a crash between the two).
                 service.admit_after(job, &budget).await?;
