@@ -521,6 +521,8 @@ async fn a_track_that_dies_between_the_write_and_the_release_is_repaired_by_the_
     assert_eq!((a_now.status, a_now.slot), (JobStatus::Succeeded, Some(1)), "the slot is still held");
     assert_eq!(counter(&world, REPORT).await, 1);
     assert_eq!(job(&world, &b.job_id).await.status, JobStatus::Queued);
+    // What a concurrent duplicate delivery may hold: the record read before anyone released.
+    let stale = job(&world, &a.job_id).await;
 
     // Lambda retries the event; EventBridge may also deliver it again: five at once.
     let tracker = tracker(&world);
@@ -537,6 +539,17 @@ async fn a_track_that_dies_between_the_write_and_the_release_is_repaired_by_the_
     assert_eq!((b_now.status, b_now.slot), (JobStatus::Starting, Some(1)), "b took the slot");
     assert_eq!(counter(&world, REPORT).await, 1, "released once: b's slot is counted, not given away");
     assert_eq!(all_tasks(&world).await.len(), 2, "b launched once");
+    // Releasers acting on the stale record (both copies of a delivery read it before either
+    // released) find the slot gone: no counter moves.
+    let service = tracker.service().unwrap();
+    let budget = jobgen_runtime::service::AdmitBudget::for_invocation(None, now_ms(), 10);
+    for _ in 0..2 {
+        service.release_and_admit(&stale, &budget).await.unwrap();
+    }
+    let limits = world.config.launch_table.limits(REPORT);
+    let again = world.store().release(&a.job_id, 1, &limits).await.unwrap();
+    assert_eq!(again, jobgen_runtime::store::ReleaseOutcome::NotHeld);
+    assert_eq!(counter(&world, REPORT).await, 1, "b's slot is still counted");
     // A second release of a's slot would have freed b's: the next job must still wait.
     let (status, c) = submit(&world, &create, REPORT, "c").await;
     assert_eq!((status, c.status), (202, JobStatus::Queued));
@@ -639,6 +652,10 @@ async fn a_cancelled_queued_job_never_launches_and_the_queue_moves_on() {
     world.store().cancel(&c.job_id, Utc::now(), None).await.unwrap().unwrap();
     assert_eq!((job(&world, &c.job_id).await.slot, counter(&world, REPORT).await), (Some(1), 1));
     assert_eq!(job(&world, &d.job_id).await.status, JobStatus::Queued, "d waits for c's task to stop");
+    // A replay of c (it repairs spent slots) finds the attempt not over: its task still runs.
+    let replay = create.create(request(REPORT, "c"), Utc::now(), None).await.unwrap();
+    assert_eq!((replay.status, job(&world, &c.job_id).await.slot), (JobStatus::Cancelled, Some(1)));
+    assert_eq!(job(&world, &d.job_id).await.status, JobStatus::Queued);
     // StopTask → STOPPED (UserInitiated): the slot goes to d.
     tracker.handle(stopped_event(&world, "user_stop", &c), Utc::now()).await.unwrap();
     assert_eq!(job(&world, &c.job_id).await.slot, None);

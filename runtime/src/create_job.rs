@@ -584,9 +584,8 @@ mod handler {
                     Some(key) => {
                         let budget = self.budget(now, deadline_ms, lease_until);
                         let job_id = job.job_id.clone();
-                        let admission = self
-                            .service
-                            .admit_and_launch(&key, Some(job.clone()), &budget)
+                        // Boxed: admission nests the launch service's largest futures.
+                        let admission = Box::pin(self.service.admit_and_launch(&key, Some(job.clone()), &budget))
                             .await
                             .map_err(service_error)?;
                         match admission.launch_of(&job_id) {
@@ -637,7 +636,7 @@ mod handler {
                 || existing.slot.is_some();
             if limited {
                 let budget = self.budget(now, deadline_ms, lease_until);
-                return match self.service.resume(existing, now, &budget).await.map_err(service_error)? {
+                return match Box::pin(self.service.resume(existing, now, &budget)).await.map_err(service_error)? {
                     Resumed::Launched(launch) => answer(launch, false),
                     Resumed::Current(current) => Ok(JobView::of(&current, false)),
                 };

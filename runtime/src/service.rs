@@ -527,7 +527,7 @@ impl<A: RunTaskApi> LaunchService<A> {
         let Some(queue_key) = self.config.launch_table.queue_key(&job.job_type) else {
             return Ok(None);
         };
-        Ok(Some(self.admit_and_launch(queue_key, None, budget).await?))
+        Ok(Some(Box::pin(self.admit_and_launch(queue_key, None, budget)).await?))
     }
 
     /// Admits from every queue in `queue_keys` (each with its own `budget`): what a reconciler
@@ -536,7 +536,7 @@ impl<A: RunTaskApi> LaunchService<A> {
     pub async fn admit_all(&self, queue_keys: &[String], budget: &AdmitBudget) -> Result<Vec<Admission>, ServiceError> {
         let mut admissions = Vec::with_capacity(queue_keys.len());
         for key in queue_keys {
-            admissions.push(self.admit_and_launch(key, None, budget).await?);
+            admissions.push(Box::pin(self.admit_and_launch(key, None, budget)).await?);
         }
         Ok(admissions)
     }
@@ -726,7 +726,7 @@ impl<A: RunTaskApi> LaunchService<A> {
                 match self.store.admit(&job, &limits, budget.lease_until_ms, now).await? {
                     AdmitOutcome::Admitted(admitted) => {
                         tracing::info!(job_id = %admitted.job_id, queue_key, "job admitted");
-                        let launch = self.launch(*admitted).await?;
+                        let launch = Box::pin(self.launch(*admitted)).await?;
                         return Ok(Step::Launched(Admitted { launch, admitted: true }));
                     }
                     AdmitOutcome::NotQueued(Some(current)) => {
@@ -736,7 +736,7 @@ impl<A: RunTaskApi> LaunchService<A> {
                             && current.lease_until == Some(budget.lease_until_ms)
                             && current.attempt.task_arn.is_none();
                         if ours {
-                            let launch = self.launch(*current).await?;
+                            let launch = Box::pin(self.launch(*current)).await?;
                             return Ok(Step::Launched(Admitted { launch, admitted: true }));
                         }
                         if current.slot.is_some() {
@@ -767,7 +767,7 @@ impl<A: RunTaskApi> LaunchService<A> {
                 return Ok(Step::Skipped(Some(job)));
             }
             // Admitted by a caller that died before RunTask: its lease must have run out.
-            return match self.claim_and_launch(job, now, budget.lease_until_ms).await? {
+            return match Box::pin(self.claim_and_launch(job, now, budget.lease_until_ms)).await? {
                 Claim::Launched(launch) => Ok(Step::Launched(Admitted { launch, admitted: false })),
                 Claim::NotClaimed(current) => Ok(Step::Skipped(Some(current))),
             };
@@ -797,7 +797,7 @@ impl<A: RunTaskApi> LaunchService<A> {
         let now_ms = now.timestamp_millis();
         let Some(queue_key) = self.config.launch_table.queue_key(&job.job_type).map(str::to_string) else {
             // No limit applies any more (the limit was removed): launch as any job.
-            return Ok(match self.claim_and_launch(job, now, budget.lease_until_ms).await? {
+            return Ok(match Box::pin(self.claim_and_launch(job, now, budget.lease_until_ms)).await? {
                 Claim::Launched(launch) => Resumed::Launched(launch),
                 Claim::NotClaimed(current) => Resumed::Current(current),
             });
@@ -823,14 +823,14 @@ impl<A: RunTaskApi> LaunchService<A> {
             }
         } else if machine::holds_spent_slot(&job, now_ms) {
             let released = self.release_spent(job).await?;
-            self.admit_and_launch(&queue_key, None, budget).await?;
+            Box::pin(self.admit_and_launch(&queue_key, None, budget)).await?;
             return Ok(Resumed::Current(released));
         } else {
-            return match self.claim_and_launch(job, now, budget.lease_until_ms).await? {
+            return match Box::pin(self.claim_and_launch(job, now, budget.lease_until_ms)).await? {
                 Claim::Launched(launch) => {
                     if matches!(launch, Launch::Failed { .. }) {
                         // Its slot was given back: the next job may start.
-                        self.admit_and_launch(&queue_key, None, budget).await?;
+                        Box::pin(self.admit_and_launch(&queue_key, None, budget)).await?;
                     }
                     Ok(Resumed::Launched(launch))
                 }
@@ -838,7 +838,7 @@ impl<A: RunTaskApi> LaunchService<A> {
             };
         };
         let job_id = queued.job_id.clone();
-        let admission = self.admit_and_launch(&queue_key, Some(queued.clone()), budget).await?;
+        let admission = Box::pin(self.admit_and_launch(&queue_key, Some(queued.clone()), budget)).await?;
         if let Some(launch) = admission.launch_of(&job_id) {
             return Ok(Resumed::Launched(launch.clone()));
         }

@@ -426,11 +426,11 @@ mod handler {
                 return Err(ServiceError::InjectedFault);
             }
             if machine::holds_spent_slot(job, now_ms) {
-                service.release_and_admit(job, &budget).await?;
+                Box::pin(service.release_and_admit(job, &budget)).await?;
             } else if !applied && machine::attempt_over(job, now_ms) {
                 // A redelivered STOPPED event whose slot is already released: the admission after
                 // that release may not have happened (a crash between the two).
-                service.admit_after(job, &budget).await?;
+                Box::pin(service.admit_after(job, &budget)).await?;
             }
             Ok(())
         }
