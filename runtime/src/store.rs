@@ -536,6 +536,8 @@ impl Store {
     /// Records a successful RunTask: [`Transition::RecordLaunch`], SUBMITTED → STARTING with the
     /// task ARN (1 UpdateItem). When the condition fails DynamoDB returns the record
     /// (`Ok(Err(existing))`, no extra read), so the caller tells the cases apart by its status.
+    /// An admitted job leaves its queue here (the queue attributes are removed; for an unlimited
+    /// job there are none): from now on its task's events, not admission, move it.
     ///
     /// Twice (a slow launcher and the replay that claimed its expired lease start the same task,
     /// thanks to the clientToken): the second fails on STARTING and keeps the first. Late, after
@@ -563,7 +565,8 @@ impl Store {
     ///
     /// Twice: the condition accepts the same task again and rewrites the same facts. Late, after
     /// the tracker recorded the task's events on the cancelled record: the task ARN is the same, so
-    /// it passes and sets only the launch facts, which the tracker does not write. Against a
+    /// it passes and sets only the launch facts, which the tracker does not write. It removes the
+    /// launch lease (the launch is over), which [`crate::machine::attempt_over`] reads. Against a
     /// record naming another task (a later attempt): it fails and changes nothing. It requires
     /// CANCELLED, so it runs after the cancel by definition, and no other write leaves CANCELLED.
     pub async fn record_cancelled_launch(
@@ -577,7 +580,9 @@ impl Store {
     }
 
     /// Records a failed launch: [`Transition::RecordLaunchFailure`], SUBMITTED → LAUNCH_FAILED
-    /// with the reason (1 UpdateItem). `Ok(Err(existing))` when the condition failed.
+    /// with the reason (1 UpdateItem). `Ok(Err(existing))` when the condition failed. The queue
+    /// attributes go (an admitted job's launch is over); its slot is released next, by the
+    /// service ([`Store::release`]).
     ///
     /// Twice: the second fails on LAUNCH_FAILED and keeps the first. Late, after events of this
     /// attempt (RunTask did start a task although the call failed, e.g. a timeout after ECS
@@ -611,6 +616,11 @@ impl Store {
     /// first, and the cancel still passes unless the event was the outcome. Against a claim: the
     /// event records the task, so no claim passes afterwards. An event of another attempt or task
     /// fails the condition.
+    ///
+    /// The write removes the launch lease and the queue attributes (an event proves the launch
+    /// happened). It never touches the slot: a STOPPED event's release is the next, separate
+    /// transaction ([`Store::release`]), so a crash between the two leaves a record that shows the
+    /// attempt over with its slot held, which the event's redelivery finds and releases.
     pub async fn apply_event(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
         self.write_event(update, update.transition()).await
     }
@@ -693,37 +703,17 @@ impl Store {
         lease_until_ms: i64,
         now: DateTime<Utc>,
     ) -> Result<AdmitOutcome, StoreError> {
-        let attempt = job.attempt.number;
-        let mut items = vec![(job.job_id.clone(), admit_write(attempt, lease_until_ms, now), true)];
-        items.extend(limits.iter().map(|l| (l.counter.clone(), counter_acquire_write(l), false)));
+        let items = admit_items(job, limits, lease_until_ms, now);
         match self.transact("TransactWriteItems (admit)", items).await? {
             Ok(()) => {
                 let mut admitted = job.clone();
                 admitted.status = JobStatus::Submitted;
-                admitted.slot = Some(attempt);
+                admitted.slot = Some(job.attempt.number);
                 admitted.lease_until = Some(lease_until_ms);
                 admitted.updated_at = now;
                 Ok(AdmitOutcome::Admitted(Box::new(admitted)))
             }
-            Err(reasons) => {
-                if let Some(job_reason) = reasons.first().filter(|r| r.failed()) {
-                    let existing = job_reason.item.as_ref().filter(|i| !i.is_empty()).map(job_from_item).transpose()?;
-                    return Ok(AdmitOutcome::NotQueued(existing.map(Box::new)));
-                }
-                let full: Vec<String> = limits
-                    .iter()
-                    .zip(reasons.iter().skip(1))
-                    .filter(|(_, r)| r.failed())
-                    .map(|(l, _)| l.counter.clone())
-                    .collect();
-                if !full.is_empty() {
-                    return Ok(AdmitOutcome::Full(full));
-                }
-                if reasons.iter().any(Cancellation::conflict) {
-                    return Ok(AdmitOutcome::Conflict);
-                }
-                Err(cancelled_error("TransactWriteItems (admit)", &reasons))
-            }
+            Err(reasons) => admit_refusal(limits, &reasons),
         }
     }
 
@@ -752,8 +742,7 @@ impl Store {
         let mut drifted: Vec<String> = Vec::new();
         let mut conflicts = 0;
         loop {
-            let mut items = vec![(job_id.to_string(), release_write(slot), false)];
-            items.extend(counters.iter().map(|l| (l.counter.clone(), counter_release_write(), false)));
+            let items = release_items(job_id, slot, &counters);
             let reasons = match self.transact("TransactWriteItems (release)", items).await? {
                 Ok(()) => {
                     for counter in &drifted {
@@ -768,26 +757,20 @@ impl Store {
                 }
                 Err(reasons) => reasons,
             };
-            if reasons.first().is_some_and(Cancellation::failed) {
-                return Ok(ReleaseOutcome::NotHeld);
+            match release_refusal(&counters, &reasons) {
+                ReleaseRefusal::NotHeld => return Ok(ReleaseOutcome::NotHeld),
+                ReleaseRefusal::Floors(floors) => {
+                    counters.retain(|l| !floors.contains(&l.counter));
+                    drifted.extend(floors);
+                }
+                ReleaseRefusal::Conflict if conflicts + 1 < RELEASE_CONFLICT_TRIES => {
+                    conflicts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(conflicts))).await;
+                }
+                ReleaseRefusal::Conflict | ReleaseRefusal::Other => {
+                    return Err(cancelled_error("TransactWriteItems (release)", &reasons));
+                }
             }
-            let floors: Vec<String> = counters
-                .iter()
-                .zip(reasons.iter().skip(1))
-                .filter(|(_, r)| r.failed())
-                .map(|(l, _)| l.counter.clone())
-                .collect();
-            if !floors.is_empty() {
-                counters.retain(|l| !floors.contains(&l.counter));
-                drifted.extend(floors);
-                continue;
-            }
-            if reasons.iter().any(Cancellation::conflict) && conflicts + 1 < RELEASE_CONFLICT_TRIES {
-                conflicts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(conflicts))).await;
-                continue;
-            }
-            return Err(cancelled_error("TransactWriteItems (release)", &reasons));
         }
     }
 
@@ -968,15 +951,15 @@ impl Store {
         }
     }
 
-    /// Sends one TransactWriteItems of `items` (item key, write, whether a failed condition returns
-    /// the item); `Ok(Err(reasons))` when DynamoDB cancelled it, with one reason per item.
+    /// Sends one TransactWriteItems of `items`; `Ok(Err(reasons))` when DynamoDB cancelled it, with
+    /// one reason per item, in item order.
     async fn transact(
         &self,
         operation: &'static str,
-        items: Vec<(String, Write, bool)>,
+        items: Vec<TxItem>,
     ) -> Result<Result<(), Vec<Cancellation>>, StoreError> {
         let mut transact = Vec::with_capacity(items.len());
-        for (key, write, return_old) in items {
+        for TxItem { key, write, return_old } in items {
             let Write { e, update, condition, .. } = write;
             let (names, values) = e.values();
             let update = TxUpdate::builder()
@@ -1246,6 +1229,86 @@ fn cancelled_error(operation: &'static str, reasons: &[Cancellation]) -> StoreEr
         code: Some("TransactionCanceledException".into()),
         message: format!("transaction cancelled: {}", codes.join(", ")),
         retryable,
+    }
+}
+
+/// One update of a transaction: the item's key, its write, and whether a failed condition returns
+/// the item (only a job's does: the caller decides on it).
+struct TxItem {
+    key: String,
+    write: Write,
+    return_old: bool,
+}
+
+/// The Admit transaction: the job's update first, then one counter update per limit, in the
+/// limits' order (which [`admit_refusal`] reads the reasons in).
+fn admit_items(job: &Job, limits: &[Limit], lease_until_ms: i64, now: DateTime<Utc>) -> Vec<TxItem> {
+    let job_item = TxItem {
+        key: job.job_id.clone(),
+        write: admit_write(job.attempt.number, lease_until_ms, now),
+        return_old: true,
+    };
+    let counters =
+        limits.iter().map(|l| TxItem { key: l.counter.clone(), write: counter_acquire_write(l), return_old: false });
+    std::iter::once(job_item).chain(counters).collect()
+}
+
+/// What a cancelled Admit transaction means, from its reasons (item order of [`admit_items`]): the
+/// job's condition first (it is no longer QUEUED: whatever the counters say, skip it), then full
+/// counters, then a conflict; anything else (throttling, validation) is an error.
+fn admit_refusal(limits: &[Limit], reasons: &[Cancellation]) -> Result<AdmitOutcome, StoreError> {
+    if let Some(job_reason) = reasons.first().filter(|r| r.failed()) {
+        let existing = job_reason.item.as_ref().filter(|i| !i.is_empty()).map(job_from_item).transpose()?;
+        return Ok(AdmitOutcome::NotQueued(existing.map(Box::new)));
+    }
+    let full: Vec<String> =
+        limits.iter().zip(reasons.iter().skip(1)).filter(|(_, r)| r.failed()).map(|(l, _)| l.counter.clone()).collect();
+    if !full.is_empty() {
+        return Ok(AdmitOutcome::Full(full));
+    }
+    if reasons.iter().any(Cancellation::conflict) {
+        return Ok(AdmitOutcome::Conflict);
+    }
+    Err(cancelled_error("TransactWriteItems (admit)", reasons))
+}
+
+/// The Release transaction: the job's update first, then one counter update per counter.
+fn release_items(job_id: &str, slot: u32, counters: &[&Limit]) -> Vec<TxItem> {
+    let job_item = TxItem { key: job_id.to_string(), write: release_write(slot), return_old: false };
+    let counters =
+        counters.iter().map(|l| TxItem { key: l.counter.clone(), write: counter_release_write(), return_old: false });
+    std::iter::once(job_item).chain(counters).collect()
+}
+
+/// What a cancelled Release transaction means.
+#[derive(Debug, PartialEq, Eq)]
+enum ReleaseRefusal {
+    /// The job holds no slot of this attempt: nothing to release, and no counter may move.
+    NotHeld,
+    /// Only these counters' floors failed (they are at 0): release again without them.
+    Floors(Vec<String>),
+    /// Another transaction held one of the items.
+    Conflict,
+    /// Anything else.
+    Other,
+}
+
+fn release_refusal(counters: &[&Limit], reasons: &[Cancellation]) -> ReleaseRefusal {
+    if reasons.first().is_some_and(Cancellation::failed) {
+        return ReleaseRefusal::NotHeld;
+    }
+    let floors: Vec<String> = counters
+        .iter()
+        .zip(reasons.iter().skip(1))
+        .filter(|(_, r)| r.failed())
+        .map(|(l, _)| l.counter.clone())
+        .collect();
+    if !floors.is_empty() {
+        ReleaseRefusal::Floors(floors)
+    } else if reasons.iter().any(Cancellation::conflict) {
+        ReleaseRefusal::Conflict
+    } else {
+        ReleaseRefusal::Other
     }
 }
 
@@ -1633,6 +1696,95 @@ mod tests {
         for w in [&acquire, &release] {
             assert!(statuses_named(&w.e, &w.condition).is_empty(), "a counter has no status");
         }
+    }
+
+    fn reason(code: &str) -> Cancellation {
+        Cancellation { code: code.into(), item: None }
+    }
+
+    #[test]
+    fn admit_and_release_are_one_transaction_each_with_every_counter_of_the_job() {
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1)
+            .queued(contract::PROJECT_QUEUE);
+        let limits = [
+            Limit { counter: contract::limit_item_key("t"), max: 3 },
+            Limit { counter: contract::limit_item_key(contract::PROJECT_QUEUE), max: 10 },
+        ];
+        let items = admit_items(&job, &limits, 5_000, now());
+        let shape: Vec<(&str, bool, String)> =
+            items.iter().map(|i| (i.key.as_str(), i.return_old, resolve(&i.write.e, &i.write.condition))).collect();
+        assert_eq!(
+            shape,
+            [
+                ("j", true, "attempt = 1 AND status = 'QUEUED' AND attribute_not_exists(slot)".to_string()),
+                ("limit#t", false, "attribute_not_exists(running) OR running < 3".to_string()),
+                ("limit#*", false, "attribute_not_exists(running) OR running < 10".to_string()),
+            ]
+        );
+        let counters: Vec<&Limit> = limits.iter().collect();
+        let items = release_items("j", 1, &counters);
+        let shape: Vec<(&str, String, String)> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.key.as_str(),
+                    resolve(&i.write.e, &i.write.condition),
+                    resolve(&i.write.e, &i.write.update.expression()),
+                )
+            })
+            .collect();
+        let release = "slot = 1 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED')".to_string();
+        assert_eq!(
+            shape,
+            [
+                ("j", release, "REMOVE slot".to_string()),
+                ("limit#t", "running > 0".to_string(), "ADD running -1".to_string()),
+                ("limit#*", "running > 0".to_string(), "ADD running -1".to_string()),
+            ]
+        );
+        // An unlimited job (no limits) would be a one-item transaction; nothing calls it so.
+        assert_eq!(admit_items(&job, &[], 5_000, now()).len(), 1);
+    }
+
+    #[test]
+    fn cancellation_reasons_tell_a_taken_job_from_a_full_counter() {
+        let limits = [Limit { counter: "limit#t".into(), max: 3 }, Limit { counter: "limit#*".into(), max: 10 }];
+        let outcome = |codes: &[&str]| admit_refusal(&limits, &codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        let mut taken = reason("ConditionalCheckFailed");
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1);
+        taken.item = Some(job_to_item(&job));
+        let answer = admit_refusal(&limits, &[taken, reason("None"), reason("ConditionalCheckFailed")]).unwrap();
+        assert_eq!(
+            answer,
+            AdmitOutcome::NotQueued(Some(Box::new(job))),
+            "the job first: skip it, whatever the counters say"
+        );
+        assert_eq!(outcome(&["ConditionalCheckFailed", "None", "None"]).unwrap(), AdmitOutcome::NotQueued(None));
+        assert_eq!(
+            outcome(&["None", "ConditionalCheckFailed", "None"]).unwrap(),
+            AdmitOutcome::Full(vec!["limit#t".into()])
+        );
+        assert_eq!(
+            outcome(&["None", "None", "ConditionalCheckFailed"]).unwrap(),
+            AdmitOutcome::Full(vec!["limit#*".into()])
+        );
+        assert_eq!(outcome(&["None", "TransactionConflict", "None"]).unwrap(), AdmitOutcome::Conflict);
+        let throttled = outcome(&["None", "ThrottlingError", "None"]).unwrap_err();
+        assert!(throttled.is_retryable(), "{throttled}");
+
+        let counters: Vec<&Limit> = limits.iter().collect();
+        let refusal = |codes: &[&str]| release_refusal(&counters, &codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        assert_eq!(refusal(&["ConditionalCheckFailed", "ConditionalCheckFailed", "None"]), ReleaseRefusal::NotHeld);
+        assert_eq!(
+            refusal(&["None", "None", "ConditionalCheckFailed"]),
+            ReleaseRefusal::Floors(vec!["limit#*".into()])
+        );
+        assert_eq!(
+            refusal(&["None", "ConditionalCheckFailed", "ConditionalCheckFailed"]),
+            ReleaseRefusal::Floors(vec!["limit#t".into(), "limit#*".into()])
+        );
+        assert_eq!(refusal(&["TransactionConflict", "None", "None"]), ReleaseRefusal::Conflict);
+        assert_eq!(refusal(&["ValidationError", "None", "None"]), ReleaseRefusal::Other);
     }
 
     #[test]
