@@ -702,6 +702,8 @@ async fn a_drifted_counter_never_goes_negative_and_the_slot_is_still_freed() {
     // The reconciler's recount puts a counter back to the slots actually held.
     let (_, c) = submit(&world, &create, REPORT, "c").await;
     assert_eq!(c.slot, Some(1));
+    let holders = world.store().slot_holders(Some(REPORT)).await.unwrap();
+    assert_eq!(holders.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), [c.job_id.as_str()]);
     set_counter(&world, contract::PROJECT_QUEUE, 7).await;
     let project = Limit { counter: contract::limit_item_key(contract::PROJECT_QUEUE), max: 3 };
     let recount = world.store().recount(&project).await.unwrap();

@@ -60,10 +60,12 @@
 //! - residual: a queue whose last release admitted nothing because the one job queued meanwhile
 //!   was not yet visible in the (eventually consistent) index, a crash after a release with no
 //!   redelivery, a LAUNCH_FAILED job holding a slot that nobody replays, or a cancelled job whose
-//!   launcher died (its lease expires with nothing left to trigger a release). The next slice adds
-//!   a reconciler, run by an EventBridge Scheduler rate schedule, that calls
-//!   [`LaunchService::admit_all`] for every queue (releasing spent slots it meets on the way) and
-//!   [`Store::recount`] for drifted counters.
+//!   launcher died (its lease expires with nothing left to trigger a release), or a STOPPED event
+//!   that never arrived (dead-lettered). The next slice adds a reconciler, run by an EventBridge
+//!   Scheduler rate schedule, that lists the slot holders ([`Store::slot_holders`]) and gives back
+//!   every spent one ([`LaunchService::release_spent`]; a lost STOPPED event needs DescribeTasks
+//!   first), calls [`LaunchService::admit_all`] for every queue
+//!   ([`contract::LaunchTable::queue_keys`]), and repairs drifted counters ([`Store::recount`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::BuildHasher;

@@ -869,17 +869,48 @@ impl Store {
         Ok(output.item().and_then(|item| item.get(attr::RUNNING)).and_then(|v| v.as_n().ok()?.parse().ok()))
     }
 
-    /// The job items holding a slot, of `job_type` or (`None`) of every type: a Scan of the whole
-    /// table with a filter on `slot` (and `jobType`), paged to the end, counting only. Expensive
-    /// (it reads every item), and for the reconciler alone: no index lists slot holders yet.
+    /// How many job items hold a slot, of `job_type` or (`None`) of every type: a Scan of the
+    /// whole table with a filter on `slot` (and `jobType`), paged to the end, counting only.
+    /// Expensive (it reads every item), and for the reconciler alone: no index lists slot holders.
     pub async fn count_slots(&self, job_type: Option<&str>) -> Result<i64, StoreError> {
+        let mut count = 0;
+        self.scan_slot_holders(job_type, Select::Count, |output| {
+            count += i64::from(output.count());
+            Ok(())
+        })
+        .await?;
+        Ok(count)
+    }
+
+    /// The job items holding a slot, of `job_type` or of every type: the same Scan as
+    /// [`Store::count_slots`], returning the records. For the reconciler: a slot holder whose
+    /// attempt is over but that no queue lists any more (a LAUNCH_FAILED job whose release was
+    /// lost to a crash, a cancelled job whose launcher died) is found only this way, and released
+    /// with the launch service's `release_spent`.
+    pub async fn slot_holders(&self, job_type: Option<&str>) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        self.scan_slot_holders(job_type, Select::AllAttributes, |output| {
+            for item in output.items() {
+                jobs.push(job_from_item(item)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(jobs)
+    }
+
+    async fn scan_slot_holders(
+        &self,
+        job_type: Option<&str>,
+        select: Select,
+        mut page: impl FnMut(&aws_sdk_dynamodb::operation::scan::ScanOutput) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut e = Expr::default();
         let mut filter = format!("attribute_exists({})", e.name(attr::SLOT));
         if let Some(job_type) = job_type {
             filter.push_str(&format!(" AND {} = {}", e.name(contract::JOB_TYPE_ATTR), e.s(job_type)));
         }
         let (names, values) = e.values();
-        let mut count = 0;
         let mut start = None;
         loop {
             let output = self
@@ -889,16 +920,16 @@ impl Store {
                 .filter_expression(&filter)
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(values.clone())
-                .select(Select::Count)
+                .select(select.clone())
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| dynamo_error("Scan", &e))?;
-            count += i64::from(output.count());
+            page(&output)?;
             match output.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),
-                None => return Ok(count),
+                None => return Ok(()),
             }
         }
     }
