@@ -85,7 +85,7 @@ fn tasks_stopped_right_after_runtask_still_report_stopped_to_track() {
         let mut ids = Vec::new();
         for i in 0..RACES {
             let request = CreateJobRequest {
-                job_type: "hello".into(),
+                job_type: "sleep".into(), // unlimited: the race is with cancel, not with the queue
                 idempotency_key: Some(format!("cancel-race-{i}")),
                 ..CreateJobRequest::default()
             };

@@ -166,7 +166,7 @@ fn bad_input_gets_clear_errors_and_documented_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     let out = dev.jobgen(&["list", "--status", "DONE"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("use one of SUBMITTED, STARTING"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("use one of QUEUED, SUBMITTED, STARTING"), "{}", stderr(&out));
 }
 
 /// A job left CANCELLED with its task still running (create-job's StopTask after a cancel during the

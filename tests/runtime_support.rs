@@ -15,6 +15,7 @@ use jobgen_runtime::launcher::{Launcher, RunTaskApi};
 use jobgen_runtime::store::Store;
 use jobgen_runtime::track::Tracker;
 use jobgen_tests::{Moto, create_fargate_cluster, create_jobs_table, register_task_definition};
+use serde_json::Value;
 
 /// Job type on FARGATE whose task definition exists.
 pub const REPORT: &str = "report";
@@ -195,4 +196,49 @@ impl World {
         );
         (Store::new(ddb, self.config.table_name.clone()), ecs)
     }
+}
+
+/// A real-shaped event sequence from `tests/fixtures/events/sequences/`.
+pub struct Fixture {
+    /// The job type the sequence is written for.
+    pub job_type: String,
+    /// Record attributes the sequence must end with.
+    pub expect: serde_json::Map<String, Value>,
+    /// Event text with placeholders.
+    pub events: Vec<String>,
+}
+
+/// Reads the sequence `name`.
+pub fn fixture(name: &str) -> Fixture {
+    let path = jobgen_tests::repo_root().join(format!("tests/fixtures/events/sequences/{name}.json"));
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    Fixture {
+        job_type: value["jobType"].as_str().unwrap().to_string(),
+        expect: value["expect"].as_object().unwrap().clone(),
+        events: value["events"].as_array().unwrap().iter().map(Value::to_string).collect(),
+    }
+}
+
+/// Deterministic Fisher-Yates (64-bit LCG): the same seed always gives the same order.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    for i in (1..items.len()).rev() {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let j = usize::try_from((state >> 33) % (i as u64 + 1)).unwrap();
+        items.swap(i, j);
+    }
+}
+
+/// The event `text` (a fixture event with placeholders) for one job's task in `world`.
+pub fn event(world: &World, text: &str, job_id: &str, task_arn: &str, job_type: &str) -> Value {
+    let cluster = &world.config.launch_table.clusters[0];
+    let text = text
+        .replace("{{JOB_ID}}", job_id)
+        .replace("{{JOB_TYPE}}", job_type)
+        .replace("{{PROJECT}}", &world.config.project)
+        .replace("{{TASK_ARN}}", task_arn)
+        .replace("{{CLUSTER_ARN}}", &world.cluster_arn)
+        .replace("{{CLUSTER}}", cluster)
+        .replace("{{TASK_DEFINITION_ARN}}", &world.task_definition_arn);
+    serde_json::from_str(&text).unwrap()
 }

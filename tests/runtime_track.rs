@@ -16,7 +16,7 @@ use jobgen_runtime::job::{Job, JobStatus};
 use jobgen_runtime::launcher::Launched;
 use jobgen_runtime::store::ListFilter;
 use jobgen_runtime::track::{Skip, TrackOutcome};
-use runtime_support::{REPORT, World};
+use runtime_support::{REPORT, World, event, fixture, shuffle};
 use serde_json::{Value, json};
 
 const SEQUENCES: [&str; 7] = [
@@ -40,33 +40,6 @@ const VOLATILE: [&str; 7] = [
     attr::LAUNCHED_AT,
     contract::TTL_ATTR,
 ];
-
-struct Fixture {
-    job_type: String,
-    expect: serde_json::Map<String, Value>,
-    /// Event text with placeholders.
-    events: Vec<String>,
-}
-
-fn fixture(name: &str) -> Fixture {
-    let path = jobgen_tests::repo_root().join(format!("tests/fixtures/events/sequences/{name}.json"));
-    let value: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    Fixture {
-        job_type: value["jobType"].as_str().unwrap().to_string(),
-        expect: value["expect"].as_object().unwrap().clone(),
-        events: value["events"].as_array().unwrap().iter().map(Value::to_string).collect(),
-    }
-}
-
-/// Deterministic Fisher-Yates (64-bit LCG): the same seed always gives the same order.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    for i in (1..items.len()).rev() {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let j = usize::try_from((state >> 33) % (i as u64 + 1)).unwrap();
-        items.swap(i, j);
-    }
-}
 
 /// Every delivery order tested: in order, duplicated, reversed, reversed-duplicated, and three
 /// seeded shuffles of a duplicated sequence.
@@ -101,19 +74,6 @@ async fn launch(world: &World, job_type: &str, key: &str) -> (String, String) {
     let view = world.create_job().create(request(job_type, key), Utc::now(), None).await.unwrap();
     assert_eq!(view.status, JobStatus::Starting);
     (view.job_id, view.task_arn.unwrap())
-}
-
-fn event(world: &World, text: &str, job_id: &str, task_arn: &str, job_type: &str) -> Value {
-    let cluster = &world.config.launch_table.clusters[0];
-    let text = text
-        .replace("{{JOB_ID}}", job_id)
-        .replace("{{JOB_TYPE}}", job_type)
-        .replace("{{PROJECT}}", &world.config.project)
-        .replace("{{TASK_ARN}}", task_arn)
-        .replace("{{CLUSTER_ARN}}", &world.cluster_arn)
-        .replace("{{CLUSTER}}", cluster)
-        .replace("{{TASK_DEFINITION_ARN}}", &world.task_definition_arn);
-    serde_json::from_str(&text).unwrap()
 }
 
 fn normalized(job: &Job) -> Value {

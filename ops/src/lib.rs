@@ -181,7 +181,8 @@ impl Ops {
         }
     }
 
-    /// Invokes create-job with `request`; returns the job view (201/200) or the refusal.
+    /// Invokes create-job with `request`; returns the job view (201 created, 202 queued behind a
+    /// concurrency limit, 200 a replay) or the refusal.
     pub async fn submit(&self, request: &Value) -> Result<Value, OpsError> {
         let function = self.output(outputs::CREATE_JOB_FUNCTION_NAME)?;
         let out = self
@@ -209,7 +210,8 @@ impl Ops {
             });
         }
         let status = body.get("statusCode").and_then(Value::as_u64).unwrap_or(500);
-        if status == 200 || status == 201 {
+        // 201 started (or launching), 202 queued behind a concurrency limit, 200 a replay.
+        if matches!(status, 200..=202) {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("Error").to_string();

@@ -88,24 +88,31 @@ pub const INDEX_BY_STATUS: &str = "byStatus";
 pub const INDEX_BY_TYPE: &str = "byType";
 /// The TTL attribute (epoch seconds), set when a job reaches a terminal status.
 pub const TTL_ATTR: &str = "expiresAt";
-/// Global secondary index: the queue of jobs waiting for a concurrency slot, oldest first. Sparse:
-/// only QUEUED jobs carry its key attributes ([`QUEUE_KEY_ATTR`], [`QUEUE_ORDER_ATTR`]), so it
-/// holds exactly the waiting jobs and costs nothing while none wait. Projection KEYS_ONLY: the
-/// admitting function reads the job it admits by its key.
+/// Global secondary index: the queues of limited jobs, oldest first. Sparse, projection KEYS_ONLY:
+/// its keys, [`QUEUE_KEY_ATTR`] and [`QUEUE_ORDER_ATTR`], are carried by QUEUED jobs and by admitted
+/// jobs (SUBMITTED, holding a slot) until their launch is recorded, so admission also finds an
+/// admitted job whose launcher died before RunTask. Unlimited jobs never carry them.
 pub const INDEX_BY_QUEUE: &str = "byQueue";
-/// Attribute holding the queue a QUEUED job waits in (string): partition key of [`INDEX_BY_QUEUE`].
-/// Only QUEUED jobs carry it.
+/// Attribute (string): the queue a limited job waits in ([`PROJECT_QUEUE`] or its job type's
+/// name, see [`LaunchTable::queue_key`]); partition key of [`INDEX_BY_QUEUE`].
 pub const QUEUE_KEY_ATTR: &str = "queueKey";
-/// Attribute holding a QUEUED job's place in its queue (string, sorting in submission order): sort
-/// key of [`INDEX_BY_QUEUE`]. Only QUEUED jobs carry it.
+/// Attribute (string): the job's place in its queue, [`queue_order`]; sort key of [`INDEX_BY_QUEUE`].
 pub const QUEUE_ORDER_ATTR: &str = "queueOrder";
-/// The queue name of the project-wide limit ([`LaunchTable::max_concurrency`]); a job type's own
-/// limit ([`JobTypeEntry::max_concurrency`]) is named by the job type.
+/// The queue key of every queued job when the project has a project-wide limit: all queued jobs,
+/// of every type, in one order.
 pub const PROJECT_QUEUE: &str = "*";
 
-/// The key ([`KEY_ATTR`]) of the item that counts the running jobs of one limit: a job type's, or
-/// the project's ([`PROJECT_QUEUE`]). It lives in the jobs table beside the jobs; job ids (lowercase
-/// base32) never contain `#`, so it never names a job.
+/// A job's place in its queue: `<createdAt>#<jobId>` (createdAt as `job::format_ts` writes it, so
+/// the strings sort in submission order; ties broken by id).
+pub fn queue_order(created_at: &str, job_id: &str) -> String {
+    format!("{created_at}#{job_id}")
+}
+
+/// The partition key value of a concurrency counter item in the jobs table: `limit#<job type>` for
+/// a job type's limit, `limit#*` ([`PROJECT_QUEUE`]) for the project's. Job ids (lowercase base32
+/// or ULID) never contain `#`, so a counter never collides with a job; counters carry no status,
+/// job type, creation time or queue key, so they appear in no index. A counter is a cache of how
+/// many job items hold a slot ([`attr::SLOT`]) under that limit.
 pub fn limit_item_key(queue_or_type: &str) -> String {
     format!("limit#{queue_or_type}")
 }
@@ -190,15 +197,22 @@ pub mod attr {
     pub const ARCHITECTURE: &str = "architecture";
     /// Estimated Fargate cost in USD, set when the task stopped.
     pub const COST_USD: &str = "costUsd";
-    /// On a limit item ([`super::limit_item_key`]): how many jobs hold a slot of that limit.
-    pub const RUNNING: &str = "running";
-    /// On a job: the concurrency slot it holds while it is admitted, so a slot is released once.
+    /// The attempt number that holds a concurrency slot (number): set when the job is admitted from
+    /// its queue, removed when that attempt is over (`machine::attempt_over`).
     pub const SLOT: &str = "slot";
+    /// On a counter item ([`super::limit_item_key`]), not a job: the number of slots held (number).
+    pub const RUNNING: &str = "running";
 }
 
 /// Timeout of the create-job function, in seconds: RunTask is retried with backoff inside the call.
 /// The generator sets it on the function; `jobgen dev` gives each local invocation the same deadline.
 pub const CREATE_JOB_TIMEOUT_SECONDS: u32 = 30;
+
+/// Timeout of the track function, in seconds, for a project with a concurrency limit: after an event
+/// frees a slot, track admits and launches the next queued jobs (RunTask with its in-call retries,
+/// up to a few launches per event) and stops starting new ones when less than a launch's worst case
+/// is left.
+pub const TRACK_TIMEOUT_SECONDS: u32 = 60;
 
 /// Stack output names: stable, so the operator commands, `jobgen dev` and users can read them with
 /// `describe-stacks`. The generator renders them; nothing else spells them.
@@ -405,6 +419,16 @@ impl Default for LaunchTable {
     }
 }
 
+/// One concurrency limit that applies to a job: the counter item that counts its slots and the
+/// most it may count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// The counter item's key ([`limit_item_key`]).
+    pub counter: String,
+    /// The limit.
+    pub max: u32,
+}
+
 /// A job type's launch parameters, resolved from a [`LaunchTable`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedJobType<'a> {
@@ -454,6 +478,11 @@ pub enum ContractError {
         "the configuration document has version {0}; this runtime reads version {CONFIG_VERSION}: deploy matching handler zips"
     )]
     UnsupportedVersion(u32),
+    /// A concurrency limit of 0 would never start a job.
+    #[error(
+        "the configuration document: {0}: maxConcurrency is 0, which would never start a job (at least 1, or leave it out)"
+    )]
+    ZeroLimit(String),
     /// An index points outside its list.
     #[error("the configuration document: job type {job_type} refers to {what} {index}, which does not exist")]
     BadIndex {
@@ -473,7 +502,13 @@ impl LaunchTable {
         if table.version != CONFIG_VERSION {
             return Err(ContractError::UnsupportedVersion(table.version));
         }
+        if table.max_concurrency == Some(0) {
+            return Err(ContractError::ZeroLimit("the project".into()));
+        }
         for (name, entry) in &table.job_types {
+            if entry.max_concurrency == Some(0) {
+                return Err(ContractError::ZeroLimit(format!("job type {name}")));
+            }
             if entry.cluster >= table.clusters.len() {
                 return Err(ContractError::BadIndex { job_type: name.clone(), what: "cluster", index: entry.cluster });
             }
@@ -491,6 +526,36 @@ impl LaunchTable {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         text
+    }
+
+    /// The queue a job of `job_type` waits in: [`PROJECT_QUEUE`] when the project has a limit, else
+    /// the job type's name when it has one; `None` when no limit applies (the job is launched at
+    /// once, never QUEUED). A job type the table does not know is limited only by the project.
+    pub fn queue_key<'a>(&self, job_type: &'a str) -> Option<&'a str> {
+        if self.max_concurrency.is_some() {
+            Some(PROJECT_QUEUE)
+        } else if self.job_types.get(job_type).is_some_and(|e| e.max_concurrency.is_some()) {
+            Some(job_type)
+        } else {
+            None
+        }
+    }
+
+    /// The limits a job of `job_type` counts against: its type's, then the project's.
+    pub fn limits(&self, job_type: &str) -> Vec<Limit> {
+        let own = self.job_types.get(job_type).and_then(|e| e.max_concurrency);
+        let own = own.map(|max| Limit { counter: limit_item_key(job_type), max });
+        let project = self.max_concurrency.map(|max| Limit { counter: limit_item_key(PROJECT_QUEUE), max });
+        own.into_iter().chain(project).collect()
+    }
+
+    /// Every queue this table can put a job in: [`PROJECT_QUEUE`] alone when the project has a
+    /// limit, else each limited job type's name (what a reconciler admits from).
+    pub fn queue_keys(&self) -> Vec<String> {
+        if self.max_concurrency.is_some() {
+            return vec![PROJECT_QUEUE.to_string()];
+        }
+        self.job_types.iter().filter(|(_, e)| e.max_concurrency.is_some()).map(|(n, _)| n.clone()).collect()
     }
 
     /// Looks up a job type; `None` when the stack has no such job type.
@@ -643,5 +708,40 @@ mod tests {
         assert_eq!(limit_item_key(PROJECT_QUEUE), "limit#*");
         assert_ne!(QUEUE_KEY_ATTR, QUEUE_ORDER_ATTR);
         assert!(![INDEX_BY_STATUS, INDEX_BY_TYPE].contains(&INDEX_BY_QUEUE));
+    }
+
+    #[test]
+    fn limits_are_optional_and_decide_the_queue() {
+        // A document written before limits existed parses, and writes no limit keys back.
+        let mut table = sample_table(Capacity::Fargate);
+        let old = table.to_json();
+        assert!(!old.contains("maxConcurrency"), "{old}");
+        assert_eq!(LaunchTable::from_json(&old), Ok(table.clone()));
+        assert_eq!((table.queue_key("report"), table.limits("report"), table.queue_keys()), (None, vec![], vec![]));
+
+        table.job_types.get_mut("report").unwrap().max_concurrency = Some(5);
+        let json = table.to_json();
+        assert!(json.contains(r#""maxConcurrency": 5"#), "{json}");
+        assert_eq!(LaunchTable::from_json(&json), Ok(table.clone()));
+        assert_eq!(table.queue_key("report"), Some("report"));
+        assert_eq!(table.limits("report"), [Limit { counter: "limit#report".into(), max: 5 }]);
+        assert_eq!(table.queue_keys(), ["report"]);
+        assert_eq!(table.queue_key("other"), None);
+
+        table.max_concurrency = Some(8);
+        assert_eq!(table.queue_key("report"), Some(PROJECT_QUEUE));
+        assert_eq!(table.queue_key("other"), Some(PROJECT_QUEUE), "the project's limit covers every type");
+        assert_eq!(
+            table.limits("report"),
+            [Limit { counter: "limit#report".into(), max: 5 }, Limit { counter: "limit#*".into(), max: 8 }]
+        );
+        assert_eq!(table.queue_keys(), [PROJECT_QUEUE]);
+        let json = table.to_json();
+        assert_eq!(LaunchTable::from_json(&json), Ok(table.clone()));
+
+        table.max_concurrency = Some(0);
+        assert!(matches!(LaunchTable::from_json(&table.to_json()), Err(ContractError::ZeroLimit(_))));
+        assert_eq!(queue_order("2026-01-02T03:04:05.006Z", "abc"), "2026-01-02T03:04:05.006Z#abc");
+        assert_eq!(limit_item_key(PROJECT_QUEUE), "limit#*");
     }
 }

@@ -17,6 +17,13 @@
 //! share; create-job answers with the job as the launch left it (a cancelled job, not an error,
 //! when `jobgen cancel` won the race).
 //!
+//! A job whose type or project has a concurrency limit is recorded QUEUED (the same conditional
+//! PutItem), then create-job admits from its queue ([`crate::service::LaunchService::admit_and_launch`]
+//! with the new job as hint, so the job is seen even before the queue index shows it): a job
+//! submitted while a slot is free starts at once (201), one that must wait is answered 202 with
+//! status QUEUED and starts when a running job of its queue stops. Replays answer 200 as for any
+//! job, after moving a stranded limited job on ([`crate::service::LaunchService::resume`]).
+//!
 //! Everything is validated before anything is written. The payload is read as the raw JSON text
 //! Lambda delivers ([`parse_json`] refuses a key given twice at any depth, which a `Value` would
 //! collapse to its last value), only a JSON object is a request ([`parse_request`]: no positional
@@ -703,15 +710,13 @@ mod handler {
 
     use super::*;
     use crate::launcher::{Launcher, RunTaskApi};
-    pub use crate::service::{CANCELLED_DURING_LAUNCH, Fault};
-    use crate::service::{Claim, Launch, LaunchService, ServiceError};
+    use crate::service::{AdmitBudget, Claim, Launch, LaunchService, Resumed, ServiceError};
+    pub use crate::service::{CANCELLED_DURING_LAUNCH, DEFAULT_LEASE_MS, Fault, LEASE_MARGIN_MS};
     use crate::store::{PutOutcome, Store, StoreError};
 
-    /// Lease margin beyond the invocation deadline: a replay only takes over a launch once the
-    /// launching invocation has certainly ended.
-    pub const LEASE_MARGIN_MS: i64 = 5_000;
-    /// Lease when the invocation's deadline is unknown.
-    pub const DEFAULT_LEASE_MS: i64 = 120_000;
+    /// Most launches one create-job call makes from its job's queue (its own job and the older
+    /// ones ahead of it): the caller waits for them.
+    pub const ADMIT_LAUNCHES_PER_REQUEST: u32 = 5;
 
     fn store_error(err: StoreError) -> ApiError {
         let retryable = err.is_retryable();
@@ -832,7 +837,11 @@ mod handler {
             };
             match result {
                 Ok(view) => {
-                    let status = if view.created { 201 } else { 200 };
+                    let status = match (view.created, view.status) {
+                        (true, JobStatus::Queued) => 202,
+                        (true, _) => 201,
+                        (false, _) => 200,
+                    };
                     (status, serde_json::to_value(&view).unwrap_or(Value::Null))
                 }
                 Err(e) => {
@@ -848,6 +857,11 @@ mod handler {
         /// ([`LaunchService::launch`]); a replay of an idempotency key answers with the existing
         /// job, relaunching it when its launch was abandoned or failed retryably
         /// ([`LaunchService::claim_and_launch`]). `Ok` is 201 when `created`, else 200.
+        ///
+        /// A job a concurrency limit applies to is recorded QUEUED instead and admitted from its
+        /// queue ([`LaunchService::admit_and_launch`], at most [`ADMIT_LAUNCHES_PER_REQUEST`]
+        /// launches): `Ok` is then 202 while it is still QUEUED. Its replays go through
+        /// [`LaunchService::resume`].
         pub async fn create(
             &self,
             request: CreateJobRequest,
@@ -860,6 +874,7 @@ mod handler {
                 _ => now.timestamp_millis() + DEFAULT_LEASE_MS,
             };
             let req = &valid.request;
+            let queue_key = self.config().launch_table.queue_key(&req.job_type).map(str::to_string);
             let job = Job::submitted(
                 valid.job_id.clone(),
                 req.job_type.clone(),
@@ -871,14 +886,32 @@ mod handler {
                 now,
                 lease_until,
             );
+            let job = match &queue_key {
+                Some(key) => job.queued(key),
+                None => job,
+            };
             match self.store().put_new(&job).await.map_err(store_error)? {
-                PutOutcome::Created => answer(self.service.launch(job).await.map_err(service_error)?, true),
+                PutOutcome::Created => match queue_key {
+                    None => answer(self.service.launch(job).await.map_err(service_error)?, true),
+                    Some(key) => {
+                        let budget = self.budget(now, deadline_ms, lease_until);
+                        let job_id = job.job_id.clone();
+                        // Boxed: admission nests the launch service's largest futures.
+                        let admission = Box::pin(self.service.admit_and_launch(&key, Some(job.clone()), &budget))
+                            .await
+                            .map_err(service_error)?;
+                        match admission.launch_of(&job_id) {
+                            Some(launch) => answer(launch.clone(), true),
+                            None => Ok(JobView::of(admission.hint.as_ref().unwrap_or(&job), true)),
+                        }
+                    }
+                },
                 PutOutcome::Exists(existing) => {
                     let existing = match existing {
                         Some(job) => *job,
                         None => self.get_existing(&valid.job_id).await?,
                     };
-                    self.replay(existing, &valid, now, lease_until).await
+                    self.replay(existing, &valid, now, deadline_ms, lease_until).await
                 }
             }
         }
@@ -897,6 +930,7 @@ mod handler {
             existing: Job,
             valid: &ValidRequest<'_>,
             now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
             lease_until: i64,
         ) -> Result<JobView, ApiError> {
             if existing.fingerprint != valid.fingerprint {
@@ -909,10 +943,26 @@ mod handler {
                     ),
                 ));
             }
+            let limited = self.config().launch_table.queue_key(&existing.job_type).is_some()
+                || existing.queue_key.is_some()
+                || existing.slot.is_some();
+            if limited {
+                let budget = self.budget(now, deadline_ms, lease_until);
+                return match Box::pin(self.service.resume(existing, now, &budget)).await.map_err(service_error)? {
+                    Resumed::Launched(launch) => answer(launch, false),
+                    Resumed::Current(current) => Ok(JobView::of(&current, false)),
+                };
+            }
             match self.service.claim_and_launch(existing, now, lease_until).await.map_err(service_error)? {
                 Claim::Launched(launch) => answer(launch, false),
                 Claim::NotClaimed(current) => Ok(JobView::of(&current, false)),
             }
+        }
+
+        /// The admission budget of this request: its deadline, and its lease for admitted jobs.
+        fn budget(&self, now: DateTime<Utc>, deadline_ms: Option<i64>, lease_until: i64) -> AdmitBudget {
+            AdmitBudget::for_invocation(deadline_ms, now.timestamp_millis(), ADMIT_LAUNCHES_PER_REQUEST)
+                .with_lease_until_ms(lease_until)
         }
     }
 }

@@ -7,7 +7,8 @@
 //! track, cancel) is a row of it, and the store derives its DynamoDB conditions from it. Read that
 //! table to check a change to the lifecycle. In short: SUBMITTED → STARTING → RUNNING →
 //! SUCCEEDED | FAILED, with LAUNCH_FAILED when RunTask fails (relaunched by a replay when
-//! retryable) and CANCELLED from any non-terminal status.
+//! retryable) and CANCELLED from any non-terminal status. A job whose type or project has a
+//! concurrency limit starts QUEUED and becomes SUBMITTED when it is admitted to a slot.
 //!
 //! The status is a pure function of the newest ECS event applied ([`status_for_event`]), so a job
 //! ends in the same record whatever order its events arrive in. Attempts are first-class: the
@@ -25,7 +26,10 @@ use crate::contract::{Architecture, Capacity};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
-    /// Recorded; a create-job call holds the launch lease and is calling RunTask.
+    /// Recorded and waiting for a concurrency slot (its type or project is at its limit); admitted
+    /// in submission order as running jobs stop.
+    Queued,
+    /// Recorded (or admitted from the queue); a launcher holds the launch lease and is calling RunTask.
     Submitted,
     /// RunTask accepted the task (or ECS reports it provisioning/pending); not running yet.
     Starting,
@@ -47,7 +51,8 @@ pub enum JobStatus {
 
 impl JobStatus {
     /// Every status a record can be written with, in lifecycle order.
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
+        JobStatus::Queued,
         JobStatus::Submitted,
         JobStatus::Starting,
         JobStatus::Running,
@@ -60,6 +65,7 @@ impl JobStatus {
     /// The name stored in the table.
     pub fn as_str(self) -> &'static str {
         match self {
+            JobStatus::Queued => "QUEUED",
             JobStatus::Submitted => "SUBMITTED",
             JobStatus::Starting => "STARTING",
             JobStatus::Running => "RUNNING",
@@ -332,6 +338,16 @@ pub struct Job {
     /// Earlier attempts, oldest first (written by the future retry capability).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Attempt>,
+    /// The queue a limited job waits in (`contract::QUEUE_KEY_ATTR`), while it is QUEUED and,
+    /// once admitted, until its launch is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_key: Option<String>,
+    /// Its place in that queue (`contract::queue_order`), alongside `queue_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_order: Option<String>,
+    /// The attempt that holds a concurrency slot, from admission until that attempt is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
     /// TTL (epoch seconds), set on terminal records when retention is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -366,8 +382,21 @@ impl Job {
             lease_until: Some(lease_until_ms),
             attempt: Attempt { number: 1, ..Attempt::default() },
             history: Vec::new(),
+            queue_key: None,
+            queue_order: None,
+            slot: None,
             expires_at: None,
         }
+    }
+
+    /// This job as it is recorded when a concurrency limit applies to it: QUEUED in `queue_key`,
+    /// at its submission order, with no launch lease (admission sets one).
+    pub fn queued(mut self, queue_key: &str) -> Job {
+        self.status = JobStatus::Queued;
+        self.lease_until = None;
+        self.queue_key = Some(queue_key.to_string());
+        self.queue_order = Some(crate::contract::queue_order(&format_ts(&self.created_at), &self.job_id));
+        self
     }
 
     /// The record as JSON with the table's attribute names.
@@ -603,6 +632,9 @@ mod tests {
             lease_until: Some(5),
             attempt: attempt.clone(),
             history: vec![attempt],
+            queue_key: Some("q".into()),
+            queue_order: Some("o".into()),
+            slot: Some(2),
             expires_at: Some(6),
         }
     }
@@ -618,6 +650,8 @@ mod tests {
             contract::JOB_TYPE_ATTR,
             contract::CREATED_AT_ATTR,
             contract::TTL_ATTR,
+            contract::QUEUE_KEY_ATTR,
+            contract::QUEUE_ORDER_ATTR,
         ]);
         expected.extend([
             attr::UPDATED_AT,
@@ -658,6 +692,7 @@ mod tests {
             attr::CAPACITY,
             attr::ARCHITECTURE,
             attr::COST_USD,
+            attr::SLOT,
         ]);
         assert_eq!(keys, expected);
         assert_eq!(json[contract::CREATED_AT_ATTR], "2026-01-02T03:04:05.006Z");

@@ -108,6 +108,11 @@ impl<A: RunTaskApi> Launcher<A> {
         &self.api
     }
 
+    /// The retry policy.
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
     /// Starts the task of `spec`, retrying throttles, capacity failures and server errors with
     /// backoff until the policy's tries are spent.
     pub async fn launch(&self, spec: &LaunchSpec) -> Result<Launched, LaunchFailure> {

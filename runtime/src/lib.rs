@@ -10,13 +10,13 @@
 //! write is checked against) · [`event`] (ECS task state change types) · [`launch`] (RunTask
 //! parameters, launch outcomes, failure classes, retry policy) · `launcher` (RunTask and StopTask
 //! with retries) · `store` (DynamoDB conditional writes, guards rendered from the table, and
-//! listings) · `service` (the launch service: launch, claim and relaunch, stop) · [`create_job`]
-//! and [`track`] (the handlers, thin callers of the store and the service) · [`error`] (error text
-//! shared by the AWS-facing modules).
+//! listings) · `service` (the launch service: launch, claim and relaunch, stop, and the
+//! concurrency limits' admission and release) · [`create_job`] and [`track`] (the handlers, thin
+//! callers of the store and the service) · [`error`] (error text shared by the AWS-facing modules).
 //!
 //! Dependencies point one way (no module circles): `job` ← `machine` ← `store` ← `service` ←
 //! `create_job`; `launch` ← `launcher` ← `service`; `launch` ← `store`; `track` → `machine`,
-//! `store`. The store knows neither the launcher nor the tracker.
+//! `store`, `service`. The store knows neither the launcher nor the tracker.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;

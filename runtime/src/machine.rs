@@ -5,16 +5,21 @@
 //!
 //! | transition | made by | written by | from | to | the write also requires |
 //! |---|---|---|---|---|---|
-//! | Submit | create-job | Store::put_new | (no record) | SUBMITTED | - |
-//! | ClaimAbandonedLaunch | launch service (a replay) | Store::claim_launch | SUBMITTED | SUBMITTED | this attempt; no task; the launch lease is missing or expired |
+//! | Submit | create-job | Store::put_new | (no record) | SUBMITTED | no limit applies to the job |
+//! | Queue | create-job | Store::put_new | (no record) | QUEUED | a limit applies to the job; queueKey and queueOrder set |
+//! | Admit | launch service (admission) | Store::admit | QUEUED | SUBMITTED | no slot; in the same transaction, every counter of the job's limits below its limit (each counts one more); sets the slot and the launch lease |
+//! | ClaimAbandonedLaunch | launch service (a replay, admission) | Store::claim_launch | SUBMITTED | SUBMITTED | this attempt; no task; the launch lease is missing or expired |
 //! | ClaimFailedLaunch | launch service (a replay) | Store::claim_launch | LAUNCH_FAILED | SUBMITTED | this attempt; no task; launchRetryable |
+//! | Requeue | launch service (a replay of a limited job) | Store::requeue | LAUNCH_FAILED | QUEUED | this attempt; no task; launchRetryable; no slot |
 //! | RecordLaunch | launch service | Store::record_launch | SUBMITTED | STARTING | this attempt; no event applied (no ecsVersion) |
 //! | RecordLaunchFailure | launch service | Store::record_launch_failure | SUBMITTED | LAUNCH_FAILED | this attempt; no event applied (no ecsVersion) |
 //! | RecordCancelledLaunch | launch service | Store::record_cancelled_launch | CANCELLED | unchanged | this attempt; no task, or this task |
+//! | RecordCancelledLaunchFailure | launch service | Store::record_cancelled_launch_failure | CANCELLED | unchanged | this attempt; no task |
 //! | ApplyEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | the event's: STARTING or RUNNING | the record exists; this attempt; no task, or this task; a newer ecsVersion |
 //! | ApplyStoppedEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, SUCCEEDED, FAILED | the event's: SUCCEEDED or FAILED | the record exists; this attempt; no task, or this task; a newer ecsVersion |
 //! | RecordEcsFactsOnCancelled | track | Store::apply_event_to_cancelled | CANCELLED | unchanged | the record exists; this attempt; no task, or this task; a newer ecsVersion |
-//! | Cancel | jobgen cancel | Store::cancel | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | CANCELLED | the record exists |
+//! | Release | track, launch service | Store::release | LAUNCH_FAILED, SUCCEEDED, FAILED, CANCELLED | unchanged | the slot is this attempt's; in the same transaction, every counter of the job's limits above 0 (each counts one less) |
+//! | Cancel | jobgen cancel | Store::cancel | QUEUED, SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | CANCELLED | the record exists |
 //!
 //! (A unit test renders this table from [`TRANSITIONS`] and compares, so the two cannot drift.)
 //!
@@ -28,6 +33,18 @@
 //! - The status is a pure function of the newest ECS event applied (`job::status_for_event`), so
 //!   ApplyEvent and ApplyStoppedEvent end in the same record whatever order events arrive in.
 //!
+//! **Concurrency limits.** A job whose type or project has a limit
+//! (`contract::LaunchTable::limits`) is created QUEUED (Queue) and waits in its queue (the
+//! `byQueue` index) until Admit moves it to SUBMITTED in one transaction with the counters of its
+//! limits, giving it a slot (`slot` = its attempt); from there it launches like any job. Its slot is
+//! given back by Release, in one transaction with the same counters, once its attempt is over
+//! ([`attempt_over`]): its task stopped, or it never got a task and no launcher can still start
+//! one. A counter therefore changes only together with a job's `slot`: it is exactly the number
+//! of job items holding a slot under its limit, which is what makes "never over the limit" and
+//! "no slot leaks" checkable per job. A retryable launch failure of a limited job is not claimed
+//! again directly (that would launch without a slot): a replay puts it back in its queue at its
+//! old place (Requeue).
+//!
 //! **Statuses this version does not know.** Every `from` list names known statuses only and is
 //! rendered as `#status IN (...)`, never as `NOT (#status IN (<terminal>))`. The two differ only for
 //! a status written by a newer version ([`JobStatus::Unknown`] here: after a rollback, or an older
@@ -39,7 +56,7 @@
 //! a new transition is a [`Transition`] variant and a row here, its store write renders its guard
 //! with the same function, and the tests below then check the new rows: every status is reached,
 //! every non-terminal status can still end, nothing leaves a terminal status, and Cancel starts
-//! from every non-terminal status (so a new QUEUED or retry-backoff status must be cancellable).
+//! from every non-terminal status (so QUEUED, and a new retry-backoff status, must be cancellable).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -49,40 +66,57 @@ use crate::job::{Job, JobStatus};
 /// A named write that may change a job record: one row of [`TRANSITIONS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transition {
-    /// create-job records a new job.
+    /// create-job records a new job that no limit applies to.
     Submit,
-    /// A replay takes over a launch whose launcher died before recording a task (its lease expired).
+    /// create-job records a new job that a limit applies to: it waits for a slot.
+    Queue,
+    /// Admission gives a queued job a slot, so it may launch.
+    Admit,
+    /// A replay (or admission) takes over a launch whose launcher died before recording a task (its
+    /// lease expired).
     ClaimAbandonedLaunch,
     /// A replay relaunches a launch that failed retryably.
     ClaimFailedLaunch,
+    /// A replay puts a limited job whose launch failed retryably back in its queue.
+    Requeue,
     /// RunTask started the task.
     RecordLaunch,
     /// RunTask failed after its retries.
     RecordLaunchFailure,
     /// The job was cancelled while its task was launching: the stopped task is recorded on it.
     RecordCancelledLaunch,
+    /// The job was cancelled while its task was launching and RunTask started none: recorded, so
+    /// the record shows the attempt is over.
+    RecordCancelledLaunchFailure,
     /// A task state change before STOPPED.
     ApplyEvent,
     /// A STOPPED task state change: the job's outcome.
     ApplyStoppedEvent,
     /// A task state change of a cancelled job: ECS facts, not status.
     RecordEcsFactsOnCancelled,
+    /// The slot of an attempt that is over is given back.
+    Release,
     /// `jobgen cancel`.
     Cancel,
 }
 
 impl Transition {
     /// Every transition, in table order.
-    pub const ALL: [Transition; 10] = [
+    pub const ALL: [Transition; 15] = [
         Transition::Submit,
+        Transition::Queue,
+        Transition::Admit,
         Transition::ClaimAbandonedLaunch,
         Transition::ClaimFailedLaunch,
+        Transition::Requeue,
         Transition::RecordLaunch,
         Transition::RecordLaunchFailure,
         Transition::RecordCancelledLaunch,
+        Transition::RecordCancelledLaunchFailure,
         Transition::ApplyEvent,
         Transition::ApplyStoppedEvent,
         Transition::RecordEcsFactsOnCancelled,
+        Transition::Release,
         Transition::Cancel,
     ];
 
@@ -143,10 +177,16 @@ pub struct Rule {
     pub requires: &'static str,
 }
 
-use JobStatus::{Cancelled, Failed, LaunchFailed, Running, Starting, Submitted, Succeeded};
+use JobStatus::{Cancelled, Failed, LaunchFailed, Queued, Running, Starting, Submitted, Succeeded};
 
-/// The statuses a job with a live (or possible) task may be in: where events and cancels start.
+/// The statuses a job with a live (or possible) task may be in: where events start.
 const LIVE: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed];
+
+/// Where a cancel starts: a job waiting for a slot, and every status with a live (or possible) task.
+const CANCELLABLE: &[JobStatus] = &[Queued, Submitted, Starting, Running, LaunchFailed];
+
+/// The statuses an attempt may be over in ([`attempt_over`]): where a release starts.
+const OVER: &[JobStatus] = &[LaunchFailed, Succeeded, Failed, Cancelled];
 
 /// What an event of a task that ran the job's attempt applies to, for the job's outcome: the live
 /// statuses, and an earlier outcome the event refines.
@@ -156,18 +196,34 @@ const OUTCOME_FROM: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed,
 const EVENT_REQUIRES: &str = "the record exists; this attempt; no task, or this task; a newer ecsVersion";
 
 /// Every transition of a job record. Indexed by [`Transition`] (rows in declaration order).
-pub const TRANSITIONS: [Rule; 10] = [
+pub const TRANSITIONS: [Rule; 15] = [
     Rule {
         transition: Transition::Submit,
         by: "create-job",
         write: "Store::put_new",
         from: &[],
         to: To::Status(Submitted),
-        requires: "-",
+        requires: "no limit applies to the job",
+    },
+    Rule {
+        transition: Transition::Queue,
+        by: "create-job",
+        write: "Store::put_new",
+        from: &[],
+        to: To::Status(Queued),
+        requires: "a limit applies to the job; queueKey and queueOrder set",
+    },
+    Rule {
+        transition: Transition::Admit,
+        by: "launch service (admission)",
+        write: "Store::admit",
+        from: &[Queued],
+        to: To::Status(Submitted),
+        requires: "no slot; in the same transaction, every counter of the job's limits below its limit (each counts one more); sets the slot and the launch lease",
     },
     Rule {
         transition: Transition::ClaimAbandonedLaunch,
-        by: "launch service (a replay)",
+        by: "launch service (a replay, admission)",
         write: "Store::claim_launch",
         from: &[Submitted],
         to: To::Status(Submitted),
@@ -180,6 +236,14 @@ pub const TRANSITIONS: [Rule; 10] = [
         from: &[LaunchFailed],
         to: To::Status(Submitted),
         requires: "this attempt; no task; launchRetryable",
+    },
+    Rule {
+        transition: Transition::Requeue,
+        by: "launch service (a replay of a limited job)",
+        write: "Store::requeue",
+        from: &[LaunchFailed],
+        to: To::Status(Queued),
+        requires: "this attempt; no task; launchRetryable; no slot",
     },
     Rule {
         transition: Transition::RecordLaunch,
@@ -206,6 +270,14 @@ pub const TRANSITIONS: [Rule; 10] = [
         requires: "this attempt; no task, or this task",
     },
     Rule {
+        transition: Transition::RecordCancelledLaunchFailure,
+        by: "launch service",
+        write: "Store::record_cancelled_launch_failure",
+        from: &[Cancelled],
+        to: To::Unchanged,
+        requires: "this attempt; no task",
+    },
+    Rule {
         transition: Transition::ApplyEvent,
         by: "track",
         write: "Store::apply_event",
@@ -230,14 +302,59 @@ pub const TRANSITIONS: [Rule; 10] = [
         requires: EVENT_REQUIRES,
     },
     Rule {
+        transition: Transition::Release,
+        by: "track, launch service",
+        write: "Store::release",
+        from: OVER,
+        to: To::Unchanged,
+        requires: "the slot is this attempt's; in the same transaction, every counter of the job's limits above 0 (each counts one less)",
+    },
+    Rule {
         transition: Transition::Cancel,
         by: "jobgen cancel",
         write: "Store::cancel",
-        from: LIVE,
+        from: CANCELLABLE,
         to: To::Status(Cancelled),
         requires: "the record exists",
     },
 ];
+
+/// ECS `lastStatus` of a task that has stopped.
+const ECS_STOPPED: &str = "STOPPED";
+
+/// Whether the job's current attempt is over, judged on a record it read at `now_ms`: the one rule
+/// every caller uses to decide that the attempt's slot may be released (Release).
+///
+/// Over when its task is known to have stopped (the tracker applied a STOPPED event of this
+/// attempt: the job is SUCCEEDED, FAILED or CANCELLED), or when it never got a task and none can
+/// still start: RunTask failed (LAUNCH_FAILED: an event of a task RunTask did start would have
+/// moved the job on), or the job was cancelled with no task on the record and no launch lease
+/// left (its launcher recorded that RunTask started nothing, or died before RunTask and its lease
+/// ran out; a cancelled job is never claimed again). NOT when a task may still run: a RUNNING job
+/// that was cancelled keeps its slot until its STOPPED event arrives, and a cancelled job whose
+/// launcher still holds the lease may yet start a task (it then stops it, and the task's STOPPED
+/// event ends the attempt).
+///
+/// An attempt that is over stays over (STOPPED is final; a cancelled job is never launched again;
+/// Requeue needs the slot released first), so a release decided on a record read earlier is
+/// still right when it is written.
+pub fn attempt_over(job: &Job, now_ms: i64) -> bool {
+    match job.status {
+        // The outcome of a STOPPED event of this attempt; or RunTask started nothing.
+        JobStatus::Succeeded | JobStatus::Failed | JobStatus::LaunchFailed => true,
+        JobStatus::Cancelled => {
+            job.attempt.ecs_last_status.as_deref() == Some(ECS_STOPPED)
+                || (job.attempt.task_arn.is_none() && job.lease_until.is_none_or(|lease| lease < now_ms))
+        }
+        // Queued (no attempt yet), launching or running, or a status this version does not know.
+        _ => false,
+    }
+}
+
+/// Whether `job` holds a slot that its attempt no longer needs: the test before a [`Transition::Release`].
+pub fn holds_spent_slot(job: &Job, now_ms: i64) -> bool {
+    job.slot.is_some() && attempt_over(job, now_ms)
+}
 
 /// Which claim a replay may make of `job` at `now_ms`, judged on a record it read: the same test
 /// as the claim's condition, so a replay skips a write that would fail. `None`: nothing to claim
@@ -353,10 +470,16 @@ mod tests {
             let unique: BTreeSet<&str> = r.from.iter().map(|s| s.as_str()).collect();
             assert_eq!(unique.len(), r.from.len(), "{:?} lists a status twice", r.transition);
         }
-        // Exactly one transition creates the record, and it creates it SUBMITTED.
-        let creating: Vec<&Rule> = TRANSITIONS.iter().filter(|r| r.from.is_empty()).collect();
-        assert_eq!(creating.len(), 1);
-        assert_eq!((creating[0].transition, creating[0].to), (Transition::Submit, To::Status(JobStatus::Submitted)));
+        // Two transitions create the record: SUBMITTED when no limit applies, else QUEUED.
+        let creating: Vec<(Transition, To)> =
+            TRANSITIONS.iter().filter(|r| r.from.is_empty()).map(|r| (r.transition, r.to)).collect();
+        assert_eq!(
+            creating,
+            [
+                (Transition::Submit, To::Status(JobStatus::Submitted)),
+                (Transition::Queue, To::Status(JobStatus::Queued))
+            ]
+        );
     }
 
     #[test]
@@ -438,6 +561,64 @@ mod tests {
         }
     }
 
+    #[test]
+    fn only_admission_leaves_the_queue_and_only_a_release_follows_an_attempt() {
+        // QUEUED is left by Admit (to SUBMITTED: a slot) or Cancel, nothing else: no path launches
+        // a queued job without a slot.
+        let leaving: BTreeSet<String> = TRANSITIONS
+            .iter()
+            .filter(|r| r.from.contains(&JobStatus::Queued))
+            .map(|r| format!("{:?}", r.transition))
+            .collect();
+        assert_eq!(leaving, BTreeSet::from(["Admit".to_string(), "Cancel".to_string()]));
+        // Requeue is the only way back into a queue, and from a failed launch only.
+        let entering: Vec<Transition> = TRANSITIONS
+            .iter()
+            .filter(|r| !r.from.is_empty() && r.to.targets().contains(&JobStatus::Queued))
+            .map(|r| r.transition)
+            .collect();
+        assert_eq!(entering, [Transition::Requeue]);
+        assert_eq!(Transition::Release.rule().to, To::Unchanged, "a release never changes the status");
+    }
+
+    #[test]
+    fn attempt_over_is_the_rule_of_a_release() {
+        let now = 1_000;
+        let stopped = |status| {
+            let mut j = job(status, Some("t"), None, None);
+            j.attempt.ecs_last_status = Some("STOPPED".into());
+            j
+        };
+        // The task stopped: over, whatever the outcome.
+        for s in [Succeeded, Failed, Cancelled] {
+            assert!(attempt_over(&stopped(s), now), "{s:?}");
+        }
+        // RunTask started nothing.
+        assert!(attempt_over(&job(LaunchFailed, None, None, Some(true)), now));
+        assert!(attempt_over(&job(LaunchFailed, None, None, Some(false)), now));
+        // Cancelled before any task: over once no launcher can still start one.
+        assert!(attempt_over(&job(Cancelled, None, None, None), now), "no lease: nobody launches it");
+        assert!(attempt_over(&job(Cancelled, None, Some(999), None), now), "the launcher's lease ran out");
+        assert!(!attempt_over(&job(Cancelled, None, Some(1_000), None), now), "a launcher may still start a task");
+        // A task that may still run keeps its slot, cancelled or not.
+        assert!(!attempt_over(&job(Cancelled, Some("t"), None, None), now), "cancelled while RUNNING");
+        for s in [Queued, Submitted, Starting, Running, JobStatus::Unknown] {
+            assert!(!attempt_over(&job(s, Some("t"), None, None), now), "{s:?}");
+            assert!(!attempt_over(&job(s, None, None, None), now), "{s:?}");
+        }
+        // Every status an attempt can be over in is one Release starts from, and no other.
+        for s in JobStatus::ALL {
+            let over = [job(s, None, None, None), stopped(s), job(s, None, Some(0), None)]
+                .iter()
+                .any(|j| attempt_over(j, now));
+            assert_eq!(over, Transition::Release.may_start_from(s), "{s:?}");
+        }
+        let mut held = job(LaunchFailed, None, None, Some(true));
+        assert!(!holds_spent_slot(&held, now), "no slot, nothing to release");
+        held.slot = Some(1);
+        assert!(holds_spent_slot(&held, now));
+    }
+
     fn job(status: JobStatus, task: Option<&str>, lease: Option<i64>, retryable: Option<bool>) -> Job {
         let mut job =
             Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, Utc::now(), 0);
@@ -462,7 +643,7 @@ mod tests {
         assert_eq!(claimable(&job(LaunchFailed, None, None, Some(true)), now), Some(Transition::ClaimFailedLaunch));
         assert_eq!(claimable(&job(LaunchFailed, None, None, Some(false)), now), None);
         assert_eq!(claimable(&job(LaunchFailed, None, None, None), now), None);
-        for s in [Starting, Running, Succeeded, Failed, Cancelled, JobStatus::Unknown] {
+        for s in [Queued, Starting, Running, Succeeded, Failed, Cancelled, JobStatus::Unknown] {
             assert_eq!(claimable(&job(s, None, None, Some(true)), now), None, "{s:?}");
         }
     }

@@ -1,9 +1,14 @@
 //! The jobs table in DynamoDB: every read and every conditional write the handlers (and the
-//! operator commands) make. Each write is one request whose condition enforces one row (or two) of
-//! the state machine's table ([`crate::machine::TRANSITIONS`]): its status guard is rendered from
-//! the row's `from` list, beside the write's own conditions (attempt, task, ECS version, lease).
-//! So concurrent handlers and duplicated or reordered events need no locks and no
-//! read-before-write.
+//! operator commands) make. Each write is one request — one conditional request, or for the two
+//! writes that must change a job and its concurrency counters together (Admit, Release) one
+//! `TransactWriteItems` — whose condition enforces one row (or two) of the state machine's table
+//! ([`crate::machine::TRANSITIONS`]): its status guard is rendered from the row's `from` list,
+//! beside the write's own conditions (attempt, task, ECS version, lease, slot). So concurrent
+//! handlers and duplicated or reordered events need no locks and no read-before-write.
+//!
+//! The counters of the concurrency limits are items of the same table
+//! ([`contract::limit_item_key`]); they change only in a transaction with a job's `slot`, so each
+//! is the number of job items holding a slot under its limit.
 //!
 //! Attribute names come from [`crate::contract`]; records are converted through the [`Job`] serde
 //! form, so the table holds exactly the JSON the operator commands print.
@@ -13,15 +18,22 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update as TxUpdate,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::contract::{self, attr};
+use crate::contract::{self, Limit, attr};
 use crate::error::error_chain;
 use crate::job::{Job, JobStatus, format_ts};
 use crate::launch::{LaunchFailure, Launched};
 use crate::machine::{EventUpdate, To, Transition};
+
+/// TransactWriteItems calls made for one release when another transaction holds one of its items
+/// (DynamoDB cancels with `TransactionConflict`), before the conflict is returned as a retryable
+/// error.
+const RELEASE_CONFLICT_TRIES: u32 = 4;
 
 /// A failed table operation.
 #[derive(Debug, thiserror::Error)]
@@ -191,11 +203,12 @@ impl Expr {
     }
 }
 
-/// SET and REMOVE clauses of an update expression.
+/// SET, REMOVE and ADD clauses of an update expression.
 #[derive(Default)]
 struct Update {
     set: Vec<String>,
     remove: Vec<String>,
+    add: Vec<String>,
 }
 
 impl Update {
@@ -207,6 +220,11 @@ impl Update {
     fn remove(&mut self, e: &mut Expr, attribute: &str) {
         let n = e.name(attribute);
         self.remove.push(n);
+    }
+
+    fn add(&mut self, e: &mut Expr, attribute: &str, by: i64) {
+        let (n, v) = (e.name(attribute), e.n(by));
+        self.add.push(format!("{n} {v}"));
     }
 
     fn expression(&self) -> String {
@@ -221,6 +239,13 @@ impl Update {
             }
             text.push_str("REMOVE ");
             text.push_str(&self.remove.join(", "));
+        }
+        if !self.add.is_empty() {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str("ADD ");
+            text.push_str(&self.add.join(", "));
         }
         text
     }
@@ -251,6 +276,82 @@ pub enum ApplyOutcome {
     /// The condition failed: a duplicate, a stale event, an event for another attempt or task, a
     /// terminal record, or no such job. The existing record when there is one.
     Ignored(Option<Box<Job>>),
+}
+
+/// The result of [`Store::admit`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdmitOutcome {
+    /// The job holds a slot and its launch lease: the record as the admission wrote it.
+    Admitted(Box<Job>),
+    /// The job is no longer QUEUED (another admission or a cancel came first): the record DynamoDB
+    /// returned, `None` when there is no record.
+    NotQueued(Option<Box<Job>>),
+    /// These counters (their item keys) are at their limit; nothing was written.
+    Full(Vec<String>),
+    /// Another transaction was changing one of the items: nothing was written; trying again may pass.
+    Conflict,
+}
+
+/// The result of [`Store::release`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The slot was given back. `drifted`: counters that were already 0 (so not decremented: a
+    /// floor never goes negative), each logged as drift.
+    Released {
+        /// The counters (item keys) found at 0.
+        drifted: Vec<String>,
+    },
+    /// The job holds no slot of this attempt (it was released before, by a duplicate event or a
+    /// concurrent caller, or never taken): nothing was written.
+    NotHeld,
+}
+
+/// One job waiting in a queue (or admitted and not launched yet), as the queue index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// The job.
+    pub job_id: String,
+    /// Its place ([`contract::queue_order`]).
+    pub order: String,
+}
+
+/// One page of a queue, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePage {
+    /// The entries.
+    pub entries: Vec<QueueEntry>,
+    /// Pass to the next call to continue; `None` at the end.
+    pub next: Option<String>,
+}
+
+/// What [`Store::recount`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recount {
+    /// The counter before (`None`: no counter item).
+    pub before: Option<i64>,
+    /// Job items holding a slot under the limit, as the scan counted them.
+    pub holders: i64,
+    /// Whether the counter was set to `holders`.
+    pub repaired: bool,
+}
+
+/// One reason of a cancelled transaction, in the order of its items.
+#[derive(Debug, Clone, PartialEq)]
+struct Cancellation {
+    /// `None` (this item passed), `ConditionalCheckFailed`, `TransactionConflict`, ...
+    code: String,
+    /// The item as it was, when its condition failed and it asked for it.
+    item: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Cancellation {
+    fn failed(&self) -> bool {
+        self.code == "ConditionalCheckFailed"
+    }
+
+    fn conflict(&self) -> bool {
+        self.code == "TransactionConflict"
+    }
 }
 
 /// Which jobs to list.
@@ -309,7 +410,13 @@ impl Store {
     /// one PutItem passes; every other caller gets [`PutOutcome::Exists`] and replays. Every other
     /// write requires the record to exist, so none can run before this one; late (after a TTL
     /// deleted the record) it records a new job.
+    ///
+    /// A job is written SUBMITTED ([`Transition::Submit`]) or, when a limit applies to it, QUEUED
+    /// with its queue key and order ([`Transition::Queue`]; see [`Job::queued`]); both create the
+    /// record under the same condition. A queued job holds no slot and no lease: nothing launches
+    /// it until [`Store::admit`] gives it a slot.
     pub async fn put_new(&self, job: &Job) -> Result<PutOutcome, StoreError> {
+        check_new_record(job)?;
         let (e, condition) = submit_condition();
         let (names, values) = e.values();
         let result = self
@@ -429,6 +536,8 @@ impl Store {
     /// Records a successful RunTask: [`Transition::RecordLaunch`], SUBMITTED → STARTING with the
     /// task ARN (1 UpdateItem). When the condition fails DynamoDB returns the record
     /// (`Ok(Err(existing))`, no extra read), so the caller tells the cases apart by its status.
+    /// An admitted job leaves its queue here (the queue attributes are removed; for an unlimited
+    /// job there are none): from now on its task's events, not admission, move it.
     ///
     /// Twice (a slow launcher and the replay that claimed its expired lease start the same task,
     /// thanks to the clientToken): the second fails on STARTING and keeps the first. Late, after
@@ -456,7 +565,8 @@ impl Store {
     ///
     /// Twice: the condition accepts the same task again and rewrites the same facts. Late, after
     /// the tracker recorded the task's events on the cancelled record: the task ARN is the same, so
-    /// it passes and sets only the launch facts, which the tracker does not write. Against a
+    /// it passes and sets only the launch facts, which the tracker does not write. It removes the
+    /// launch lease (the launch is over), which [`crate::machine::attempt_over`] reads. Against a
     /// record naming another task (a later attempt): it fails and changes nothing. It requires
     /// CANCELLED, so it runs after the cancel by definition, and no other write leaves CANCELLED.
     pub async fn record_cancelled_launch(
@@ -470,7 +580,9 @@ impl Store {
     }
 
     /// Records a failed launch: [`Transition::RecordLaunchFailure`], SUBMITTED → LAUNCH_FAILED
-    /// with the reason (1 UpdateItem). `Ok(Err(existing))` when the condition failed.
+    /// with the reason (1 UpdateItem). `Ok(Err(existing))` when the condition failed. The queue
+    /// attributes go (an admitted job's launch is over); its slot is released next, by the
+    /// service ([`Store::release`]).
     ///
     /// Twice: the second fails on LAUNCH_FAILED and keeps the first. Late, after events of this
     /// attempt (RunTask did start a task although the call failed, e.g. a timeout after ECS
@@ -504,6 +616,11 @@ impl Store {
     /// first, and the cancel still passes unless the event was the outcome. Against a claim: the
     /// event records the task, so no claim passes afterwards. An event of another attempt or task
     /// fails the condition.
+    ///
+    /// The write removes the launch lease and the queue attributes (an event proves the launch
+    /// happened). It never touches the slot: a STOPPED event's release is the next, separate
+    /// transaction ([`Store::release`]), so a crash between the two leaves a record that shows the
+    /// attempt over with its slot held, which the event's redelivery finds and releases.
     pub async fn apply_event(&self, update: &EventUpdate) -> Result<ApplyOutcome, StoreError> {
         self.write_event(update, update.transition()).await
     }
@@ -529,18 +646,26 @@ impl Store {
     }
 
     /// Cancels a job that has not finished: [`Transition::Cancel`], status CANCELLED,
-    /// `cancelledAt`, the TTL when given, and the lease released so no replay launches it (1
-    /// UpdateItem). Returns the cancelled record — the caller stops its task, if it has one, with
-    /// StopTask — or `Err(existing)` when the job is already terminal, or in a status this version
-    /// does not know (`Err(None)`: no such job). Later events of the task update its ECS facts but
-    /// never its status.
+    /// `cancelledAt`, the TTL when given, and the queue attributes removed, so a QUEUED job leaves
+    /// its queue in the same write (1 UpdateItem). Returns the cancelled record — the caller stops
+    /// its task, if it has one, with StopTask — or `Err(existing)` when the job is already
+    /// terminal, or in a status this version does not know (`Err(None)`: no such job). Later events
+    /// of the task update its ECS facts but never its status.
+    ///
+    /// A cancelled QUEUED job held no slot, needs no StopTask, and is never admitted (Admit needs
+    /// QUEUED). A job holding a slot keeps it until its attempt is over
+    /// ([`crate::machine::attempt_over`]); the launch lease is kept for that reason: a cancelled job
+    /// is never claimed (no claim starts from CANCELLED), but while the lease runs its launcher may
+    /// still start a task, so the attempt is over only once the lease has expired or the launcher
+    /// recorded what RunTask did.
     ///
     /// Twice: the second fails on CANCELLED and returns the cancelled record. Late (the job
     /// finished first): it fails and the outcome stands. Against a launch in flight (no task on
     /// the record yet, so the caller stops none): the launcher's [`Store::record_launch`] then
     /// fails on CANCELLED and the launcher stops the task it started. Against events: an event
     /// first, and this still passes unless it was the outcome; this first, and later events record
-    /// ECS facts only.
+    /// ECS facts only. Against Admit: this first, and the admission fails on CANCELLED; the
+    /// admission first, and this cancels a SUBMITTED job whose launcher then finds it CANCELLED.
     pub async fn cancel(
         &self,
         job_id: &str,
@@ -548,6 +673,356 @@ impl Store {
         expires_at: Option<i64>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
         self.update(job_id, cancel_write(now, expires_at)).await
+    }
+
+    /// Gives a QUEUED job a slot: [`Transition::Admit`], ONE `TransactWriteItems` of the job's
+    /// update (QUEUED → SUBMITTED, `slot` = its attempt, the launch lease `lease_until_ms`;
+    /// condition: this attempt, QUEUED, no slot) and, for every limit of the job, its counter's
+    /// update (`ADD running 1`; condition: no counter yet, or `running` below the limit). The queue
+    /// attributes stay until the launch is recorded, so admission finds the job again if its
+    /// launcher dies before RunTask (its lease then expires and a claim takes it over).
+    ///
+    /// DynamoDB cancels the whole transaction when any condition fails, and says which
+    /// (CancellationReasons, in item order): the job's → [`AdmitOutcome::NotQueued`] with the
+    /// record it returned (someone admitted or cancelled it first: skip it); a counter's →
+    /// [`AdmitOutcome::Full`] (nothing was written, so no slot was taken); another transaction on
+    /// one of the items → [`AdmitOutcome::Conflict`].
+    ///
+    /// Twice, or concurrently with another admission of the same job: the first passes, the
+    /// second finds the job SUBMITTED and writes nothing, so a job takes one slot and one counter
+    /// increment per limit, once. Concurrently with admissions of other jobs under the same
+    /// counter: each transaction checks and increments the counter atomically, so at most `max`
+    /// pass; the rest are Full. Late (the job was cancelled): NotQueued. A retry by the SDK of a
+    /// transaction that did commit finds the job SUBMITTED with this caller's own lease; the
+    /// service recognises its own admission by it ([`Job::lease_until`]). Against Release: a
+    /// release needs a slot, which only this write sets, and Requeue needs none.
+    pub async fn admit(
+        &self,
+        job: &Job,
+        limits: &[Limit],
+        lease_until_ms: i64,
+        now: DateTime<Utc>,
+    ) -> Result<AdmitOutcome, StoreError> {
+        let items = admit_items(job, limits, lease_until_ms, now);
+        match self.transact("TransactWriteItems (admit)", items).await? {
+            Ok(()) => {
+                let mut admitted = job.clone();
+                admitted.status = JobStatus::Submitted;
+                admitted.slot = Some(job.attempt.number);
+                admitted.lease_until = Some(lease_until_ms);
+                admitted.updated_at = now;
+                Ok(AdmitOutcome::Admitted(Box::new(admitted)))
+            }
+            Err(reasons) => admit_refusal(limits, &reasons),
+        }
+    }
+
+    /// Gives back the slot of an attempt that is over ([`crate::machine::attempt_over`]):
+    /// [`Transition::Release`], ONE `TransactWriteItems` of the job's update (REMOVE `slot`;
+    /// condition: `slot` = `slot`, a status a release starts from) and, for every limit of the job,
+    /// its counter's update (`ADD running -1`; condition: `running > 0`, the floor).
+    ///
+    /// Idempotent per job, not per event: the job's `slot` attribute is the proof of the slot, so
+    /// a duplicate or late event, a retried delivery, or two track invocations releasing the same
+    /// job concurrently all find it gone after the first: the job's condition fails, the
+    /// transaction is cancelled whole, and no counter moves ([`ReleaseOutcome::NotHeld`]). A
+    /// counter is never decremented without the job's slot going in the same transaction, which is
+    /// what rules out a double release.
+    ///
+    /// Drift: when only counter floors fail (a counter is already 0 though a job holds a slot under
+    /// it: the counter was edited, or recounted while a job held a slot), the release is made again
+    /// without those counters — the job's slot and the counters still above 0, or the job alone —
+    /// and the drift is logged: a floor never goes negative, and a job's slot is always
+    /// releasable. A conflicting transaction on one of the items is retried a few times, then
+    /// returned as a retryable error (the caller's retry, e.g. the event's redelivery, repeats the
+    /// release). Against Admit: admission needs QUEUED and no slot, so it never touches a job
+    /// being released.
+    pub async fn release(&self, job_id: &str, slot: u32, limits: &[Limit]) -> Result<ReleaseOutcome, StoreError> {
+        let mut counters: Vec<&Limit> = limits.iter().collect();
+        let mut drifted: Vec<String> = Vec::new();
+        let mut conflicts = 0;
+        loop {
+            let items = release_items(job_id, slot, &counters);
+            let reasons = match self.transact("TransactWriteItems (release)", items).await? {
+                Ok(()) => {
+                    for counter in &drifted {
+                        tracing::warn!(
+                            job_id,
+                            counter = %counter,
+                            "counter drift: the counter was already 0 while this job held a slot; \
+                             the job's slot was released and the counter left at 0"
+                        );
+                    }
+                    return Ok(ReleaseOutcome::Released { drifted });
+                }
+                Err(reasons) => reasons,
+            };
+            match release_refusal(&counters, &reasons) {
+                ReleaseRefusal::NotHeld => return Ok(ReleaseOutcome::NotHeld),
+                ReleaseRefusal::Floors(floors) => {
+                    counters.retain(|l| !floors.contains(&l.counter));
+                    drifted.extend(floors);
+                }
+                ReleaseRefusal::Conflict if conflicts + 1 < RELEASE_CONFLICT_TRIES => {
+                    conflicts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(conflicts))).await;
+                }
+                ReleaseRefusal::Conflict | ReleaseRefusal::Other => {
+                    return Err(cancelled_error("TransactWriteItems (release)", &reasons));
+                }
+            }
+        }
+    }
+
+    /// Puts a limited job whose launch failed retryably back in its queue, at its old place:
+    /// [`Transition::Requeue`], LAUNCH_FAILED → QUEUED with `queueKey`/`queueOrder`, the failure
+    /// cleared (1 UpdateItem). A replay does this instead of ClaimFailedLaunch, which would launch
+    /// the job without a slot. `Ok(Err(existing))` when the condition failed.
+    ///
+    /// The condition requires no slot, so the slot of the failed attempt is released first: a
+    /// requeued job never holds a slot. Twice, or concurrently with another replay: the first
+    /// passes, the second fails on QUEUED. Late (a task did start and its events moved the job on,
+    /// or it was cancelled): the condition fails. Against ClaimFailedLaunch (an older version's
+    /// replay): whichever writes first wins; the other fails on the status.
+    pub async fn requeue(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        queue_key: &str,
+        queue_order: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        self.update(job_id, requeue_write(attempt, queue_key, queue_order, now)).await
+    }
+
+    /// Records on a cancelled job that the launch of its attempt started no task (RunTask failed
+    /// after the job was cancelled): [`Transition::RecordCancelledLaunchFailure`], the failure and
+    /// the lease removed (1 UpdateItem), so the record itself shows the attempt is over
+    /// ([`crate::machine::attempt_over`]) and its slot can be released. `Ok(Err(existing))` when
+    /// the condition failed (a task is known after all: its STOPPED event ends the attempt).
+    ///
+    /// Twice: rewrites the same facts. Late or against events: an event records the task, and
+    /// the condition requires none. No other write passes on a CANCELLED job without a task but
+    /// [`Store::record_cancelled_launch`] of the same attempt, which names a task: one of the two
+    /// launch outcomes is true, and only one launcher holds the lease.
+    pub async fn record_cancelled_launch_failure(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        failure: &LaunchFailure,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        self.update(job_id, record_cancelled_launch_failure_write(attempt, failure, now)).await
+    }
+
+    /// One page of queue `queue_key` (index [`contract::INDEX_BY_QUEUE`]), oldest first, at most
+    /// `limit` entries (1 Query). The index is eventually consistent: an entry may lag its job by a
+    /// moment (a job just queued may be missing; one just launched may still show), so callers
+    /// decide on the job item, never on the entry.
+    pub async fn queue_page(&self, queue_key: &str, limit: i32, page: Option<&str>) -> Result<QueuePage, StoreError> {
+        let mut e = Expr::default();
+        let condition = format!("{} = {}", e.name(contract::QUEUE_KEY_ATTR), e.s(queue_key));
+        let start = page.map(decode_page).transpose()?;
+        let (names, values) = e.values();
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(contract::INDEX_BY_QUEUE)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
+            .scan_index_forward(true)
+            .limit(limit.max(1))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("Query", &e))?;
+        let text = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        let entries = output
+            .items()
+            .iter()
+            .map(|item| QueueEntry {
+                job_id: text(item, contract::KEY_ATTR),
+                order: text(item, contract::QUEUE_ORDER_ATTR),
+            })
+            .filter(|entry| !entry.job_id.is_empty())
+            .collect();
+        Ok(QueuePage { entries, next: output.last_evaluated_key().map(encode_page) })
+    }
+
+    /// The value of counter `counter` (an item key from [`contract::limit_item_key`]): `None` when
+    /// the counter item does not exist (no job was ever admitted under it). 1 GetItem, strongly
+    /// consistent.
+    pub async fn counter(&self, counter: &str) -> Result<Option<i64>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(counter)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", &e))?;
+        Ok(output.item().and_then(|item| item.get(attr::RUNNING)).and_then(|v| v.as_n().ok()?.parse().ok()))
+    }
+
+    /// How many job items hold a slot, of `job_type` or (`None`) of every type: a Scan of the
+    /// whole table with a filter on `slot` (and `jobType`), paged to the end, counting only.
+    /// Expensive (it reads every item), and for the reconciler alone: no index lists slot holders.
+    pub async fn count_slots(&self, job_type: Option<&str>) -> Result<i64, StoreError> {
+        let mut count = 0;
+        self.scan_slot_holders(job_type, Select::Count, |output| {
+            count += i64::from(output.count());
+            Ok(())
+        })
+        .await?;
+        Ok(count)
+    }
+
+    /// The job items holding a slot, of `job_type` or of every type: the same Scan as
+    /// [`Store::count_slots`], returning the records. For the reconciler: a slot holder whose
+    /// attempt is over but that no queue lists any more (a LAUNCH_FAILED job whose release was
+    /// lost to a crash, a cancelled job whose launcher died) is found only this way, and released
+    /// with the launch service's `release_spent`.
+    pub async fn slot_holders(&self, job_type: Option<&str>) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        self.scan_slot_holders(job_type, Select::AllAttributes, |output| {
+            for item in output.items() {
+                jobs.push(job_from_item(item)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(jobs)
+    }
+
+    async fn scan_slot_holders(
+        &self,
+        job_type: Option<&str>,
+        select: Select,
+        mut page: impl FnMut(&aws_sdk_dynamodb::operation::scan::ScanOutput) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        let mut filter = format!("attribute_exists({})", e.name(attr::SLOT));
+        if let Some(job_type) = job_type {
+            filter.push_str(&format!(" AND {} = {}", e.name(contract::JOB_TYPE_ATTR), e.s(job_type)));
+        }
+        let (names, values) = e.values();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(&filter)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(values.clone())
+                .select(select.clone())
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Scan", &e))?;
+            page(&output)?;
+            match output.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Recomputes a counter from the job items holding a slot under it (for the reconciler): reads
+    /// the counter (1 GetItem), counts the holders ([`Store::count_slots`]: the type's for a type
+    /// counter, every type's for the project's), and sets the counter to that count with 1
+    /// UpdateItem conditioned on the counter still having the value read first.
+    ///
+    /// Concurrently with admissions and releases: a scan is not a snapshot, so the count can be off
+    /// by the slots taken or given back while it ran; the condition refuses the repair when the
+    /// counter moved meanwhile, but an admission and a release that cancel out are not seen. The
+    /// reconciler should therefore repair only when two recounts agree, or when the queue is
+    /// quiet; between repairs the counters stay exact by construction (see the module doc).
+    pub async fn recount(&self, limit: &Limit) -> Result<Recount, StoreError> {
+        let job_type =
+            limit.counter.strip_prefix("limit#").filter(|scope| *scope != contract::PROJECT_QUEUE).map(str::to_string);
+        let before = self.counter(&limit.counter).await?;
+        let holders = self.count_slots(job_type.as_deref()).await?;
+        if before == Some(holders) {
+            return Ok(Recount { before, holders, repaired: false });
+        }
+        let mut e = Expr::default();
+        let mut u = Update::default();
+        u.set(&mut e, attr::RUNNING, AttributeValue::N(holders.to_string()));
+        let running = e.name(attr::RUNNING);
+        let condition = match before {
+            Some(value) => format!("{running} = {}", e.n(value)),
+            None => format!("attribute_not_exists({running})"),
+        };
+        let (names, values) = e.values();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&limit.counter)))
+            .update_expression(u.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::warn!(counter = %limit.counter, ?before, holders, "counter recounted and repaired");
+                Ok(Recount { before, holders, repaired: true })
+            }
+            Err(err) if is_conditional_failure(&err) => Ok(Recount { before, holders, repaired: false }),
+            Err(err) => Err(dynamo_error("UpdateItem (recount)", &err)),
+        }
+    }
+
+    /// Sends one TransactWriteItems of `items`; `Ok(Err(reasons))` when DynamoDB cancelled it, with
+    /// one reason per item, in item order.
+    async fn transact(
+        &self,
+        operation: &'static str,
+        items: Vec<TxItem>,
+    ) -> Result<Result<(), Vec<Cancellation>>, StoreError> {
+        let mut transact = Vec::with_capacity(items.len());
+        for TxItem { key, write, return_old } in items {
+            let Write { e, update, condition, .. } = write;
+            let (names, values) = e.values();
+            let update = TxUpdate::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(&key)))
+                .update_expression(update.expression())
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .set_return_values_on_condition_check_failure(
+                    return_old.then_some(ReturnValuesOnConditionCheckFailure::AllOld),
+                )
+                .build()
+                .map_err(|e| StoreError::Dynamo { operation, code: None, message: e.to_string(), retryable: false })?;
+            transact.push(TransactWriteItem::builder().update(update).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(transact)).send().await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+                    let reasons = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| Cancellation { code: r.code().unwrap_or("None").to_string(), item: r.item().cloned() })
+                        .collect();
+                    return Ok(Err(reasons));
+                }
+                Err(dynamo_error(operation, &err))
+            }
+        }
     }
 
     /// Lists jobs by status or type, newest first, created at or after `since` (1 Query per page).
@@ -624,6 +1099,20 @@ fn set_status(e: &mut Expr, u: &mut Update, transition: Transition) {
     }
 }
 
+/// A new record is SUBMITTED without queue attributes (Submit) or QUEUED with both (Queue), and
+/// holds no slot: anything else is refused before it is sent.
+fn check_new_record(job: &Job) -> Result<(), StoreError> {
+    let transition = if job.status == JobStatus::Queued { Transition::Queue } else { Transition::Submit };
+    let shaped = match transition {
+        Transition::Queue => job.queue_key.is_some() && job.queue_order.is_some(),
+        _ => job.queue_key.is_none() && job.queue_order.is_none(),
+    };
+    if transition.rule().to != To::Status(job.status) || !shaped || job.slot.is_some() {
+        return Err(StoreError::NotAllowed { transition, status: job.status });
+    }
+    Ok(())
+}
+
 fn submit_condition() -> (Expr, String) {
     let mut e = Expr::default();
     let condition = from_guard(&mut e, Transition::Submit);
@@ -655,6 +1144,205 @@ fn claim_launch_write(attempt: u32, now: DateTime<Utc>, lease_until_ms: i64) -> 
     Write { operation: "UpdateItem (claim launch)", e, update: u, condition }
 }
 
+fn admit_write(attempt: u32, lease_until_ms: i64, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::Admit);
+    u.set(&mut e, attr::SLOT, AttributeValue::N(attempt.to_string()));
+    u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(lease_until_ms.to_string()));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    let condition = format!(
+        "{} = {} AND {} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::Admit),
+        e.name(attr::SLOT),
+    );
+    Write { operation: "TransactWriteItems (admit)", e, update: u, condition }
+}
+
+/// A counter's part of an admission: one more slot, unless it is at its limit.
+fn counter_acquire_write(limit: &Limit) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    u.add(&mut e, attr::RUNNING, 1);
+    let running = e.name(attr::RUNNING);
+    let condition = format!("attribute_not_exists({running}) OR {running} < {}", e.n(limit.max));
+    Write { operation: "TransactWriteItems (admit)", e, update: u, condition }
+}
+
+fn release_write(slot: u32) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::Release);
+    u.remove(&mut e, attr::SLOT);
+    let condition = format!("{} = {} AND {}", e.name(attr::SLOT), e.n(slot), from_guard(&mut e, Transition::Release));
+    Write { operation: "TransactWriteItems (release)", e, update: u, condition }
+}
+
+/// A counter's part of a release: one slot less, never below 0.
+fn counter_release_write() -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    u.add(&mut e, attr::RUNNING, -1);
+    let condition = format!("{} > {}", e.name(attr::RUNNING), e.n(0));
+    Write { operation: "TransactWriteItems (release)", e, update: u, condition }
+}
+
+fn requeue_write(attempt: u32, queue_key: &str, queue_order: &str, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::Requeue);
+    u.set(&mut e, contract::QUEUE_KEY_ATTR, s(queue_key));
+    u.set(&mut e, contract::QUEUE_ORDER_ATTR, s(queue_order));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    for a in
+        [attr::LEASE_UNTIL, attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES]
+    {
+        u.remove(&mut e, a);
+    }
+    let condition = format!(
+        "{} = {} AND attribute_not_exists({}) AND {} AND {} = {} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        e.name(attr::TASK_ARN),
+        from_guard(&mut e, Transition::Requeue),
+        e.name(attr::LAUNCH_RETRYABLE),
+        e.value(AttributeValue::Bool(true)),
+        e.name(attr::SLOT),
+    );
+    Write { operation: "UpdateItem (requeue)", e, update: u, condition }
+}
+
+fn record_cancelled_launch_failure_write(attempt: u32, failure: &LaunchFailure, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::RecordCancelledLaunchFailure);
+    launch_failure_fields(&mut e, &mut u, failure);
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    u.remove(&mut e, attr::LEASE_UNTIL);
+    let condition = format!(
+        "{} = {} AND {} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::RecordCancelledLaunchFailure),
+        e.name(attr::TASK_ARN),
+    );
+    Write { operation: "UpdateItem (record cancelled launch failure)", e, update: u, condition }
+}
+
+/// The launch failure's attributes, as RecordLaunchFailure and RecordCancelledLaunchFailure write them.
+fn launch_failure_fields(e: &mut Expr, u: &mut Update, failure: &LaunchFailure) {
+    u.set(e, attr::LAUNCH_ERROR, s(&failure.reason));
+    u.set(e, attr::LAUNCH_ERROR_KIND, json_to_attr(&serde_json::to_value(failure.kind).unwrap_or(Value::Null)));
+    u.set(e, attr::LAUNCH_RETRYABLE, AttributeValue::Bool(failure.kind.is_retryable()));
+    u.set(e, attr::LAUNCH_TRIES, AttributeValue::N(failure.tries.to_string()));
+}
+
+/// The queue attributes leave a job once its launch is recorded (or seen, or cancelled): from then
+/// on admission has nothing to do with it.
+fn remove_queue_attributes(e: &mut Expr, u: &mut Update) {
+    u.remove(e, contract::QUEUE_KEY_ATTR);
+    u.remove(e, contract::QUEUE_ORDER_ATTR);
+}
+
+/// The error for a cancelled transaction whose reasons are neither a failed condition nor a conflict.
+fn cancelled_error(operation: &'static str, reasons: &[Cancellation]) -> StoreError {
+    let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+    let retryable = codes.iter().any(|c| {
+        matches!(
+            *c,
+            "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded"
+        )
+    });
+    StoreError::Dynamo {
+        operation,
+        code: Some("TransactionCanceledException".into()),
+        message: format!("transaction cancelled: {}", codes.join(", ")),
+        retryable,
+    }
+}
+
+/// One update of a transaction: the item's key, its write, and whether a failed condition returns
+/// the item (only a job's does: the caller decides on it).
+struct TxItem {
+    key: String,
+    write: Write,
+    return_old: bool,
+}
+
+/// The Admit transaction: the job's update first, then one counter update per limit, in the
+/// limits' order (which [`admit_refusal`] reads the reasons in).
+fn admit_items(job: &Job, limits: &[Limit], lease_until_ms: i64, now: DateTime<Utc>) -> Vec<TxItem> {
+    let job_item = TxItem {
+        key: job.job_id.clone(),
+        write: admit_write(job.attempt.number, lease_until_ms, now),
+        return_old: true,
+    };
+    let counters =
+        limits.iter().map(|l| TxItem { key: l.counter.clone(), write: counter_acquire_write(l), return_old: false });
+    std::iter::once(job_item).chain(counters).collect()
+}
+
+/// What a cancelled Admit transaction means, from its reasons (item order of [`admit_items`]): the
+/// job's condition first (it is no longer QUEUED: whatever the counters say, skip it), then full
+/// counters, then a conflict; anything else (throttling, validation) is an error.
+fn admit_refusal(limits: &[Limit], reasons: &[Cancellation]) -> Result<AdmitOutcome, StoreError> {
+    if let Some(job_reason) = reasons.first().filter(|r| r.failed()) {
+        let existing = job_reason.item.as_ref().filter(|i| !i.is_empty()).map(job_from_item).transpose()?;
+        return Ok(AdmitOutcome::NotQueued(existing.map(Box::new)));
+    }
+    let full: Vec<String> =
+        limits.iter().zip(reasons.iter().skip(1)).filter(|(_, r)| r.failed()).map(|(l, _)| l.counter.clone()).collect();
+    if !full.is_empty() {
+        return Ok(AdmitOutcome::Full(full));
+    }
+    if reasons.iter().any(Cancellation::conflict) {
+        return Ok(AdmitOutcome::Conflict);
+    }
+    Err(cancelled_error("TransactWriteItems (admit)", reasons))
+}
+
+/// The Release transaction: the job's update first, then one counter update per counter.
+fn release_items(job_id: &str, slot: u32, counters: &[&Limit]) -> Vec<TxItem> {
+    let job_item = TxItem { key: job_id.to_string(), write: release_write(slot), return_old: false };
+    let counters =
+        counters.iter().map(|l| TxItem { key: l.counter.clone(), write: counter_release_write(), return_old: false });
+    std::iter::once(job_item).chain(counters).collect()
+}
+
+/// What a cancelled Release transaction means.
+#[derive(Debug, PartialEq, Eq)]
+enum ReleaseRefusal {
+    /// The job holds no slot of this attempt: nothing to release, and no counter may move.
+    NotHeld,
+    /// Only these counters' floors failed (they are at 0): release again without them.
+    Floors(Vec<String>),
+    /// Another transaction held one of the items.
+    Conflict,
+    /// Anything else.
+    Other,
+}
+
+fn release_refusal(counters: &[&Limit], reasons: &[Cancellation]) -> ReleaseRefusal {
+    if reasons.first().is_some_and(Cancellation::failed) {
+        return ReleaseRefusal::NotHeld;
+    }
+    let floors: Vec<String> = counters
+        .iter()
+        .zip(reasons.iter().skip(1))
+        .filter(|(_, r)| r.failed())
+        .map(|(l, _)| l.counter.clone())
+        .collect();
+    if !floors.is_empty() {
+        ReleaseRefusal::Floors(floors)
+    } else if reasons.iter().any(Cancellation::conflict) {
+        ReleaseRefusal::Conflict
+    } else {
+        ReleaseRefusal::Other
+    }
+}
+
 fn record_launch_write(attempt: u32, launched: &Launched, now: DateTime<Utc>) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
@@ -670,6 +1358,7 @@ fn record_launch_write(attempt: u32, launched: &Launched, now: DateTime<Utc>) ->
     {
         u.remove(&mut e, a);
     }
+    remove_queue_attributes(&mut e, &mut u);
     let condition = format!(
         "{} = {} AND {} AND attribute_not_exists({})",
         e.name(attr::ATTEMPT),
@@ -690,6 +1379,8 @@ fn record_cancelled_launch_write(attempt: u32, launched: &Launched, now: DateTim
     }
     u.set(&mut e, attr::LAUNCHED_AT, ts(&now));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    // The launch is over: its lease is no longer needed.
+    u.remove(&mut e, attr::LEASE_UNTIL);
     let task = e.name(attr::TASK_ARN);
     let condition = format!(
         "{} = {} AND {} AND (attribute_not_exists({task}) OR {task} = {})",
@@ -705,12 +1396,10 @@ fn record_launch_failure_write(attempt: u32, failure: &LaunchFailure, now: DateT
     let mut e = Expr::default();
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::RecordLaunchFailure);
-    u.set(&mut e, attr::LAUNCH_ERROR, s(&failure.reason));
-    u.set(&mut e, attr::LAUNCH_ERROR_KIND, json_to_attr(&serde_json::to_value(failure.kind).unwrap_or(Value::Null)));
-    u.set(&mut e, attr::LAUNCH_RETRYABLE, AttributeValue::Bool(failure.kind.is_retryable()));
-    u.set(&mut e, attr::LAUNCH_TRIES, AttributeValue::N(failure.tries.to_string()));
+    launch_failure_fields(&mut e, &mut u, failure);
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
     u.remove(&mut e, attr::LEASE_UNTIL);
+    remove_queue_attributes(&mut e, &mut u);
     let condition = format!(
         "{} = {} AND {} AND attribute_not_exists({})",
         e.name(attr::ATTEMPT),
@@ -743,8 +1432,9 @@ fn event_write(update: &EventUpdate, transition: Transition) -> Result<Write, St
             None => u.remove(&mut e, name),
         }
     }
-    // Seeing an event proves the launch happened: the lease is no longer needed.
+    // Seeing an event proves the launch happened: the lease and the queue entry are no longer needed.
     u.remove(&mut e, attr::LEASE_UNTIL);
+    remove_queue_attributes(&mut e, &mut u);
     // A cancelled job got its TTL when it was cancelled.
     if let (Some(expires), true) = (update.expires_at, writes_status) {
         u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
@@ -772,7 +1462,8 @@ fn cancel_write(now: DateTime<Utc>, expires_at: Option<i64>) -> Write {
     if let Some(expires) = expires_at {
         u.set(&mut e, contract::TTL_ATTR, AttributeValue::N(expires.to_string()));
     }
-    u.remove(&mut e, attr::LEASE_UNTIL);
+    // A queued job leaves its queue. The lease stays: see Store::cancel.
+    remove_queue_attributes(&mut e, &mut u);
     let condition =
         format!("attribute_exists({}) AND {}", e.name(contract::KEY_ATTR), from_guard(&mut e, Transition::Cancel));
     Write { operation: "UpdateItem (cancel)", e, update: u, condition }
@@ -865,19 +1556,25 @@ mod tests {
         }
     }
 
-    /// Every conditional write the store makes, with the transitions its condition enforces.
+    /// Every conditional write the store makes, with the transitions its condition enforces, in
+    /// table order. (The counters' parts of Admit and Release name no status; see
+    /// `counter_writes_keep_the_limit_and_the_floor`.)
     fn every_write() -> Vec<(Vec<Transition>, Expr, String)> {
         let failure = LaunchFailure { kind: LaunchErrorKind::Capacity, code: None, reason: "r".into(), tries: 3 };
         let (submit_e, submit) = submit_condition();
-        let mut writes = vec![(vec![Transition::Submit], submit_e, submit)];
+        let (queue_e, queue) = submit_condition();
+        let mut writes = vec![(vec![Transition::Submit], submit_e, submit), (vec![Transition::Queue], queue_e, queue)];
         let updates = [
+            (vec![Transition::Admit], admit_write(2, 5_000, now())),
             (
                 vec![Transition::ClaimAbandonedLaunch, Transition::ClaimFailedLaunch],
                 claim_launch_write(2, now(), 5_000),
             ),
+            (vec![Transition::Requeue], requeue_write(2, "report", "o", now())),
             (vec![Transition::RecordLaunch], record_launch_write(2, &launched(), now())),
             (vec![Transition::RecordLaunchFailure], record_launch_failure_write(2, &failure, now())),
             (vec![Transition::RecordCancelledLaunch], record_cancelled_launch_write(2, &launched(), now())),
+            (vec![Transition::RecordCancelledLaunchFailure], record_cancelled_launch_failure_write(2, &failure, now())),
             (vec![Transition::ApplyEvent], event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap()),
             (
                 vec![Transition::ApplyStoppedEvent],
@@ -887,6 +1584,7 @@ mod tests {
                 vec![Transition::RecordEcsFactsOnCancelled],
                 event_write(&event(JobStatus::Failed), Transition::RecordEcsFactsOnCancelled).unwrap(),
             ),
+            (vec![Transition::Release], release_write(2)),
             (vec![Transition::Cancel], cancel_write(now(), Some(99))),
         ];
         for (transitions, write) in updates {
@@ -922,7 +1620,7 @@ mod tests {
         let claim = from_guard(&mut e, Transition::ClaimFailedLaunch);
         assert_eq!(resolve(&e, &claim), "status = 'LAUNCH_FAILED'");
         let cancel = from_guard(&mut e, Transition::Cancel);
-        assert_eq!(resolve(&e, &cancel), "status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')");
+        assert_eq!(resolve(&e, &cancel), "status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')");
         let submit = from_guard(&mut e, Transition::Submit);
         assert_eq!(resolve(&e, &submit), "attribute_not_exists(jobId)");
     }
@@ -938,18 +1636,26 @@ mod tests {
                      AND (attribute_not_exists(ecsVersion) OR ecsVersion < 7) AND";
         let expected = [
             "attribute_not_exists(jobId)".to_string(),
+            "attribute_not_exists(jobId)".to_string(),
+            "attempt = 2 AND status = 'QUEUED' AND attribute_not_exists(slot)".to_string(),
             format!(
                 "attempt = 2 AND attribute_not_exists(taskArn) AND ((status = 'SUBMITTED' AND \
                  (attribute_not_exists(leaseUntil) OR leaseUntil < {now_ms})) OR (status = 'LAUNCH_FAILED' AND launchRetryable = true))"
             ),
+            "attempt = 2 AND attribute_not_exists(taskArn) AND status = 'LAUNCH_FAILED' AND launchRetryable = true \
+             AND attribute_not_exists(slot)"
+                .to_string(),
             "attempt = 2 AND status = 'SUBMITTED' AND attribute_not_exists(ecsVersion)".to_string(),
             "attempt = 2 AND status = 'SUBMITTED' AND attribute_not_exists(ecsVersion)".to_string(),
             "attempt = 2 AND status = 'CANCELLED' AND (attribute_not_exists(taskArn) OR taskArn = 'arn:task')"
                 .to_string(),
+            "attempt = 2 AND status = 'CANCELLED' AND attribute_not_exists(taskArn)".to_string(),
             format!("{event} {live}"),
             format!("{event} status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'SUCCEEDED', 'FAILED')"),
             format!("{event} status = 'CANCELLED'"),
-            format!("attribute_exists(jobId) AND {live}"),
+            "slot = 2 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED')".to_string(),
+            "attribute_exists(jobId) AND status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')"
+                .to_string(),
         ];
         assert_eq!(texts, expected);
     }
@@ -970,7 +1676,24 @@ mod tests {
         assert!(!cancelled_launch.contains("status"), "{cancelled_launch}");
         let cancel = update_of(&cancel_write(now(), None));
         assert!(cancel.starts_with("SET status = 'CANCELLED', cancelledAt = "), "{cancel}");
-        assert!(cancel.ends_with("REMOVE leaseUntil"), "{cancel}");
+        assert!(cancel.ends_with("REMOVE queueKey, queueOrder"), "a queued job leaves its queue: {cancel}");
+        assert!(!cancel.contains("leaseUntil"), "the lease tells when a cancelled launch is over: {cancel}");
+        assert!(launch.contains("REMOVE leaseUntil") && launch.ends_with("queueKey, queueOrder"), "{launch}");
+        assert!(failed.ends_with("REMOVE leaseUntil, queueKey, queueOrder"), "{failed}");
+        let cancelled_failure = update_of(&record_cancelled_launch_failure_write(1, &failure, now()));
+        assert!(!cancelled_failure.contains("status"), "{cancelled_failure}");
+        assert!(cancelled_failure.contains("launchRetryable = false"), "{cancelled_failure}");
+        assert!(cancelled_failure.ends_with("REMOVE leaseUntil"), "{cancelled_failure}");
+        assert!(cancelled_launch.ends_with("REMOVE leaseUntil"), "{cancelled_launch}");
+        let admit = update_of(&admit_write(2, 5_000, now()));
+        assert_eq!(
+            admit,
+            "SET status = 'SUBMITTED', slot = 2, leaseUntil = 5000, updatedAt = '2026-01-02T03:04:05.006Z'"
+        );
+        assert_eq!(update_of(&release_write(2)), "REMOVE slot", "a release changes nothing but the slot");
+        let requeue = update_of(&requeue_write(2, "report", "o", now()));
+        assert!(requeue.starts_with("SET status = 'QUEUED', queueKey = 'report', queueOrder = 'o'"), "{requeue}");
+        assert!(requeue.ends_with("REMOVE leaseUntil, launchError, launchErrorKind, launchRetryable, launchTries"));
 
         let running = event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap();
         let running = update_of(&running);
@@ -978,7 +1701,10 @@ mod tests {
         assert!(running.contains("expiresAt = 99"), "the planner decides the TTL: {running}");
         let facts = update_of(&event_write(&event(JobStatus::Failed), Transition::RecordEcsFactsOnCancelled).unwrap());
         assert!(!facts.contains("status =") && !facts.contains("expiresAt"), "{facts}");
-        assert!(facts.contains("exitCode = 0") && facts.ends_with("REMOVE stoppingAt, leaseUntil"), "{facts}");
+        assert!(
+            facts.contains("exitCode = 0") && facts.ends_with("REMOVE stoppingAt, leaseUntil, queueKey, queueOrder"),
+            "{facts}"
+        );
         // A status the transition may not write is refused before anything is sent.
         for (status, t) in [
             (JobStatus::Succeeded, Transition::ApplyEvent),
@@ -987,6 +1713,131 @@ mod tests {
         ] {
             assert!(matches!(event_write(&event(status), t), Err(StoreError::NotAllowed { .. })), "{status:?} {t:?}");
         }
+    }
+
+    #[test]
+    fn counter_writes_keep_the_limit_and_the_floor() {
+        let limit = Limit { counter: contract::limit_item_key("report"), max: 5 };
+        let acquire = counter_acquire_write(&limit);
+        assert_eq!(resolve(&acquire.e, &acquire.condition), "attribute_not_exists(running) OR running < 5");
+        assert_eq!(resolve(&acquire.e, &acquire.update.expression()), "ADD running 1");
+        let release = counter_release_write();
+        assert_eq!(resolve(&release.e, &release.condition), "running > 0", "the floor");
+        assert_eq!(resolve(&release.e, &release.update.expression()), "ADD running -1");
+        for w in [&acquire, &release] {
+            assert!(statuses_named(&w.e, &w.condition).is_empty(), "a counter has no status");
+        }
+    }
+
+    fn reason(code: &str) -> Cancellation {
+        Cancellation { code: code.into(), item: None }
+    }
+
+    #[test]
+    fn admit_and_release_are_one_transaction_each_with_every_counter_of_the_job() {
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1)
+            .queued(contract::PROJECT_QUEUE);
+        let limits = [
+            Limit { counter: contract::limit_item_key("t"), max: 3 },
+            Limit { counter: contract::limit_item_key(contract::PROJECT_QUEUE), max: 10 },
+        ];
+        let items = admit_items(&job, &limits, 5_000, now());
+        let shape: Vec<(&str, bool, String)> =
+            items.iter().map(|i| (i.key.as_str(), i.return_old, resolve(&i.write.e, &i.write.condition))).collect();
+        assert_eq!(
+            shape,
+            [
+                ("j", true, "attempt = 1 AND status = 'QUEUED' AND attribute_not_exists(slot)".to_string()),
+                ("limit#t", false, "attribute_not_exists(running) OR running < 3".to_string()),
+                ("limit#*", false, "attribute_not_exists(running) OR running < 10".to_string()),
+            ]
+        );
+        let counters: Vec<&Limit> = limits.iter().collect();
+        let items = release_items("j", 1, &counters);
+        let shape: Vec<(&str, String, String)> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.key.as_str(),
+                    resolve(&i.write.e, &i.write.condition),
+                    resolve(&i.write.e, &i.write.update.expression()),
+                )
+            })
+            .collect();
+        let release = "slot = 1 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED')".to_string();
+        assert_eq!(
+            shape,
+            [
+                ("j", release, "REMOVE slot".to_string()),
+                ("limit#t", "running > 0".to_string(), "ADD running -1".to_string()),
+                ("limit#*", "running > 0".to_string(), "ADD running -1".to_string()),
+            ]
+        );
+        // An unlimited job (no limits) would be a one-item transaction; nothing calls it so.
+        assert_eq!(admit_items(&job, &[], 5_000, now()).len(), 1);
+    }
+
+    #[test]
+    fn cancellation_reasons_tell_a_taken_job_from_a_full_counter() {
+        let limits = [Limit { counter: "limit#t".into(), max: 3 }, Limit { counter: "limit#*".into(), max: 10 }];
+        let outcome = |codes: &[&str]| admit_refusal(&limits, &codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        let mut taken = reason("ConditionalCheckFailed");
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1);
+        taken.item = Some(job_to_item(&job));
+        let answer = admit_refusal(&limits, &[taken, reason("None"), reason("ConditionalCheckFailed")]).unwrap();
+        assert_eq!(
+            answer,
+            AdmitOutcome::NotQueued(Some(Box::new(job))),
+            "the job first: skip it, whatever the counters say"
+        );
+        assert_eq!(outcome(&["ConditionalCheckFailed", "None", "None"]).unwrap(), AdmitOutcome::NotQueued(None));
+        assert_eq!(
+            outcome(&["None", "ConditionalCheckFailed", "None"]).unwrap(),
+            AdmitOutcome::Full(vec!["limit#t".into()])
+        );
+        assert_eq!(
+            outcome(&["None", "None", "ConditionalCheckFailed"]).unwrap(),
+            AdmitOutcome::Full(vec!["limit#*".into()])
+        );
+        assert_eq!(outcome(&["None", "TransactionConflict", "None"]).unwrap(), AdmitOutcome::Conflict);
+        let throttled = outcome(&["None", "ThrottlingError", "None"]).unwrap_err();
+        assert!(throttled.is_retryable(), "{throttled}");
+
+        let counters: Vec<&Limit> = limits.iter().collect();
+        let refusal = |codes: &[&str]| release_refusal(&counters, &codes.iter().map(|c| reason(c)).collect::<Vec<_>>());
+        assert_eq!(refusal(&["ConditionalCheckFailed", "ConditionalCheckFailed", "None"]), ReleaseRefusal::NotHeld);
+        assert_eq!(
+            refusal(&["None", "None", "ConditionalCheckFailed"]),
+            ReleaseRefusal::Floors(vec!["limit#*".into()])
+        );
+        assert_eq!(
+            refusal(&["None", "ConditionalCheckFailed", "ConditionalCheckFailed"]),
+            ReleaseRefusal::Floors(vec!["limit#t".into(), "limit#*".into()])
+        );
+        assert_eq!(refusal(&["TransactionConflict", "None", "None"]), ReleaseRefusal::Conflict);
+        assert_eq!(refusal(&["ValidationError", "None", "None"]), ReleaseRefusal::Other);
+    }
+
+    #[test]
+    fn a_new_record_is_submitted_or_queued_and_holds_no_slot() {
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1);
+        assert!(check_new_record(&job).is_ok());
+        let queued = job.clone().queued("t");
+        assert!(check_new_record(&queued).is_ok());
+        assert_eq!(queued.queue_order.as_deref(), Some("2026-01-02T03:04:05.006Z#j"));
+        assert_eq!((queued.status, queued.lease_until), (JobStatus::Queued, None));
+        let mut bad = queued.clone();
+        bad.queue_key = None;
+        assert!(check_new_record(&bad).is_err(), "a queued job without its queue key would never be admitted");
+        let mut bad = job.clone();
+        bad.queue_key = Some("t".into());
+        assert!(check_new_record(&bad).is_err());
+        let mut bad = queued;
+        bad.slot = Some(1);
+        assert!(check_new_record(&bad).is_err(), "a slot is only taken by Admit");
+        let mut bad = job;
+        bad.status = JobStatus::Running;
+        assert!(check_new_record(&bad).is_err());
     }
 
     #[test]
@@ -1003,9 +1854,11 @@ mod tests {
         u.set(&mut e, "status", s("RUNNING"));
         u.remove(&mut e, "exitCode");
         assert_eq!(u.expression(), "SET #status = :v0 REMOVE #exitCode");
+        u.add(&mut e, "running", 1);
+        assert_eq!(u.expression(), "SET #status = :v0 REMOVE #exitCode ADD #running :v1");
         let (names, values) = e.values();
         assert_eq!(names.get("#status").map(String::as_str), Some("status"));
-        assert_eq!(values.map(|v| v.len()), Some(1));
+        assert_eq!(values.map(|v| v.len()), Some(2));
         let token = encode_page(&HashMap::from([("jobId".to_string(), s("a"))]));
         assert_eq!(decode_page(&token).ok(), Some(HashMap::from([("jobId".to_string(), s("a"))])));
         assert!(decode_page("%%%").is_err());

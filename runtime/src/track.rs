@@ -9,6 +9,14 @@
 //! [`crate::store::Store::apply_event`], whose condition on `detail.version` makes duplicates and
 //! stale events no-ops. Because the record always mirrors the newest event, every delivery order
 //! ends in the same record.
+//!
+//! For a job holding a concurrency slot, the write is followed by the slot's release once the
+//! attempt is over (its STOPPED event), and by the admission of the next queued jobs, both through
+//! the launch service ([`crate::service::LaunchService::release_and_admit`]). The record the write
+//! returns decides it — the new record, or, for a duplicate or stale event, the record DynamoDB
+//! returned with the failed condition — so a redelivery repairs a crash between the write and the
+//! release. A release that fails is an error (the event is retried); a release is per job, so a
+//! retry never gives a slot back twice.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -163,14 +171,22 @@ pub use handler::*;
 
 #[cfg(feature = "aws")]
 mod handler {
+    use std::sync::Arc;
+
     use chrono::{DateTime, Utc};
     use serde_json::{Value, json};
 
-    use super::{Skip, plan};
+    use super::{EventUpdate, Skip, plan};
     use crate::config::RuntimeConfig;
-    use crate::job::JobStatus;
-    use crate::machine::Transition;
-    use crate::store::{ApplyOutcome, Store, StoreError};
+    use crate::job::{Job, JobStatus};
+    use crate::launcher::RunTaskApi;
+    use crate::machine::{self, Transition};
+    use crate::service::{AdmitBudget, Fault, LaunchService, ServiceError};
+    use crate::store::{ApplyOutcome, ReleaseOutcome, Store, StoreError};
+
+    /// Most launches one event's admission makes (see [`AdmitBudget`]): one event frees one slot,
+    /// so this leaves room to catch up after a crash or a larger limit.
+    pub const ADMIT_LAUNCHES_PER_EVENT: u32 = 10;
 
     /// What happened to one event.
     #[derive(Debug, Clone, PartialEq)]
@@ -222,28 +238,74 @@ mod handler {
             /// The store error.
             source: StoreError,
         },
+        /// The event was recorded, but the slot's release or the admission after it failed: a
+        /// retry of the event repeats them (the record shows the slot still held).
+        #[error(
+            "recorded the event for job {job_id}, but not the release of its slot or the next admission (retryable: {retryable}): {source}"
+        )]
+        Slot {
+            /// The job.
+            job_id: String,
+            /// Whether a retry may succeed.
+            retryable: bool,
+            /// The service error.
+            source: ServiceError,
+        },
     }
 
     impl TrackError {
         /// Whether a retry may succeed (a DynamoDB throttle: yes; access denied: no).
         pub fn is_retryable(&self) -> bool {
             match self {
-                TrackError::Store { retryable, .. } => *retryable,
+                TrackError::Store { retryable, .. } | TrackError::Slot { retryable, .. } => *retryable,
             }
         }
     }
 
-    /// The track handler: configuration plus the table.
-    #[derive(Debug, Clone)]
-    pub struct Tracker {
+    /// The track handler: configuration plus the table, and the launch service that admits the
+    /// next queued jobs when an event frees a slot.
+    ///
+    /// [`Tracker::new`] makes one without a launcher: it records events and releases slots but
+    /// admits nothing, so it is enough only for a stack without concurrency limits (or where
+    /// something else admits); the track function uses [`Tracker::with_service`].
+    pub struct Tracker<A = aws_sdk_ecs::Client> {
         store: Store,
         config: RuntimeConfig,
+        service: Option<Arc<LaunchService<A>>>,
+    }
+
+    impl<A> Clone for Tracker<A> {
+        fn clone(&self) -> Self {
+            Tracker { store: self.store.clone(), config: self.config.clone(), service: self.service.clone() }
+        }
+    }
+
+    impl<A> std::fmt::Debug for Tracker<A> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Tracker")
+                .field("store", &self.store)
+                .field("config", &self.config)
+                .field("admits", &self.service.is_some())
+                .finish()
+        }
     }
 
     impl Tracker {
-        /// A tracker writing to `store`.
+        /// A tracker writing to `store` that admits no queued job (see [`Tracker`]).
         pub fn new(store: Store, config: RuntimeConfig) -> Self {
-            Tracker { store, config }
+            Tracker { store, config, service: None }
+        }
+    }
+
+    impl<A: RunTaskApi> Tracker<A> {
+        /// A tracker that releases slots and admits queued jobs through `service` (its store and
+        /// configuration are the tracker's).
+        pub fn with_service(service: LaunchService<A>) -> Self {
+            Tracker {
+                store: service.store().clone(),
+                config: service.config().clone(),
+                service: Some(Arc::new(service)),
+            }
         }
 
         /// The store.
@@ -251,9 +313,30 @@ mod handler {
             &self.store
         }
 
-        /// Handles one event: one UpdateItem and no reads (a second UpdateItem only for an event of a
-        /// cancelled job, which keeps its status).
+        /// The launch service, when the tracker admits.
+        pub fn service(&self) -> Option<&LaunchService<A>> {
+            self.service.as_deref()
+        }
+
+        /// Handles one event with no known deadline: [`Tracker::handle_until`].
         pub async fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<TrackOutcome, TrackError> {
+            self.handle_until(event, now, None).await
+        }
+
+        /// Handles one event: one UpdateItem and no reads (a second UpdateItem only for an event of a
+        /// cancelled job, which keeps its status). When a STOPPED event's record (the one it leaves,
+        /// or for a redelivery that changed nothing the one DynamoDB returned) shows an attempt that
+        /// is over and still holds a slot, releases it (1 TransactWriteItems) and admits from the job's queue within
+        /// the invocation's `deadline_ms` ([`LaunchService::release_and_admit`]); a duplicate
+        /// STOPPED event of a limited job whose slot is already released admits again, which
+        /// repairs a crash between a release and its admission. Events of unlimited jobs cost what
+        /// they cost before limits existed.
+        pub async fn handle_until(
+            &self,
+            event: Value,
+            now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
+        ) -> Result<TrackOutcome, TrackError> {
             let update = match plan(event, &self.config, now) {
                 Ok(update) => update,
                 Err(skip) => {
@@ -265,41 +348,91 @@ mod handler {
                     return Ok(TrackOutcome::Skipped(skip));
                 }
             };
-            match self.store.apply_event(&update).await {
-                Ok(ApplyOutcome::Applied(job)) => {
+            let (outcome, record) = self.apply(&update).await?;
+            if let Some(job) = record {
+                let applied = matches!(outcome, TrackOutcome::Applied { .. });
+                self.settle(&job, &update, applied, deadline_ms).await.map_err(|source| {
+                    let retryable = source.is_retryable();
+                    tracing::error!(job_id = %update.job_id, retryable, error = %source, "slot not released or next job not admitted");
+                    TrackError::Slot { job_id: update.job_id.clone(), retryable, source }
+                })?;
+            }
+            Ok(outcome)
+        }
+
+        /// The event's write, and the record it left or found.
+        async fn apply(&self, update: &EventUpdate) -> Result<(TrackOutcome, Option<Job>), TrackError> {
+            let store_error = |source: StoreError| {
+                let retryable = source.is_retryable();
+                tracing::error!(job_id = %update.job_id, retryable, error = %source, "event not recorded");
+                TrackError::Store { job_id: update.job_id.clone(), retryable, source }
+            };
+            match self.store.apply_event(update).await.map_err(store_error)? {
+                ApplyOutcome::Applied(job) => {
                     tracing::info!(job_id = %job.job_id, status = %job.status, version = update.version, "event applied");
-                    Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
+                    Ok((TrackOutcome::Applied { job_id: job.job_id.clone(), status: job.status }, Some(*job)))
                 }
                 // A cancelled job keeps its status; the event's ECS facts are still recorded.
-                Ok(ApplyOutcome::Ignored(Some(existing)))
+                ApplyOutcome::Ignored(Some(existing))
                     if Transition::RecordEcsFactsOnCancelled.may_start_from(existing.status) =>
                 {
-                    match self.store.apply_event_to_cancelled(&update).await {
-                        Ok(ApplyOutcome::Applied(job)) => {
+                    match self.store.apply_event_to_cancelled(update).await.map_err(store_error)? {
+                        ApplyOutcome::Applied(job) => {
                             tracing::info!(job_id = %job.job_id, version = update.version, "event applied to a cancelled job");
-                            Ok(TrackOutcome::Applied { job_id: job.job_id, status: job.status })
+                            Ok((TrackOutcome::Applied { job_id: job.job_id.clone(), status: job.status }, Some(*job)))
                         }
-                        Ok(ApplyOutcome::Ignored(_)) => {
-                            Ok(TrackOutcome::Unchanged { job_id: update.job_id, exists: Some(true) })
-                        }
-                        Err(source) => {
-                            let retryable = source.is_retryable();
-                            Err(TrackError::Store { job_id: update.job_id, retryable, source })
-                        }
+                        ApplyOutcome::Ignored(current) => Ok((
+                            TrackOutcome::Unchanged { job_id: update.job_id.clone(), exists: Some(true) },
+                            current.map(|j| *j).or(Some(*existing)),
+                        )),
                     }
                 }
-                Ok(ApplyOutcome::Ignored(existing)) => {
+                ApplyOutcome::Ignored(existing) => {
                     tracing::info!(job_id = %update.job_id, version = update.version, exists = existing.is_some(), "event changed nothing");
                     // DynamoDB returns the old item on a failed condition; without it we cannot tell.
-                    let exists = existing.map(|_| true);
-                    Ok(TrackOutcome::Unchanged { job_id: update.job_id, exists })
-                }
-                Err(source) => {
-                    let retryable = source.is_retryable();
-                    tracing::error!(job_id = %update.job_id, retryable, error = %source, "event not recorded");
-                    Err(TrackError::Store { job_id: update.job_id, retryable, source })
+                    let exists = existing.as_ref().map(|_| true);
+                    Ok((TrackOutcome::Unchanged { job_id: update.job_id.clone(), exists }, existing.map(|j| *j)))
                 }
             }
+        }
+
+        /// The slot's part of an event: see [`Tracker::handle_until`]. Only a STOPPED event can end
+        /// an attempt, so only a STOPPED event (first delivery or redelivery) of the record's own
+        /// attempt settles the slot: an older event arriving in the moment between the STOPPED
+        /// write and its release leaves the release to the STOPPED delivery (or its redelivery).
+        async fn settle(
+            &self,
+            job: &Job,
+            update: &EventUpdate,
+            applied: bool,
+            deadline_ms: Option<i64>,
+        ) -> Result<(), ServiceError> {
+            if !update.status.is_terminal() || job.attempt.number != update.attempt {
+                return Ok(());
+            }
+            let now_ms = Utc::now().timestamp_millis();
+            let budget = AdmitBudget::for_invocation(deadline_ms, now_ms, ADMIT_LAUNCHES_PER_EVENT);
+            let Some(service) = &self.service else {
+                // No launcher: release only.
+                if let Some(slot) = job.slot.filter(|_| machine::holds_spent_slot(job, now_ms)) {
+                    let limits = self.config.launch_table.limits(&job.job_type);
+                    if let ReleaseOutcome::Released { .. } = self.store.release(&job.job_id, slot, &limits).await? {
+                        tracing::info!(job_id = %job.job_id, slot, "slot released (this tracker admits no queued job)");
+                    }
+                }
+                return Ok(());
+            };
+            if service.fault() == Some(Fault::CrashAfterApply) && machine::holds_spent_slot(job, now_ms) {
+                return Err(ServiceError::InjectedFault);
+            }
+            if machine::holds_spent_slot(job, now_ms) {
+                Box::pin(service.release_and_admit(job, &budget)).await?;
+            } else if !applied && machine::attempt_over(job, now_ms) {
+                // A redelivered STOPPED event whose slot is already released: the admission after
+                // that release may not have happened (a crash between the two).
+                Box::pin(service.admit_after(job, &budget)).await?;
+            }
+            Ok(())
         }
     }
 }

@@ -170,10 +170,10 @@ fn both_functions_query_the_queue_index_only_and_write_items_for_transactions() 
 }
 
 #[test]
-fn track_has_create_jobs_timeout() {
+fn track_has_the_timeout_its_admissions_are_budgeted_against() {
     for (case, s) in cases() {
         let timeout = |id: &str| s.document["Resources"][id]["Properties"]["Timeout"].clone();
-        assert_eq!(timeout(&s.stack.track.id), json!(contract::CREATE_JOB_TIMEOUT_SECONDS), "{case}");
-        assert_eq!(timeout(&s.stack.track.id), timeout(&s.stack.create_job.id), "{case}");
+        assert_eq!(timeout(&s.stack.track.id), json!(contract::TRACK_TIMEOUT_SECONDS), "{case}");
+        assert_eq!(timeout(&s.stack.create_job.id), json!(contract::CREATE_JOB_TIMEOUT_SECONDS), "{case}");
     }
 }

@@ -193,6 +193,16 @@ fn index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, BuildError> {
         .build()
 }
 
+/// The sparse queue index: queue key and order, keys only (admission reads the job item itself).
+fn queue_index() -> Result<GlobalSecondaryIndex, BuildError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(contract::INDEX_BY_QUEUE)
+        .key_schema(key_element(contract::QUEUE_KEY_ATTR, KeyType::Hash)?)
+        .key_schema(key_element(contract::QUEUE_ORDER_ATTR, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+}
+
 /// Creates a jobs table exactly as the contract (and so the synthesized stack) describes it.
 #[allow(clippy::panic)]
 pub async fn create_jobs_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
@@ -206,8 +216,11 @@ pub async fn create_jobs_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
             .attribute_definitions(string_attr(contract::STATUS_ATTR)?)
             .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR)?)
             .attribute_definitions(string_attr(contract::CREATED_AT_ATTR)?)
+            .attribute_definitions(string_attr(contract::QUEUE_KEY_ATTR)?)
+            .attribute_definitions(string_attr(contract::QUEUE_ORDER_ATTR)?)
             .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR)?)
-            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR)?))
+            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR)?)
+            .global_secondary_indexes(queue_index()?))
     };
     let request = build().unwrap_or_else(|e| panic!("table definition: {e}"));
     request.send().await.unwrap_or_else(|e| panic!("create table {table}: {e:?}"));

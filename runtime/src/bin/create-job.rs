@@ -1,8 +1,6 @@
 //! The create-job Lambda function: configuration from the stack's environment variables, AWS
 //! clients created once per cold start, then one [`CreateJob::handle`] per invocation.
 
-use std::time::Duration;
-
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -10,6 +8,7 @@ use jobgen_runtime::config::RuntimeConfig;
 use jobgen_runtime::create_job::CreateJob;
 use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::Launcher;
+use jobgen_runtime::service::ECS_ATTEMPT_TIMEOUT;
 use jobgen_runtime::store::Store;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -28,7 +27,7 @@ async fn main() -> Result<(), Error> {
     };
     // AWS_ENDPOINT_URL (the local emulator) and credentials come from the standard chain.
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(Duration::from_secs(5)).build())
+        .timeout_config(TimeoutConfig::builder().operation_attempt_timeout(ECS_ATTEMPT_TIMEOUT).build())
         .load()
         .await;
     // The launcher owns RunTask retries (it must also retry 200-with-failures answers); SDK retries

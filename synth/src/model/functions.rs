@@ -12,11 +12,8 @@ use crate::config::Config;
 use crate::names;
 
 pub use jobgen_runtime::contract::CREATE_JOB_TIMEOUT_SECONDS;
-/// Timeout of the track function, in seconds: create-job's. Besides one conditional write per
-/// event, when a job stops track releases its slot and admits and launches the next queued job
-/// through the launch service create-job uses, RunTask retries with backoff included, so it needs
-/// the same deadline. Only the generator sets it (`jobgen dev` gives track no deadline of its own).
-pub const TRACK_TIMEOUT_SECONDS: u32 = CREATE_JOB_TIMEOUT_SECONDS;
+/// Timeout of the track function (the contract's: track budgets its admissions against it).
+pub use jobgen_runtime::contract::TRACK_TIMEOUT_SECONDS;
 
 /// One Lambda environment variable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
