@@ -17,17 +17,6 @@ pub enum OutputFormat {
     Json,
 }
 
-/// What every operator command needs: which stack, and how to print.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StackArgs {
-    /// The CloudFormation stack that jobgen deployed (its Outputs name the table and functions).
-    #[arg(long, env = "JOBGEN_STACK", value_name = "NAME")]
-    pub stack: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
-}
-
 fn secs(ms: Option<i64>) -> String {
     ms.map(|ms| format!("{:.1}s", ms as f64 / 1000.0)).unwrap_or_else(|| "-".into())
 }

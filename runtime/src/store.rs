@@ -452,16 +452,21 @@ impl Store {
 
     /// Reads a job (strongly consistent: the create-job path decides on it).
     pub async fn get(&self, job_id: &str) -> Result<Option<Job>, StoreError> {
+        self.get_item(job_id).await?.as_ref().map(job_from_item).transpose()
+    }
+
+    /// Reads an item by its key, strongly consistent (1 GetItem): a job, or a counter.
+    async fn get_item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(job_id)))
+            .set_key(Some(Self::key(key)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", &e))?;
-        output.item().map(job_from_item).transpose()
+        Ok(output.item)
     }
 
     /// Runs a conditional update; `Ok(Err(existing))` when the condition failed (`None`: DynamoDB
@@ -857,16 +862,8 @@ impl Store {
     /// the counter item does not exist (no job was ever admitted under it). 1 GetItem, strongly
     /// consistent.
     pub async fn counter(&self, counter: &str) -> Result<Option<i64>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(counter)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| dynamo_error("GetItem", &e))?;
-        Ok(output.item().and_then(|item| item.get(attr::RUNNING)).and_then(|v| v.as_n().ok()?.parse().ok()))
+        let item = self.get_item(counter).await?;
+        Ok(item.as_ref().and_then(|item| item.get(attr::RUNNING)).and_then(|v| v.as_n().ok()?.parse().ok()))
     }
 
     /// How many job items hold a slot, of `job_type` or (`None`) of every type: a Scan of the

@@ -90,7 +90,20 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, OpsError> {
     })
 }
 
-/// `--interval` and `--timeout` of the commands that follow a job (`submit --wait`, `watch`).
-pub fn polling(interval: f64, timeout: Option<f64>) -> Result<(Duration, Option<Duration>), OpsError> {
-    Ok((seconds(interval, "--interval")?, timeout.map(|t| seconds(t, "--timeout")).transpose()?))
+/// How the commands that follow a job poll it (`submit --wait`, `watch`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PollArgs {
+    /// Seconds between status reads.
+    #[arg(long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Give up waiting after this many seconds (exit 1).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+}
+
+impl PollArgs {
+    /// The interval and the timeout as durations, or a usage error naming the flag.
+    pub fn durations(&self) -> Result<(Duration, Option<Duration>), OpsError> {
+        Ok((seconds(self.interval, "--interval")?, self.timeout.map(|t| seconds(t, "--timeout")).transpose()?))
+    }
 }

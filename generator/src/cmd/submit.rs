@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{StackArgs, fail, polling, with_ops};
+use super::{PollArgs, StackArgs, fail, with_ops};
 use crate::output::{self, OutputFormat};
 use jobgen_ops::{self as ops, Ops};
 
@@ -29,12 +29,9 @@ pub struct Args {
     /// Wait until the job finishes; exit 0 only when it SUCCEEDED.
     #[arg(long)]
     pub wait: bool,
-    /// Seconds between status reads with --wait.
-    #[arg(long, default_value_t = 1.0)]
-    pub interval: f64,
-    /// Give up waiting after this many seconds (exit 1).
-    #[arg(long)]
-    pub timeout: Option<f64>,
+    /// How often to read the job, and for how long.
+    #[command(flatten)]
+    pub poll: PollArgs,
     /// Stack and output format.
     #[command(flatten)]
     pub stack: StackArgs,
@@ -46,7 +43,7 @@ pub fn run(args: Args) -> i32 {
         Ok(env) => env,
         Err(e) => return fail(args.stack.output, &e),
     };
-    let (interval, timeout) = match polling(args.interval, args.timeout) {
+    let (interval, timeout) = match args.poll.durations() {
         Ok(p) => p,
         Err(e) => return fail(args.stack.output, &e),
     };

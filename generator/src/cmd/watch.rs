@@ -1,6 +1,6 @@
 //! `jobgen watch`: one line per change until the job ends.
 
-use super::{StackArgs, fail, polling, with_ops};
+use super::{PollArgs, StackArgs, fail, with_ops};
 use crate::output;
 use jobgen_ops::{self as ops, Ops};
 
@@ -9,12 +9,9 @@ use jobgen_ops::{self as ops, Ops};
 pub struct Args {
     /// The job id.
     pub job_id: String,
-    /// Seconds between status reads.
-    #[arg(long, default_value_t = 1.0)]
-    pub interval: f64,
-    /// Give up after this many seconds (exit 1).
-    #[arg(long)]
-    pub timeout: Option<f64>,
+    /// How often to read the job, and for how long.
+    #[command(flatten)]
+    pub poll: PollArgs,
     /// Stack and output format.
     #[command(flatten)]
     pub stack: StackArgs,
@@ -22,7 +19,7 @@ pub struct Args {
 
 /// `jobgen watch`.
 pub fn run(args: Args) -> i32 {
-    let (interval, timeout) = match polling(args.interval, args.timeout) {
+    let (interval, timeout) = match args.poll.durations() {
         Ok(p) => p,
         Err(e) => return fail(args.stack.output, &e),
     };
