@@ -132,6 +132,7 @@ fn function_suppressions(dlq: bool, reserved: bool) -> Suppressions {
     let mut s = Suppressions::of(vec![
         suppressions::FUNCTION_NO_VPC.here(None),
         suppressions::FUNCTION_ENVIRONMENT_SERVICE_KEY.here(None),
+        suppressions::FUNCTION_ENVIRONMENT_HASH_IS_NOT_A_SECRET.here(None),
     ]);
     if !reserved {
         s.push(suppressions::FUNCTION_UNRESERVED_CONCURRENCY.here(None));
