@@ -13,14 +13,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 use jobgen_local::sim::SimOptions;
-use jobgen_local::{DevOptions, Emulator, LocalStack};
 use jobgen_runtime::contract;
 use jobgen_runtime::create_job::{CANCELLED_DURING_LAUNCH, CreateJob, CreateJobRequest};
 use jobgen_runtime::job::JobStatus;
 use jobgen_runtime::launch::{LaunchSpec, RetryPolicy};
 use jobgen_runtime::launcher::{EcsError, Launcher, RunTaskAnswer, RunTaskApi};
 use jobgen_runtime::store::Store;
-use jobgen_tests::{Moto, repo_root};
+use jobgen_tests::{Moto, deploy_and_connect, dev_options, repo_root};
 
 /// Races run.
 const RACES: usize = 20;
@@ -51,18 +50,8 @@ fn tasks_stopped_right_after_runtask_still_report_stopped_to_track() {
     rt.block_on(async {
         let moto = Moto::start_serial();
         let dir = tempfile::tempdir().unwrap();
-        let emulator = Emulator { endpoint: moto.endpoint.clone(), region: "us-east-1".into() };
-        let options = DevOptions {
-            config: repo_root().join("examples/quickstart/jobgen.yaml"),
-            emulator: emulator.clone(),
-            stack: None,
-            lambda_dir: dir.path().join("no-zips"),
-            port: 0,
-            sim: SimOptions::default(),
-            env_file: None,
-        };
-        let stack = jobgen_local::deploy(&options).await.unwrap();
-        let local = LocalStack::connect(&emulator, &stack).await.unwrap();
+        let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+        let local = deploy_and_connect(&options).await;
         let store = Store::new(local.ddb.clone(), local.config.table_name.clone());
         let sim_options = SimOptions {
             time_scale: 0.02,

@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jobgen_local::sim::{Faults, JobStats, SimOptions};
-use jobgen_local::{DevOptions, Emulator, LocalStack};
 use jobgen_runtime::create_job::CreateJobRequest;
 use jobgen_runtime::job::{FailureClass, Job, JobStatus};
 use jobgen_runtime::store::Store;
-use jobgen_tests::{Moto, repo_root};
+use jobgen_tests::{Moto, deploy_and_connect, dev_options, repo_root};
 
 /// Outcome, expected status, failure class, exit code, whether the container ran.
 type Case = (&'static str, JobStatus, Option<FailureClass>, Option<i32>, bool);
@@ -34,18 +33,8 @@ const CASES: [Case; 6] = [
 async fn run(faults: Faults) -> BTreeMap<&'static str, (Job, JobStats)> {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    let emulator = Emulator { endpoint: moto.endpoint.clone(), region: "us-east-1".into() };
-    let options = DevOptions {
-        config: repo_root().join("examples/quickstart/jobgen.yaml"),
-        emulator: emulator.clone(),
-        stack: None,
-        lambda_dir: dir.path().join("no-zips"),
-        port: 0,
-        sim: SimOptions::default(),
-        env_file: None,
-    };
-    let stack = jobgen_local::deploy(&options).await.unwrap();
-    let local = LocalStack::connect(&emulator, &stack).await.unwrap();
+    let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+    let local = deploy_and_connect(&options).await;
     let sim_options =
         SimOptions { time_scale: 0.02, poll_interval: Duration::from_millis(100), faults, write_logs: false };
     let simulator = Arc::new(local.simulator(sim_options).unwrap());

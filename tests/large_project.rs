@@ -13,12 +13,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use jobgen_local::sim::SimOptions;
-use jobgen_local::{DevOptions, Emulator, LocalStack};
+use jobgen_local::LocalStack;
 use jobgen_runtime::create_job::CreateJobRequest;
 use jobgen_runtime::job::JobStatus;
 use jobgen_runtime::store::Store;
-use jobgen_tests::Moto;
+use jobgen_tests::{Moto, deploy_and_connect, dev_options};
 
 const JOB_TYPES: usize = 120;
 const CHANGED: &str = "process-customer-orders-007";
@@ -54,18 +53,8 @@ async fn a_120_job_type_project_deploys_and_updates_without_failing_a_job() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("jobgen.yaml");
     write_project(&config, "public.ecr.aws/docker/library/busybox:1.36", JOB_TYPES);
-    let emulator = Emulator { endpoint: moto.endpoint.clone(), region: "us-east-1".into() };
-    let options = DevOptions {
-        config: config.clone(),
-        emulator: emulator.clone(),
-        stack: Some("invoices".into()),
-        lambda_dir: dir.path().join("no-zips"),
-        port: 0,
-        sim: SimOptions::default(),
-        env_file: None,
-    };
-    let stack = jobgen_local::deploy(&options).await.unwrap();
-    let local = LocalStack::connect(&emulator, &stack).await.unwrap();
+    let options = dev_options(&moto, config.clone(), Some("invoices"), dir.path());
+    let local = deploy_and_connect(&options).await;
     assert_eq!(local.config.launch_table.job_types.len(), JOB_TYPES, "the deployed document holds every job type");
     let family = local.config.launch_table.job_types[CHANGED].task_definition.clone();
     assert!(!family.contains(':'), "the document names the family, not a revision: {family}");
@@ -96,7 +85,7 @@ async fn a_120_job_type_project_deploys_and_updates_without_failing_a_job() {
 
     // The image change registered a new revision; the document (families, clusters) did not change,
     // so the functions' configuration is the same and needs no update.
-    let after = LocalStack::connect(&emulator, &stack).await.unwrap();
+    let after = LocalStack::connect(&options.emulator, &local.stack).await.unwrap();
     assert_eq!(after.config, local.config, "an image change leaves the configuration document as it was");
     let described = local.ecs.describe_task_definition().task_definition(&family).send().await.unwrap();
     let latest = described.task_definition().unwrap();
@@ -127,7 +116,7 @@ async fn a_120_job_type_project_deploys_and_updates_without_failing_a_job() {
     // the new layer, and the handlers read the new table.
     write_project(&config, "public.ecr.aws/docker/library/busybox:1.37", JOB_TYPES - 1);
     jobgen_local::deploy(&options).await.unwrap();
-    let smaller = LocalStack::connect(&emulator, &stack).await.unwrap();
+    let smaller = LocalStack::connect(&options.emulator, &local.stack).await.unwrap();
     assert_eq!(smaller.config.launch_table.job_types.len(), JOB_TYPES - 1);
     let request = CreateJobRequest { job_type: job_type(JOB_TYPES), ..CreateJobRequest::default() };
     let refused = smaller.functions.create_job.create(request, chrono::Utc::now(), None).await.unwrap_err();

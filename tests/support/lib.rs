@@ -19,6 +19,29 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use jobgen_runtime::contract;
 
+/// `jobgen dev`'s deploy options for a test in process: the project at `config` into `moto` (stack
+/// `stack`, or jobgen dev's default name), placeholder handler zips (`no_zips` does not exist: the
+/// emulator never runs them), any free Invoke port.
+pub fn dev_options(moto: &Moto, config: PathBuf, stack: Option<&str>, no_zips: &Path) -> jobgen_local::DevOptions {
+    jobgen_local::DevOptions {
+        config,
+        emulator: jobgen_local::Emulator { endpoint: moto.endpoint.clone(), region: "us-east-1".into() },
+        stack: stack.map(str::to_string),
+        lambda_dir: no_zips.join("no-zips"),
+        port: 0,
+        sim: jobgen_local::sim::SimOptions::default(),
+        env_file: None,
+    }
+}
+
+/// Deploys `options` into its emulator as `jobgen dev` does and builds the handlers from the
+/// deployed stack. Panics (failing the test) on any error.
+#[allow(clippy::panic)]
+pub async fn deploy_and_connect(options: &jobgen_local::DevOptions) -> jobgen_local::LocalStack {
+    let stack = jobgen_local::deploy(options).await.unwrap_or_else(|e| panic!("deploy: {e}"));
+    jobgen_local::LocalStack::connect(&options.emulator, &stack).await.unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
