@@ -77,6 +77,9 @@ impl Stack {
                     max_concurrency: None,
                     allow_command_override: false,
                     allowed_environment: None,
+                    timeout_seconds: None,
+                    start_timeout_seconds: None,
+                    retry: None,
                 },
             )]
             .into(),

@@ -80,6 +80,9 @@ impl World {
             // The tests pass `command` to every job type.
             allow_command_override: true,
             allowed_environment: None,
+            timeout_seconds: None,
+            start_timeout_seconds: None,
+            retry: None,
         };
         let launch_table = LaunchTable {
             version: contract::CONFIG_VERSION,

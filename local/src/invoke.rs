@@ -250,6 +250,9 @@ mod tests {
             max_concurrency: None,
             allow_command_override: false,
             allowed_environment: None,
+            timeout_seconds: None,
+            start_timeout_seconds: None,
+            retry: None,
         };
         let config = RuntimeConfig {
             table_name: "jobs".into(),

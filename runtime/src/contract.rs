@@ -27,6 +27,27 @@ pub const ENV_PROJECT: &str = "JOBGEN_PROJECT";
 pub const ENV_CONFIG_SHA256: &str = "JOBGEN_CONFIG_SHA256";
 /// Lambda environment variable: days a finished job is kept before DynamoDB's TTL removes it (0 = forever).
 pub const ENV_RETENTION_DAYS: &str = "JOBGEN_RETENTION_DAYS";
+/// Lambda environment variable: the EventBridge Scheduler schedule group the handlers create
+/// their one-shot timers in ([`schedule_group`]).
+pub const ENV_SCHEDULE_GROUP: &str = "JOBGEN_SCHEDULE_GROUP";
+/// Lambda environment variable: the role EventBridge Scheduler assumes to invoke a timer's target
+/// (it may invoke the track function and send to the timers' dead-letter queue, nothing else).
+pub const ENV_TIMER_ROLE_ARN: &str = "JOBGEN_TIMER_ROLE_ARN";
+/// Lambda environment variable: the function a timer invokes (the track function's ARN).
+pub const ENV_TIMER_TARGET_ARN: &str = "JOBGEN_TIMER_TARGET_ARN";
+/// Lambda environment variable: the SQS queue a timer's invocation goes to when Scheduler gives up
+/// on it (the track function's dead-letter queue).
+pub const ENV_TIMER_DLQ_ARN: &str = "JOBGEN_TIMER_DLQ_ARN";
+/// The timer variables: both functions get all four (a stack from before timers has none, and its
+/// handlers then arm no timer).
+pub const TIMER_ENV: [&str; 4] = [ENV_SCHEDULE_GROUP, ENV_TIMER_ROLE_ARN, ENV_TIMER_TARGET_ARN, ENV_TIMER_DLQ_ARN];
+
+/// The schedule group of a project's timers: `jobgen-<project>` (at most 39 characters; Scheduler
+/// allows 64 of `[0-9A-Za-z-_.]`). IAM scopes the handlers' CreateSchedule to it.
+pub fn schedule_group(project: &str) -> String {
+    format!("jobgen-{project}")
+}
+
 /// Environment variable naming another path for the configuration document. Never set by the
 /// stack (its functions read [`CONFIG_FILE`]); local runs of the handler binaries and tests set it.
 pub const ENV_CONFIG_FILE: &str = "JOBGEN_CONFIG_FILE";
@@ -373,7 +394,120 @@ pub struct JobTypeEntry {
     /// name outside [`RESERVED_ENV_PREFIX`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_environment: Option<Vec<String>>,
+    /// A job running (ECS RUNNING) longer than this many seconds is stopped and ends TIMED_OUT.
+    /// `None`: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// A job whose task is not RUNNING this many seconds after its launch is stopped; the attempt
+    /// fails with START_TIMEOUT (retried when [`JobTypeEntry::retry`] says so). `None`: no deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_timeout_seconds: Option<u32>,
+    /// How failed attempts are retried. `None`: one attempt (a failure is final).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
+
+impl JobTypeEntry {
+    /// Why the entry's timeouts or retry policy cannot work, if they cannot (the generator
+    /// validates the same bounds with field paths; this guards a hand-edited document).
+    pub fn lifecycle_problem(&self) -> Option<&'static str> {
+        if self.timeout_seconds == Some(0) || self.start_timeout_seconds == Some(0) {
+            return Some("a timeout of 0 seconds would stop every job at once (leave it out for no limit)");
+        }
+        let retry = self.retry.as_ref()?;
+        if retry.attempts < 1 {
+            return Some("retry.attempts is 0: at least 1 (the first attempt)");
+        }
+        if !retry.rate.is_finite() || retry.rate < 1.0 {
+            return Some("retry.rate must be a number of at least 1");
+        }
+        if retry.on.is_empty() {
+            return Some("retry.on names no failure class, so nothing would retry");
+        }
+        None
+    }
+
+    /// The capacity a retry runs on after an attempt that failed with `failure`: on-demand FARGATE
+    /// when the policy's Spot fallback applies (a Spot interruption, or no Spot capacity), else the
+    /// job type's own.
+    pub fn retry_capacity(&self, spot_failure: bool) -> Capacity {
+        let fallback = self.retry.as_ref().is_some_and(|r| r.spot_fallback);
+        if fallback && spot_failure && self.capacity == Capacity::FargateSpot { Capacity::Fargate } else { self.capacity }
+    }
+}
+
+/// The failure classes a retry policy may name (`retry.on`): the task outcomes of
+/// `job::FailureClass` that a new attempt can help with, and RunTask's capacity answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RetryOn {
+    /// ECS could not start the task (stopCode TaskFailedToStart).
+    FailedToStart,
+    /// Fargate Spot reclaimed the capacity.
+    SpotInterrupted,
+    /// The task was not RUNNING within the start deadline.
+    StartTimeout,
+    /// The image could not be pulled.
+    ImagePullFailed,
+    /// The main container exited non-zero.
+    NonZeroExit,
+    /// The main container ran out of memory.
+    OutOfMemory,
+    /// RunTask kept answering with no capacity (after its launch backoff).
+    Capacity,
+}
+
+impl RetryOn {
+    /// Every class, in the order the docs list them.
+    pub const ALL: [RetryOn; 7] = [
+        RetryOn::FailedToStart,
+        RetryOn::SpotInterrupted,
+        RetryOn::StartTimeout,
+        RetryOn::ImagePullFailed,
+        RetryOn::NonZeroExit,
+        RetryOn::OutOfMemory,
+        RetryOn::Capacity,
+    ];
+    /// What a policy retries when it names none: the infrastructure failures.
+    pub const DEFAULT: [RetryOn; 4] =
+        [RetryOn::FailedToStart, RetryOn::SpotInterrupted, RetryOn::StartTimeout, RetryOn::Capacity];
+
+    /// The name in `jobgen.yaml` and the document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryOn::FailedToStart => "failed_to_start",
+            RetryOn::SpotInterrupted => "spot_interrupted",
+            RetryOn::StartTimeout => "start_timeout",
+            RetryOn::ImagePullFailed => "image_pull_failed",
+            RetryOn::NonZeroExit => "non_zero_exit",
+            RetryOn::OutOfMemory => "out_of_memory",
+            RetryOn::Capacity => "capacity",
+        }
+    }
+}
+
+/// A job type's retry policy: at most `attempts` attempts in all; before attempt n+1 a delay drawn
+/// uniformly from 0 to `min(max_delay, interval × rate^(n-1))` ("full jitter").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (2..=10).
+    pub attempts: u32,
+    /// The first retry's delay bound, in seconds.
+    pub interval_seconds: u32,
+    /// How much the bound grows per retry (1 = constant, 2 = doubling).
+    pub rate: f64,
+    /// The most any delay may be, in seconds.
+    pub max_delay_seconds: u32,
+    /// The failure classes that retry.
+    pub on: Vec<RetryOn>,
+    /// Whether a retry after a Spot interruption or a Spot capacity failure runs on on-demand FARGATE.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub spot_fallback: bool,
+}
+
+impl Eq for RetryPolicy {}
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -483,6 +617,14 @@ pub enum ContractError {
         "the configuration document: {0}: maxConcurrency is 0, which would never start a job (at least 1, or leave it out)"
     )]
     ZeroLimit(String),
+    /// A retry policy or a timeout that cannot work.
+    #[error("the configuration document: job type {job_type}: {why}")]
+    BadLifecycle {
+        /// The job type.
+        job_type: String,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// An index points outside its list.
     #[error("the configuration document: job type {job_type} refers to {what} {index}, which does not exist")]
     BadIndex {
@@ -508,6 +650,9 @@ impl LaunchTable {
         for (name, entry) in &table.job_types {
             if entry.max_concurrency == Some(0) {
                 return Err(ContractError::ZeroLimit(format!("job type {name}")));
+            }
+            if let Some(why) = entry.lifecycle_problem() {
+                return Err(ContractError::BadLifecycle { job_type: name.clone(), why });
             }
             if entry.cluster >= table.clusters.len() {
                 return Err(ContractError::BadIndex { job_type: name.clone(), what: "cluster", index: entry.cluster });
@@ -591,6 +736,9 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
                 // As permissive as a request may be: tests of refusals narrow it.
                 allow_command_override: true,
                 allowed_environment: None,
+                timeout_seconds: None,
+                start_timeout_seconds: None,
+                retry: None,
             },
         )]),
         max_concurrency: None,

@@ -113,6 +113,9 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 max_concurrency: jt.max_concurrency,
                 allow_command_override: jt.allow_command_override,
                 allowed_environment: jt.allowed_environment.clone(),
+                timeout_seconds: None,
+                start_timeout_seconds: None,
+                retry: None,
             },
         );
     }
