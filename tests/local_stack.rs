@@ -86,7 +86,13 @@ impl Stack {
             max_concurrency: None,
             tags: Default::default(),
         };
-        let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
+        let config = RuntimeConfig {
+            table_name: table,
+            project: project.to_string(),
+            launch_table,
+            retention_days: 7,
+            timers: None,
+        };
         let config_dir = tempfile::tempdir().unwrap();
         std::fs::write(config_dir.path().join("config.json"), config.document()).unwrap();
         Stack { config, ddb, ecs, cluster_arn, task_definition_arn, config_dir, moto }

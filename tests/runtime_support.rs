@@ -97,7 +97,13 @@ impl World {
             max_concurrency: None,
             tags: Default::default(),
         };
-        let config = RuntimeConfig { table_name: table, project: project.to_string(), launch_table, retention_days: 7 };
+        let config = RuntimeConfig {
+            table_name: table,
+            project: project.to_string(),
+            launch_table,
+            retention_days: 7,
+            timers: None,
+        };
         World { config, ddb, ecs, cluster_arn, task_definition_arn }
     }
 

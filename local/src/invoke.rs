@@ -266,6 +266,7 @@ mod tests {
                 tags: Default::default(),
             },
             retention_days: 0,
+            timers: None,
         };
         let store = Store::new(ddb, "jobs");
         Arc::new(Functions {

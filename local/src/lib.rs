@@ -26,6 +26,7 @@ use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::Launcher;
 use jobgen_runtime::service::LaunchService;
 use jobgen_runtime::store::Store;
+use jobgen_runtime::timers::Timers;
 use jobgen_runtime::track::Tracker;
 use serde_json::Value;
 
@@ -171,21 +172,26 @@ impl LocalStack {
             aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build(),
         );
         let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let create_timers = Timers::for_config(&sdk, &create_config);
         let create_job = CreateJob::new(
             Store::new(ddb.clone(), create_config.table_name.clone()),
             Launcher::new(ecs_launch, RetryPolicy::default()),
             create_config,
-        );
+        )
+        .with_timers(create_timers);
         // As the track bin does: track releases a finished job's slot and admits and launches the next
         // queued jobs through the same launch service create-job uses.
         let track_launch = aws_sdk_ecs::Client::from_conf(
             aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build(),
         );
-        let tracker = Tracker::with_service(LaunchService::new(
-            Store::new(ddb.clone(), config.table_name.clone()),
-            Launcher::new(track_launch, RetryPolicy::default()),
-            config.clone(),
-        ));
+        let tracker = Tracker::with_service(
+            LaunchService::new(
+                Store::new(ddb.clone(), config.table_name.clone()),
+                Launcher::new(track_launch, RetryPolicy::default()),
+                config.clone(),
+            )
+            .with_timers(Timers::for_config(&sdk, &config)),
+        );
         let functions = Arc::new(invoke::Functions {
             create_job_ids: vec![create_name.clone(), create_arn.clone()],
             track_ids: vec![track_name.clone(), track_arn.clone()],

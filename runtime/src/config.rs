@@ -16,6 +16,41 @@ pub struct RuntimeConfig {
     pub launch_table: LaunchTable,
     /// Days a finished job is kept (0 = forever).
     pub retention_days: u32,
+    /// Where the handlers arm their one-shot timers; `None` for a stack from before timers (its
+    /// handlers arm none, so timeouts and retry backoff do not work there).
+    pub timers: Option<TimerSettings>,
+}
+
+/// The EventBridge Scheduler settings of the stack's timers ([`contract::TIMER_ENV`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerSettings {
+    /// The schedule group ([`contract::schedule_group`]).
+    pub group: String,
+    /// The role Scheduler assumes to invoke the target.
+    pub role_arn: String,
+    /// The function a timer invokes (track).
+    pub target_arn: String,
+    /// Where Scheduler sends an invocation it gave up on.
+    pub dlq_arn: String,
+}
+
+/// Reads the four timer variables through `lookup`: all set, or none (a stack from before timers).
+pub fn timer_settings(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<TimerSettings>, ConfigError> {
+    let values: Vec<Option<String>> =
+        contract::TIMER_ENV.iter().map(|name| lookup(name).filter(|v| !v.is_empty())).collect();
+    match values.as_slice() {
+        [Some(group), Some(role_arn), Some(target_arn), Some(dlq_arn)] => Ok(Some(TimerSettings {
+            group: group.clone(),
+            role_arn: role_arn.clone(),
+            target_arn: target_arn.clone(),
+            dlq_arn: dlq_arn.clone(),
+        })),
+        _ if values.iter().all(Option::is_none) => Ok(None),
+        _ => {
+            let missing = contract::TIMER_ENV.iter().zip(&values).find(|(_, v)| v.is_none()).map(|(n, _)| *n);
+            Err(ContractError::MissingEnv(missing.unwrap_or(contract::ENV_SCHEDULE_GROUP)).into())
+        }
+    }
 }
 
 /// A configuration problem found at start-up.
@@ -76,7 +111,8 @@ impl RuntimeConfig {
         let text = std::str::from_utf8(document).map_err(|e| ContractError::BadJson(e.to_string()))?;
         let launch_table = LaunchTable::from_json(text)?;
         let retention_days = retention_days(&lookup)?;
-        Ok(RuntimeConfig { table_name, project, launch_table, retention_days })
+        let timers = timer_settings(&lookup)?;
+        Ok(RuntimeConfig { table_name, project, launch_table, retention_days, timers })
     }
 
     /// The configuration document this configuration was read from (the same bytes, since the
@@ -88,12 +124,21 @@ impl RuntimeConfig {
     /// The environment variables that, with [`RuntimeConfig::document`] at
     /// [`contract::ENV_CONFIG_FILE`], reproduce this configuration (for child processes and tests).
     pub fn to_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             (contract::ENV_TABLE_NAME, self.table_name.clone()),
             (contract::ENV_PROJECT, self.project.clone()),
             (contract::ENV_CONFIG_SHA256, contract::config_sha256(self.document().as_bytes())),
             (contract::ENV_RETENTION_DAYS, self.retention_days.to_string()),
-        ]
+        ];
+        if let Some(t) = &self.timers {
+            env.extend([
+                (contract::ENV_SCHEDULE_GROUP, t.group.clone()),
+                (contract::ENV_TIMER_ROLE_ARN, t.role_arn.clone()),
+                (contract::ENV_TIMER_TARGET_ARN, t.target_arn.clone()),
+                (contract::ENV_TIMER_DLQ_ARN, t.dlq_arn.clone()),
+            ]);
+        }
+        env
     }
 
     /// `startedBy` for this project's tasks.
@@ -120,7 +165,28 @@ mod tests {
             project: "demo".into(),
             launch_table: contract::sample_table(Capacity::Fargate),
             retention_days: 7,
+            timers: Some(TimerSettings {
+                group: "jobgen-demo".into(),
+                role_arn: "arn:aws:iam::123456789012:role/jobgen/demo/timers".into(),
+                target_arn: "arn:aws:lambda:us-east-1:123456789012:function:demo-track".into(),
+                dlq_arn: "arn:aws:sqs:us-east-1:123456789012:demo-track-dlq".into(),
+            }),
         }
+    }
+
+    #[test]
+    fn timer_variables_come_all_together_or_not_at_all() {
+        let config = sample();
+        let env: HashMap<&str, String> = config.to_env().into_iter().collect();
+        let document = config.document();
+        let without: HashMap<&str, String> =
+            env.iter().filter(|(k, _)| !contract::TIMER_ENV.contains(k)).map(|(k, v)| (*k, v.clone())).collect();
+        let old = RuntimeConfig::from_parts(|k| without.get(k).cloned(), document.as_bytes()).unwrap();
+        assert_eq!(old.timers, None, "a stack from before timers");
+        let mut partial = env.clone();
+        partial.remove(contract::ENV_TIMER_DLQ_ARN);
+        let err = RuntimeConfig::from_parts(|k| partial.get(k).cloned(), document.as_bytes()).unwrap_err();
+        assert_eq!(err, ConfigError::Contract(ContractError::MissingEnv(contract::ENV_TIMER_DLQ_ARN)));
     }
 
     #[test]

@@ -48,6 +48,107 @@ pub fn schedule_group(project: &str) -> String {
     format!("jobgen-{project}")
 }
 
+/// The member of a timer's invocation payload that tells track it is a timer, not an ECS event:
+/// `{"jobgenTimer": {"kind": ..., "jobId": ..., "attempt": ...}}`.
+pub const TIMER_KEY: &str = "jobgenTimer";
+
+/// What a one-shot timer does when it fires. Every kind acts only when the job is still in the
+/// status and attempt it was armed for, so a timer that fires late or twice changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// The attempt's task must be RUNNING by now (`start_timeout`), else it is stopped.
+    StartDeadline,
+    /// The attempt's task must have stopped by now (`timeout`), else it is stopped (TIMED_OUT).
+    RunDeadline,
+    /// The retry backoff is over: the next attempt starts.
+    Retry,
+    /// RunTask's throttling or capacity backoff is over: the launch is tried again.
+    Relaunch,
+}
+
+impl TimerKind {
+    /// The short name that starts its schedules' names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::StartDeadline => "start",
+            TimerKind::RunDeadline => "run",
+            TimerKind::Retry => "retry",
+            TimerKind::Relaunch => "relaunch",
+        }
+    }
+}
+
+/// One timer of one job attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timer {
+    /// What it does.
+    pub kind: TimerKind,
+    /// The job.
+    pub job_id: String,
+    /// The attempt it was armed for.
+    pub attempt: u32,
+    /// Which relaunch of the attempt (0 for the other kinds), so each backoff round has its own
+    /// schedule name.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub round: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Timer {
+    /// A timer of `kind` for the job's `attempt`.
+    pub fn new(kind: TimerKind, job_id: &str, attempt: u32) -> Timer {
+        Timer { kind, job_id: job_id.to_string(), attempt, round: 0 }
+    }
+
+    /// Its schedule's name, unique per job, attempt, kind and round, so arming it again (a
+    /// redelivered event, a retried invocation) finds the schedule that exists instead of making a
+    /// second one: `retry-<job id>-<attempt>`, `relaunch-<job id>-<attempt>-<round>` (at most 53
+    /// characters for a 26-character job id; Scheduler allows 64).
+    pub fn schedule_name(&self) -> String {
+        let name = format!("{}-{}-{}", self.kind.as_str(), self.job_id, self.attempt);
+        if self.round == 0 { name } else { format!("{name}-{}", self.round) }
+    }
+
+    /// The invocation payload its schedule sends to track.
+    pub fn payload(&self) -> serde_json::Value {
+        serde_json::json!({ TIMER_KEY: self })
+    }
+
+    /// The timer in a track invocation payload, if it is one.
+    pub fn from_payload(payload: &serde_json::Value) -> Option<Timer> {
+        serde_json::from_value(payload.get(TIMER_KEY)?.clone()).ok()
+    }
+}
+
+/// The Scheduler `at()` expression (UTC) for a timer due at `due`, rounded UP to the next whole
+/// minute: Scheduler fires within the minute after the time it is given ("60 second precision"),
+/// so a rounded-up time never fires before `due`.
+pub fn at_expression(due: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{DurationRound, TimeDelta};
+    let minute = TimeDelta::minutes(1);
+    let floor = due.duration_trunc(minute).unwrap_or(due);
+    let at = if floor == due { due } else { floor + minute };
+    format!("at({})", at.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// Parses an `at()` expression back (UTC): what the local simulator reads to fire a timer.
+pub fn parse_at_expression(expression: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let inner = expression.strip_prefix("at(")?.strip_suffix(')')?;
+    let naive = chrono::NaiveDateTime::parse_from_str(inner, "%Y-%m-%dT%H:%M:%S").ok()?;
+    Some(naive.and_utc())
+}
+
+/// The StopTask reason of a task jobgen stops because it ran longer than its type's timeout; the
+/// tracker reads it back from the STOPPED event's `stoppedReason` (prefix) to end the job TIMED_OUT.
+pub const STOP_REASON_TIMEOUT: &str = "jobgen: timeout";
+/// The StopTask reason of a task jobgen stops because it was not RUNNING by its start deadline.
+pub const STOP_REASON_START_TIMEOUT: &str = "jobgen: start deadline";
+
 /// Environment variable naming another path for the configuration document. Never set by the
 /// stack (its functions read [`CONFIG_FILE`]); local runs of the handler binaries and tests set it.
 pub const ENV_CONFIG_FILE: &str = "JOBGEN_CONFIG_FILE";
@@ -218,6 +319,10 @@ pub mod attr {
     pub const ARCHITECTURE: &str = "architecture";
     /// Estimated Fargate cost in USD, set when the task stopped.
     pub const COST_USD: &str = "costUsd";
+    /// Attempt: the capacity it was launched on when not the job type's (Spot fallback).
+    pub const REQUESTED_CAPACITY: &str = "requestedCapacity";
+    /// Attempt: when the next attempt starts (RETRYING).
+    pub const RETRY_AT: &str = "retryAt";
     /// The attempt number that holds a concurrency slot (number): set when the job is admitted from
     /// its queue, removed when that attempt is over (`machine::attempt_over`).
     pub const SLOT: &str = "slot";
@@ -432,7 +537,11 @@ impl JobTypeEntry {
     /// job type's own.
     pub fn retry_capacity(&self, spot_failure: bool) -> Capacity {
         let fallback = self.retry.as_ref().is_some_and(|r| r.spot_fallback);
-        if fallback && spot_failure && self.capacity == Capacity::FargateSpot { Capacity::Fargate } else { self.capacity }
+        if fallback && spot_failure && self.capacity == Capacity::FargateSpot {
+            Capacity::Fargate
+        } else {
+            self.capacity
+        }
     }
 }
 
@@ -508,6 +617,35 @@ pub struct RetryPolicy {
 }
 
 impl Eq for RetryPolicy {}
+
+impl RetryPolicy {
+    /// Whether an attempt numbered `attempt` that failed with `class` is followed by another.
+    pub fn retries(&self, attempt: u32, class: RetryOn) -> bool {
+        attempt < self.attempts && self.on.contains(&class)
+    }
+
+    /// The delay before the attempt after `attempt`, with full jitter: uniform in
+    /// `[0, min(max_delay, interval × rate^(attempt-1))]`, drawn from `seed` (a hash of the job id
+    /// and attempt), so every redelivery of the same event computes the same delay.
+    pub fn delay(&self, attempt: u32, seed: u64) -> std::time::Duration {
+        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let bound =
+            (f64::from(self.interval_seconds) * self.rate.powi(exponent)).min(f64::from(self.max_delay_seconds));
+        // 53 random bits make a uniform fraction in [0, 1].
+        let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+        std::time::Duration::from_secs_f64((bound * fraction).max(0.0))
+    }
+}
+
+/// A stable 64-bit seed from a job id and an attempt (FNV-1a): the jitter of retry delays.
+pub fn jitter_seed(job_id: &str, attempt: u32) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in job_id.bytes().chain(attempt.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -761,6 +899,50 @@ mod tests {
         assert_eq!(parse_task_group("family:transcode"), None);
         assert_eq!(parse_task_group("jobgen::1"), None);
         assert_eq!(parse_task_group("jobgen:abc:x"), None);
+    }
+
+    #[test]
+    fn timers_name_their_schedules_per_attempt_and_round_and_never_fire_early() {
+        let retry = Timer::new(TimerKind::Retry, "01hzy3k7q8abcdefghjkmnpqrs", 2);
+        assert_eq!(retry.schedule_name(), "retry-01hzy3k7q8abcdefghjkmnpqrs-2");
+        let relaunch = Timer { round: 3, ..Timer::new(TimerKind::Relaunch, "01hzy3k7q8abcdefghjkmnpqrs", 10) };
+        assert_eq!(relaunch.schedule_name(), "relaunch-01hzy3k7q8abcdefghjkmnpqrs-10-3");
+        assert!(relaunch.schedule_name().len() <= 64);
+        assert_eq!(Timer::from_payload(&retry.payload()), Some(retry.clone()));
+        assert_eq!(Timer::from_payload(&serde_json::json!({"detail-type": "ECS Task State Change"})), None);
+
+        let due = chrono::DateTime::parse_from_rfc3339("2026-12-01T17:05:00.001Z").unwrap().to_utc();
+        assert_eq!(at_expression(due), "at(2026-12-01T17:06:00)");
+        let whole = chrono::DateTime::parse_from_rfc3339("2026-12-01T17:05:00Z").unwrap().to_utc();
+        assert_eq!(at_expression(whole), "at(2026-12-01T17:05:00)");
+        assert!(parse_at_expression(&at_expression(due)).unwrap() >= due);
+        assert_eq!(parse_at_expression("rate(5 minutes)"), None);
+    }
+
+    #[test]
+    fn retry_delays_grow_to_their_cap_with_full_jitter() {
+        let policy = RetryPolicy {
+            attempts: 4,
+            interval_seconds: 10,
+            rate: 2.0,
+            max_delay_seconds: 30,
+            on: RetryOn::DEFAULT.to_vec(),
+            spot_fallback: false,
+        };
+        assert!(policy.retries(1, RetryOn::SpotInterrupted) && policy.retries(3, RetryOn::FailedToStart));
+        assert!(!policy.retries(4, RetryOn::SpotInterrupted), "the fourth attempt is the last");
+        assert!(!policy.retries(1, RetryOn::NonZeroExit), "not a class it names");
+        let max = |attempt| policy.delay(attempt, u64::MAX).as_secs_f64();
+        assert!((max(1) - 10.0).abs() < 0.01 && (max(2) - 20.0).abs() < 0.01 && (max(3) - 30.0).abs() < 0.01);
+        assert_eq!(policy.delay(2, 0), std::time::Duration::ZERO);
+        let seeds: BTreeMap<u64, ()> = (1..=50).map(|a| (jitter_seed("job", a), ())).collect();
+        assert_eq!(seeds.len(), 50, "a seed per attempt");
+        assert_eq!(jitter_seed("job", 1), jitter_seed("job", 1));
+        let delays: Vec<f64> =
+            (0..200).map(|i| policy.delay(1, jitter_seed(&format!("j{i}"), 1)).as_secs_f64()).collect();
+        assert!(delays.iter().all(|d| (0.0..=10.0).contains(d)));
+        let mean = delays.iter().sum::<f64>() / delays.len() as f64;
+        assert!((3.5..6.5).contains(&mean), "uniform over [0, 10]: mean {mean}");
     }
 
     #[test]

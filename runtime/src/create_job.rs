@@ -731,6 +731,11 @@ mod handler {
                 ApiError { retryable: true, ..ApiError::new(503, "Conflict", vanished.to_string()) }
             }
             fault @ ServiceError::InjectedFault => ApiError::new(500, "InjectedFault", fault.to_string()),
+            other @ (ServiceError::Timer(_) | ServiceError::Stop { .. }) => {
+                let retryable = other.is_retryable();
+                let status = if retryable { 503 } else { 500 };
+                ApiError { retryable, ..ApiError::new(status, "TimerError", other.to_string()) }
+            }
         }
     }
 
@@ -775,6 +780,12 @@ mod handler {
         /// A handler over `store` and `launcher`.
         pub fn new(store: Store, launcher: Launcher<A>, config: RuntimeConfig) -> Self {
             CreateJob { service: LaunchService::new(store, launcher, config), lease_margin_ms: LEASE_MARGIN_MS }
+        }
+
+        /// Arms timers through `timers` (see [`LaunchService::with_timers`]).
+        pub fn with_timers(mut self, timers: Option<crate::timers::Timers>) -> Self {
+            self.service = self.service.with_timers(timers);
+            self
         }
 
         /// Sets the lease margin beyond the deadline (tests use 0 to expire leases at once).
@@ -978,6 +989,7 @@ mod tests {
             project: "demo".into(),
             launch_table: crate::contract::sample_table(Capacity::Fargate),
             retention_days: 0,
+            timers: None,
         }
     }
 

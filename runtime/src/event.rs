@@ -199,6 +199,17 @@ impl TaskDetail {
         self.containers.iter().find(|c| c.name == name)
     }
 
+    /// The value of the override variable `env_name` (on whichever container carries it).
+    pub fn override_env(&self, env_name: &str) -> Option<&str> {
+        let overrides = self.overrides.as_ref()?;
+        overrides
+            .container_overrides
+            .iter()
+            .flat_map(|o| o.environment.iter())
+            .find(|e| e.name == env_name)
+            .and_then(|e| e.value.as_deref())
+    }
+
     /// The name of the container whose override carries `env_name` (jobgen puts its variables on the
     /// main container only).
     pub fn container_with_override_env(&self, env_name: &str) -> Option<&str> {

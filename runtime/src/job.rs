@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Architecture, Capacity};
+use crate::contract::{Architecture, Capacity, RetryOn, STOP_REASON_START_TIMEOUT, STOP_REASON_TIMEOUT, attr};
 
 /// The status of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,6 +44,11 @@ pub enum JobStatus {
     LaunchFailed,
     /// Cancelled by `jobgen cancel`; its task's later events record ECS facts, not status.
     Cancelled,
+    /// The attempt failed in a way its type's retry policy retries; the next attempt starts when
+    /// its backoff timer fires (`retryAt`). Not terminal; cancellable.
+    Retrying,
+    /// The task ran longer than its type's `timeout` and jobgen stopped it. Terminal; not retried.
+    TimedOut,
     /// A status this version does not know (written by a newer version): tolerated when reading.
     #[serde(other)]
     Unknown,
@@ -51,7 +56,7 @@ pub enum JobStatus {
 
 impl JobStatus {
     /// Every status a record can be written with, in lifecycle order.
-    pub const ALL: [JobStatus; 8] = [
+    pub const ALL: [JobStatus; 10] = [
         JobStatus::Queued,
         JobStatus::Submitted,
         JobStatus::Starting,
@@ -60,6 +65,8 @@ impl JobStatus {
         JobStatus::Failed,
         JobStatus::LaunchFailed,
         JobStatus::Cancelled,
+        JobStatus::Retrying,
+        JobStatus::TimedOut,
     ];
 
     /// The name stored in the table.
@@ -73,6 +80,8 @@ impl JobStatus {
             JobStatus::Failed => "FAILED",
             JobStatus::LaunchFailed => "LAUNCH_FAILED",
             JobStatus::Cancelled => "CANCELLED",
+            JobStatus::Retrying => "RETRYING",
+            JobStatus::TimedOut => "TIMED_OUT",
             JobStatus::Unknown => "UNKNOWN",
         }
     }
@@ -86,7 +95,7 @@ impl JobStatus {
     /// outcome of the same attempt (a later STOPPED event with more detail). A unit test of
     /// [`crate::machine`] checks this against the transition table.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::TimedOut)
     }
 }
 
@@ -112,6 +121,11 @@ pub enum FailureClass {
     SpotInterrupted,
     /// Someone called StopTask (stopCode UserInitiated).
     StoppedByUser,
+    /// jobgen stopped the task: it ran longer than its type's `timeout`.
+    TimedOut,
+    /// jobgen stopped the task: it was not RUNNING within its type's `start_timeout` (image pull,
+    /// capacity, ENI or secrets taking too long).
+    StartTimeout,
     /// Anything else (or a class written by a newer version).
     #[serde(other)]
     Unknown,
@@ -127,7 +141,25 @@ impl FailureClass {
             FailureClass::FailedToStart => "FAILED_TO_START",
             FailureClass::SpotInterrupted => "SPOT_INTERRUPTED",
             FailureClass::StoppedByUser => "STOPPED_BY_USER",
+            FailureClass::TimedOut => "TIMED_OUT",
+            FailureClass::StartTimeout => "START_TIMEOUT",
             FailureClass::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl FailureClass {
+    /// The retry policy's name for this class (`retry.on`); `None` for the classes no policy
+    /// retries (a stop someone asked for, a timeout, an unknown cause).
+    pub fn retry_on(self) -> Option<RetryOn> {
+        match self {
+            FailureClass::NonZeroExit => Some(RetryOn::NonZeroExit),
+            FailureClass::OutOfMemory => Some(RetryOn::OutOfMemory),
+            FailureClass::ImagePullFailed => Some(RetryOn::ImagePullFailed),
+            FailureClass::FailedToStart => Some(RetryOn::FailedToStart),
+            FailureClass::SpotInterrupted => Some(RetryOn::SpotInterrupted),
+            FailureClass::StartTimeout => Some(RetryOn::StartTimeout),
+            FailureClass::StoppedByUser | FailureClass::TimedOut | FailureClass::Unknown => None,
         }
     }
 }
@@ -294,6 +326,51 @@ pub struct Attempt {
     /// Estimated Fargate cost in USD.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// The capacity this attempt was launched on when it is not the job type's own (a retry's
+    /// Spot fallback to on-demand FARGATE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_capacity: Option<Capacity>,
+    /// When the next attempt starts, while the job is RETRYING.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "ts_opt")]
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+impl Attempt {
+    /// The record attributes of the current attempt besides its number: what starting the next
+    /// attempt removes from the top level of the record (after copying the attempt into `history`).
+    /// A unit test checks the list against the fields.
+    pub const ATTRIBUTES: [&'static str; 30] = [
+        attr::TASK_ARN,
+        attr::CLUSTER_ARN,
+        attr::LAUNCHED_AT,
+        attr::LAUNCH_ERROR,
+        attr::LAUNCH_ERROR_KIND,
+        attr::LAUNCH_RETRYABLE,
+        attr::LAUNCH_TRIES,
+        attr::ECS_LAST_STATUS,
+        attr::ECS_DESIRED_STATUS,
+        attr::ECS_VERSION,
+        attr::TASK_CREATED_AT,
+        attr::PULL_STARTED_AT,
+        attr::PULL_STOPPED_AT,
+        attr::STARTED_AT,
+        attr::STOPPING_AT,
+        attr::STOPPED_AT,
+        attr::WAIT_MS,
+        attr::RUN_MS,
+        attr::EXIT_CODE,
+        attr::CONTAINER_REASON,
+        attr::STOP_CODE,
+        attr::STOPPED_REASON,
+        attr::FAILURE_CLASS,
+        attr::CPU,
+        attr::MEMORY,
+        attr::CAPACITY,
+        attr::ARCHITECTURE,
+        attr::COST_USD,
+        attr::REQUESTED_CAPACITY,
+        attr::RETRY_AT,
+    ];
 }
 
 /// A job: one record in the jobs table.
@@ -470,6 +547,15 @@ pub fn outcome(task: &StoppedTask<'_>) -> (JobStatus, Option<FailureClass>) {
     let failed = |class| (JobStatus::Failed, Some(class));
     match code {
         Some(StopCode::SpotInterruption | StopCode::TerminationNotice) => return failed(FailureClass::SpotInterrupted),
+        // jobgen's own timers stop with reasons of their own (contract::STOP_REASON_*).
+        Some(StopCode::UserInitiated) if task.stopped_reason.is_some_and(|r| r.starts_with(STOP_REASON_TIMEOUT)) => {
+            return (JobStatus::TimedOut, Some(FailureClass::TimedOut));
+        }
+        Some(StopCode::UserInitiated)
+            if task.stopped_reason.is_some_and(|r| r.starts_with(STOP_REASON_START_TIMEOUT)) =>
+        {
+            return failed(FailureClass::StartTimeout);
+        }
         Some(StopCode::UserInitiated) => return failed(FailureClass::StoppedByUser),
         _ => {}
     }
@@ -505,7 +591,7 @@ pub fn status_for_event(last_status: &str, stopped: &StoppedTask<'_>) -> (JobSta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{self, attr};
+    use crate::contract;
 
     fn stopped<'a>(stop_code: &'a str, exit_code: Option<i32>, reason: Option<&'a str>) -> StoppedTask<'a> {
         StoppedTask {
@@ -568,9 +654,33 @@ mod tests {
     }
 
     #[test]
+    fn jobgen_s_own_stops_are_told_from_anyone_else_s() {
+        let stop = |reason| StoppedTask {
+            stop_code: Some("UserInitiated"),
+            stopped_reason: Some(reason),
+            exit_code: Some(143),
+            started: true,
+            ..StoppedTask::default()
+        };
+        let timeout = format!("{STOP_REASON_TIMEOUT} after 600 s");
+        assert_eq!(outcome(&stop(&timeout)), (JobStatus::TimedOut, Some(FailureClass::TimedOut)));
+        let start = format!("{STOP_REASON_START_TIMEOUT}: not RUNNING 60 s after launch");
+        assert_eq!(outcome(&stop(&start)), (JobStatus::Failed, Some(FailureClass::StartTimeout)));
+        assert_eq!(outcome(&stop("jobgen: job cancelled")), (JobStatus::Failed, Some(FailureClass::StoppedByUser)));
+        assert_eq!(outcome(&stop("an operator")), (JobStatus::Failed, Some(FailureClass::StoppedByUser)));
+        // The same reason without a StopTask (a container that exited) is not a timeout.
+        let exited = StoppedTask { stop_code: Some("EssentialContainerExited"), ..stop(&timeout) };
+        assert_eq!(outcome(&exited), (JobStatus::Failed, Some(FailureClass::NonZeroExit)));
+        // Timeouts and stops by a person are never retried; infrastructure failures can be.
+        assert_eq!(FailureClass::TimedOut.retry_on(), None);
+        assert_eq!(FailureClass::StoppedByUser.retry_on(), None);
+        assert_eq!(FailureClass::SpotInterrupted.retry_on(), Some(RetryOn::SpotInterrupted));
+    }
+
+    #[test]
     fn terminal_statuses_and_names() {
         let terminal: Vec<_> = JobStatus::ALL.into_iter().filter(|s| s.is_terminal()).collect();
-        assert_eq!(terminal, [JobStatus::Succeeded, JobStatus::Failed, JobStatus::Cancelled]);
+        assert_eq!(terminal, [JobStatus::Succeeded, JobStatus::Failed, JobStatus::Cancelled, JobStatus::TimedOut]);
         for s in JobStatus::ALL {
             assert_eq!(JobStatus::parse(s.as_str()), s);
             assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::Value::from(s.as_str())));
@@ -616,6 +726,8 @@ mod tests {
             capacity: Some(Capacity::Fargate),
             architecture: Some(Architecture::Arm64),
             cost_usd: Some(0.5),
+            requested_capacity: Some(Capacity::Fargate),
+            retry_at: Some(now),
         };
         Job {
             job_id: "j".into(),
@@ -637,6 +749,17 @@ mod tests {
             slot: Some(2),
             expires_at: Some(6),
         }
+    }
+
+    #[test]
+    fn the_attempt_attribute_list_is_every_attempt_field() {
+        let json = serde_json::to_value(&full_job().attempt).unwrap();
+        let mut fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.retain(|k| *k != attr::ATTEMPT);
+        fields.sort_unstable();
+        let mut listed = Attempt::ATTRIBUTES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(fields, listed);
     }
 
     #[test]
@@ -692,6 +815,8 @@ mod tests {
             attr::CAPACITY,
             attr::ARCHITECTURE,
             attr::COST_USD,
+            attr::REQUESTED_CAPACITY,
+            attr::RETRY_AT,
             attr::SLOT,
         ]);
         assert_eq!(keys, expected);

@@ -34,4 +34,6 @@ pub mod machine;
 pub mod service;
 #[cfg(feature = "aws")]
 pub mod store;
+#[cfg(feature = "aws")]
+pub mod timers;
 pub mod track;

@@ -16,10 +16,14 @@
 //! | RecordCancelledLaunch | launch service | Store::record_cancelled_launch | CANCELLED | unchanged | this attempt; no task, or this task |
 //! | RecordCancelledLaunchFailure | launch service | Store::record_cancelled_launch_failure | CANCELLED | unchanged | this attempt; no task |
 //! | ApplyEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | the event's: STARTING or RUNNING | the record exists; this attempt; no task, or this task; a newer ecsVersion |
-//! | ApplyStoppedEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, SUCCEEDED, FAILED | the event's: SUCCEEDED or FAILED | the record exists; this attempt; no task, or this task; a newer ecsVersion |
+//! | ApplyStoppedEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, SUCCEEDED, FAILED, RETRYING, TIMED_OUT | the event's: SUCCEEDED or FAILED or TIMED_OUT | the record exists; this attempt; no task, or this task; a newer ecsVersion |
+//! | ApplyRetryingEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, RETRYING | RETRYING | the record exists; this attempt; no task, or this task; a newer ecsVersion; retryAt set |
 //! | RecordEcsFactsOnCancelled | track | Store::apply_event_to_cancelled | CANCELLED | unchanged | the record exists; this attempt; no task, or this task; a newer ecsVersion |
-//! | Release | track, launch service | Store::release | LAUNCH_FAILED, SUCCEEDED, FAILED, CANCELLED | unchanged | the slot is this attempt's; in the same transaction, every counter of the job's limits above 0 (each counts one less) |
-//! | Cancel | jobgen cancel | Store::cancel | QUEUED, SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | CANCELLED | the record exists |
+//! | Release | track, launch service | Store::release | LAUNCH_FAILED, SUCCEEDED, FAILED, CANCELLED, RETRYING, TIMED_OUT | unchanged | the slot is this attempt's; in the same transaction, every counter of the job's limits above 0 (each counts one less) |
+//! | Cancel | jobgen cancel | Store::cancel | QUEUED, SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, RETRYING | CANCELLED | the record exists |
+//! | Retry | launch service (the retry timer, jobgen retry) | Store::start_next_attempt | RETRYING | SUBMITTED | this attempt; no slot; the attempt moves to history and the next one starts with a launch lease |
+//! | RetryQueued | launch service (the retry timer, jobgen retry) | Store::start_next_attempt | RETRYING | QUEUED | this attempt; no slot; the attempt moves to history; queueKey and queueOrder set (its place at submission) |
+//! | RetryByHand | jobgen retry | Store::retry_by_hand | FAILED, TIMED_OUT, CANCELLED, LAUNCH_FAILED | RETRYING | this attempt; no slot; its task stopped or it has none and no live launch lease; retryAt now |
 //!
 //! (A unit test renders this table from [`TRANSITIONS`] and compares, so the two cannot drift.)
 //!
@@ -32,6 +36,17 @@
 //!   and if RunTask did start a task after all its events move the job on (ApplyEvent).
 //! - The status is a pure function of the newest ECS event applied (`job::status_for_event`), so
 //!   ApplyEvent and ApplyStoppedEvent end in the same record whatever order events arrive in.
+//!
+//! **Timeouts and retries.** jobgen's timers ([`crate::contract::Timer`], one-shot EventBridge
+//! Scheduler schedules that invoke track) never write a status themselves: a deadline that passes
+//! stops the task with a reason of jobgen's own (`contract::STOP_REASON_*`), and the task's STOPPED
+//! event then ends the attempt like any other (TIMED_OUT, or a START_TIMEOUT failure), so the
+//! outcome stays a function of the newest event. A STOPPED event whose failure class the job
+//! type's retry policy retries, while attempts remain, makes the job RETRYING (ApplyRetryingEvent,
+//! with `retryAt`); the retry timer then starts the next attempt (Retry, or RetryQueued for a
+//! limited job): the attempt moves to `history`, the number goes up, and events of the old task no
+//! longer match. RETRYING is not terminal and is cancellable. `jobgen retry` of a finished job
+//! (RetryByHand) is the one transition out of a terminal status, and only once its attempt is over.
 //!
 //! **Concurrency limits.** A job whose type or project has a limit
 //! (`contract::LaunchTable::limits`) is created QUEUED (Queue) and waits in its queue (the
@@ -92,17 +107,26 @@ pub enum Transition {
     ApplyEvent,
     /// A STOPPED task state change: the job's outcome.
     ApplyStoppedEvent,
+    /// A STOPPED task state change whose failure the job type's retry policy retries.
+    ApplyRetryingEvent,
     /// A task state change of a cancelled job: ECS facts, not status.
     RecordEcsFactsOnCancelled,
     /// The slot of an attempt that is over is given back.
     Release,
     /// `jobgen cancel`.
     Cancel,
+    /// The retry timer fired (or `jobgen retry` asked): the next attempt of a job no limit applies
+    /// to starts.
+    Retry,
+    /// The same for a limited job: the next attempt waits for a slot at its old place in its queue.
+    RetryQueued,
+    /// `jobgen retry` of a finished job: it becomes RETRYING, due now.
+    RetryByHand,
 }
 
 impl Transition {
     /// Every transition, in table order.
-    pub const ALL: [Transition; 15] = [
+    pub const ALL: [Transition; 19] = [
         Transition::Submit,
         Transition::Queue,
         Transition::Admit,
@@ -115,9 +139,13 @@ impl Transition {
         Transition::RecordCancelledLaunchFailure,
         Transition::ApplyEvent,
         Transition::ApplyStoppedEvent,
+        Transition::ApplyRetryingEvent,
         Transition::RecordEcsFactsOnCancelled,
         Transition::Release,
         Transition::Cancel,
+        Transition::Retry,
+        Transition::RetryQueued,
+        Transition::RetryByHand,
     ];
 
     /// The row of this transition.
@@ -134,7 +162,11 @@ impl Transition {
     /// The transition a tracker event takes on a job that is not cancelled: its outcome for a
     /// STOPPED event, else the running state.
     pub fn for_event(status: JobStatus) -> Transition {
-        if status.is_terminal() { Transition::ApplyStoppedEvent } else { Transition::ApplyEvent }
+        match status {
+            JobStatus::Retrying => Transition::ApplyRetryingEvent,
+            s if s.is_terminal() => Transition::ApplyStoppedEvent,
+            _ => Transition::ApplyEvent,
+        }
     }
 }
 
@@ -177,26 +209,37 @@ pub struct Rule {
     pub requires: &'static str,
 }
 
-use JobStatus::{Cancelled, Failed, LaunchFailed, Queued, Running, Starting, Submitted, Succeeded};
+use JobStatus::{Cancelled, Failed, LaunchFailed, Queued, Retrying, Running, Starting, Submitted, Succeeded, TimedOut};
 
 /// The statuses a job with a live (or possible) task may be in: where events start.
 const LIVE: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed];
 
 /// Where a cancel starts: a job waiting for a slot, and every status with a live (or possible) task.
-const CANCELLABLE: &[JobStatus] = &[Queued, Submitted, Starting, Running, LaunchFailed];
+const CANCELLABLE: &[JobStatus] = &[Queued, Submitted, Starting, Running, LaunchFailed, Retrying];
 
 /// The statuses an attempt may be over in ([`attempt_over`]): where a release starts.
-const OVER: &[JobStatus] = &[LaunchFailed, Succeeded, Failed, Cancelled];
+const OVER: &[JobStatus] = &[LaunchFailed, Succeeded, Failed, Cancelled, Retrying, TimedOut];
 
 /// What an event of a task that ran the job's attempt applies to, for the job's outcome: the live
 /// statuses, and an earlier outcome the event refines.
-const OUTCOME_FROM: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed, Succeeded, Failed];
+const OUTCOME_FROM: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed, Succeeded, Failed, Retrying, TimedOut];
+
+/// What a STOPPED event that the retry policy retries applies to: the live statuses and an earlier
+/// retrying event of the same task; never a finished job (a refined event does not revive one).
+const RETRY_FROM: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed, Retrying];
+
+/// What an operator may retry by hand: a finished attempt that was not a success.
+const RETRYABLE_BY_HAND: &[JobStatus] = &[Failed, TimedOut, Cancelled, LaunchFailed];
+
+/// The other conditions of the two writes that start a job's next attempt.
+const RETRY_REQUIRES: &str =
+    "this attempt; no slot; the attempt moves to history and the next one starts with a launch lease";
 
 /// The other conditions of the tracker's three writes.
 const EVENT_REQUIRES: &str = "the record exists; this attempt; no task, or this task; a newer ecsVersion";
 
 /// Every transition of a job record. Indexed by [`Transition`] (rows in declaration order).
-pub const TRANSITIONS: [Rule; 15] = [
+pub const TRANSITIONS: [Rule; 19] = [
     Rule {
         transition: Transition::Submit,
         by: "create-job",
@@ -290,8 +333,16 @@ pub const TRANSITIONS: [Rule; 15] = [
         by: "track",
         write: "Store::apply_event",
         from: OUTCOME_FROM,
-        to: To::Event(&[Succeeded, Failed]),
+        to: To::Event(&[Succeeded, Failed, TimedOut]),
         requires: EVENT_REQUIRES,
+    },
+    Rule {
+        transition: Transition::ApplyRetryingEvent,
+        by: "track",
+        write: "Store::apply_event",
+        from: RETRY_FROM,
+        to: To::Status(Retrying),
+        requires: "the record exists; this attempt; no task, or this task; a newer ecsVersion; retryAt set",
     },
     Rule {
         transition: Transition::RecordEcsFactsOnCancelled,
@@ -317,6 +368,30 @@ pub const TRANSITIONS: [Rule; 15] = [
         to: To::Status(Cancelled),
         requires: "the record exists",
     },
+    Rule {
+        transition: Transition::Retry,
+        by: "launch service (the retry timer, jobgen retry)",
+        write: "Store::start_next_attempt",
+        from: &[Retrying],
+        to: To::Status(Submitted),
+        requires: RETRY_REQUIRES,
+    },
+    Rule {
+        transition: Transition::RetryQueued,
+        by: "launch service (the retry timer, jobgen retry)",
+        write: "Store::start_next_attempt",
+        from: &[Retrying],
+        to: To::Status(Queued),
+        requires: "this attempt; no slot; the attempt moves to history; queueKey and queueOrder set (its place at submission)",
+    },
+    Rule {
+        transition: Transition::RetryByHand,
+        by: "jobgen retry",
+        write: "Store::retry_by_hand",
+        from: RETRYABLE_BY_HAND,
+        to: To::Status(Retrying),
+        requires: "this attempt; no slot; its task stopped or it has none and no live launch lease; retryAt now",
+    },
 ];
 
 /// ECS `lastStatus` of a task that has stopped.
@@ -341,7 +416,13 @@ const ECS_STOPPED: &str = "STOPPED";
 pub fn attempt_over(job: &Job, now_ms: i64) -> bool {
     match job.status {
         // The outcome of a STOPPED event of this attempt; or RunTask started nothing.
-        JobStatus::Succeeded | JobStatus::Failed | JobStatus::LaunchFailed => true,
+        // (RETRYING and TIMED_OUT are written by a STOPPED event too, or by a retry by hand of an
+        // attempt that was over.)
+        JobStatus::Succeeded
+        | JobStatus::Failed
+        | JobStatus::LaunchFailed
+        | JobStatus::Retrying
+        | JobStatus::TimedOut => true,
         JobStatus::Cancelled => {
             job.attempt.ecs_last_status.as_deref() == Some(ECS_STOPPED)
                 || (job.attempt.task_arn.is_none() && job.lease_until.is_none_or(|lease| lease < now_ms))
@@ -488,6 +569,10 @@ mod tests {
             for from in r.from.iter().filter(|s| s.is_terminal()) {
                 match r.to {
                     To::Unchanged => {}
+                    // An operator's `jobgen retry` is the one way back from a finished job.
+                    _ if r.transition == Transition::RetryByHand => {
+                        assert_eq!(r.to, To::Status(Retrying));
+                    }
                     _ => {
                         assert_eq!(r.transition, Transition::ApplyStoppedEvent, "{:?} leaves {from:?}", r.transition);
                         assert_ne!(*from, JobStatus::Cancelled, "a cancelled job's status never changes");
@@ -505,7 +590,8 @@ mod tests {
             assert_eq!(s.is_terminal(), !Transition::Cancel.may_start_from(s), "{s:?}");
             // ... and a finished job never becomes live again.
             if s.is_terminal() {
-                for r in TRANSITIONS.iter().filter(|r| r.from.contains(&s)) {
+                // ... but by an operator's `jobgen retry`.
+                for r in TRANSITIONS.iter().filter(|r| r.from.contains(&s) && r.transition != Transition::RetryByHand) {
                     assert!(r.to.targets().iter().all(|t| t.is_terminal()), "{:?} revives {s:?}", r.transition);
                 }
             }
@@ -571,13 +657,13 @@ mod tests {
             .map(|r| format!("{:?}", r.transition))
             .collect();
         assert_eq!(leaving, BTreeSet::from(["Admit".to_string(), "Cancel".to_string()]));
-        // Requeue is the only way back into a queue, and from a failed launch only.
+        // Requeue and a limited job's next attempt are the only ways back into a queue.
         let entering: Vec<Transition> = TRANSITIONS
             .iter()
             .filter(|r| !r.from.is_empty() && r.to.targets().contains(&JobStatus::Queued))
             .map(|r| r.transition)
             .collect();
-        assert_eq!(entering, [Transition::Requeue]);
+        assert_eq!(entering, [Transition::Requeue, Transition::RetryQueued]);
         assert_eq!(Transition::Release.rule().to, To::Unchanged, "a release never changes the status");
     }
 
@@ -590,7 +676,7 @@ mod tests {
             j
         };
         // The task stopped: over, whatever the outcome.
-        for s in [Succeeded, Failed, Cancelled] {
+        for s in [Succeeded, Failed, Cancelled, Retrying, TimedOut] {
             assert!(attempt_over(&stopped(s), now), "{s:?}");
         }
         // RunTask started nothing.
@@ -643,7 +729,7 @@ mod tests {
         assert_eq!(claimable(&job(LaunchFailed, None, None, Some(true)), now), Some(Transition::ClaimFailedLaunch));
         assert_eq!(claimable(&job(LaunchFailed, None, None, Some(false)), now), None);
         assert_eq!(claimable(&job(LaunchFailed, None, None, None), now), None);
-        for s in [Queued, Starting, Running, Succeeded, Failed, Cancelled, JobStatus::Unknown] {
+        for s in [Queued, Starting, Running, Succeeded, Failed, Cancelled, Retrying, TimedOut, JobStatus::Unknown] {
             assert_eq!(claimable(&job(s, None, None, Some(true)), now), None, "{s:?}");
         }
     }

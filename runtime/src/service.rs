@@ -74,12 +74,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::RuntimeConfig;
-use crate::contract;
-use crate::job::{Job, JobStatus, LaunchErrorKind};
+use crate::contract::{self, Capacity, Timer, TimerKind};
+use crate::job::{FailureClass, Job, JobStatus, LaunchErrorKind};
 use crate::launch::{LaunchFailure, LaunchSpec, Launched};
 use crate::launcher::{Launcher, RunTaskApi, StopFailure};
 use crate::machine::{self, Transition};
-use crate::store::{AdmitOutcome, QueueEntry, ReleaseOutcome, Store, StoreError};
+use crate::store::{AdmitOutcome, NextAttempt, QueueEntry, ReleaseOutcome, Store, StoreError};
+use crate::timers::{TimerError, Timers};
 
 /// Lease margin beyond the invocation deadline: a replay or an admission only takes over a launch
 /// once the launching invocation has certainly ended.
@@ -105,6 +106,31 @@ pub enum Fault {
     CrashAfterApply,
     /// track: stop right after the slot's release, before the admission that follows it.
     CrashAfterRelease,
+}
+
+/// What a timer that fired did ([`LaunchService::fire`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fired {
+    /// No such job (its record expired).
+    NoJob,
+    /// The job is in another attempt or status than the timer was armed for: nothing done.
+    MovedOn(Job),
+    /// The deadline passed: the task was asked to stop (its STOPPED event ends the attempt).
+    Stopped(Job),
+    /// The retry backoff was over.
+    Retried(Retried),
+}
+
+/// How [`LaunchService::start_retry`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retried {
+    /// The next attempt was launched (or its launch failed: see the launch).
+    Launched(Launch),
+    /// The next attempt waits for a slot in its queue.
+    Queued(Job),
+    /// The job was not RETRYING in that attempt any more (started by another caller, cancelled,
+    /// refined by a later event): the record as it stands.
+    MovedOn(Job),
 }
 
 /// How a launch ended. Every variant carries the job record as the launch left it.
@@ -171,6 +197,17 @@ pub enum ServiceError {
     /// [`Fault::CrashBeforeRunTask`] was injected.
     #[error("injected fault: stopped before RunTask")]
     InjectedFault,
+    /// A timer could not be armed (the caller's retry arms it again).
+    #[error(transparent)]
+    Timer(#[from] TimerError),
+    /// A task a timer had to stop could not be stopped (the timer's retry stops it again).
+    #[error("cannot stop the task of job {job_id}: {failure}")]
+    Stop {
+        /// The job.
+        job_id: String,
+        /// Why.
+        failure: StopFailure,
+    },
 }
 
 impl ServiceError {
@@ -180,6 +217,8 @@ impl ServiceError {
             ServiceError::Store(e) => e.is_retryable(),
             ServiceError::Vanished { .. } => true,
             ServiceError::InjectedFault => false,
+            ServiceError::Timer(e) => e.retryable,
+            ServiceError::Stop { failure, .. } => failure.kind.is_retryable(),
         }
     }
 }
@@ -303,12 +342,25 @@ pub struct LaunchService<A> {
     launcher: Launcher<A>,
     config: RuntimeConfig,
     fault: Option<Fault>,
+    timers: Option<Timers>,
 }
 
 impl<A: RunTaskApi> LaunchService<A> {
     /// A service over `store` and `launcher`, launching the job types of `config`.
     pub fn new(store: Store, launcher: Launcher<A>, config: RuntimeConfig) -> Self {
-        LaunchService { store, launcher, config, fault: None }
+        LaunchService { store, launcher, config, fault: None, timers: None }
+    }
+
+    /// Arms timers (start deadlines, retries) through `timers`; without, none is armed (a stack
+    /// from before timers).
+    pub fn with_timers(mut self, timers: Option<Timers>) -> Self {
+        self.timers = timers;
+        self
+    }
+
+    /// The timers.
+    pub fn timers(&self) -> Option<&Timers> {
+        self.timers.as_ref()
     }
 
     /// Injects a fault.
@@ -351,14 +403,120 @@ impl<A: RunTaskApi> LaunchService<A> {
                 tries: 0,
             });
         };
-        Ok(LaunchSpec::new(
+        let mut spec = LaunchSpec::new(
             &self.config.project,
             &resolved,
             &job.job_id,
             job.attempt.number,
             job.environment.clone(),
             job.command.clone(),
-        ))
+        );
+        if let Some(capacity) = job.attempt.requested_capacity {
+            spec.capacity = capacity;
+        }
+        Ok(spec)
+    }
+
+    /// Arms `timer` to fire at `due` (1 CreateSchedule); `Ok(false)` when the stack has no timers.
+    pub async fn arm(&self, timer: &Timer, due: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let Some(timers) = &self.timers else {
+            tracing::warn!(job_id = %timer.job_id, kind = ?timer.kind, "this stack has no timers: not armed");
+            return Ok(false);
+        };
+        timers.arm(timer, due).await?;
+        Ok(true)
+    }
+
+    /// Acts on a timer that fired (see [`crate::timers`]): reads the job (1 GetItem) and acts only
+    /// when it is still in the attempt and status the timer was armed for.
+    /// - StartDeadline: the task is not RUNNING yet (SUBMITTED or STARTING with a task): StopTask
+    ///   with [`contract::STOP_REASON_START_TIMEOUT`]; its STOPPED event fails the attempt with
+    ///   START_TIMEOUT (and the retry policy decides on a retry).
+    /// - RunDeadline: RUNNING: StopTask with [`contract::STOP_REASON_TIMEOUT`]; its STOPPED event
+    ///   ends the job TIMED_OUT.
+    /// - Retry: RETRYING: the next attempt ([`LaunchService::start_retry`]).
+    ///
+    /// Late, twice, or after the job moved on (another attempt, another status, cancelled): it
+    /// does nothing. StopTask is idempotent, and the next attempt is started by one conditional
+    /// write, so two firings at once start it once.
+    pub async fn fire(&self, timer: &Timer, now: DateTime<Utc>, budget: &AdmitBudget) -> Result<Fired, ServiceError> {
+        let Some(job) = self.store.get(&timer.job_id).await? else {
+            return Ok(Fired::NoJob);
+        };
+        if job.attempt.number != timer.attempt {
+            return Ok(Fired::MovedOn(job));
+        }
+        let entry = self.config.launch_table.job_types.get(&job.job_type);
+        let reason = match (timer.kind, job.status) {
+            (TimerKind::StartDeadline, JobStatus::Submitted | JobStatus::Starting)
+                if job.attempt.task_arn.is_some() =>
+            {
+                let seconds = entry.and_then(|e| e.start_timeout_seconds).unwrap_or_default();
+                format!("{}: not RUNNING {seconds} s after its launch", contract::STOP_REASON_START_TIMEOUT)
+            }
+            (TimerKind::RunDeadline, JobStatus::Running) => {
+                let seconds = entry.and_then(|e| e.timeout_seconds).unwrap_or_default();
+                format!("{} after {seconds} s", contract::STOP_REASON_TIMEOUT)
+            }
+            (TimerKind::Retry, JobStatus::Retrying) => {
+                return Ok(Fired::Retried(self.start_retry(job, now, budget).await?));
+            }
+            _ => return Ok(Fired::MovedOn(job)),
+        };
+        match self.stop(&job, &reason).await {
+            Ok(_) => {
+                tracing::info!(job_id = %job.job_id, attempt = timer.attempt, kind = ?timer.kind, "deadline passed: task stopped");
+                Ok(Fired::Stopped(job))
+            }
+            Err(failure) => Err(ServiceError::Stop { job_id: job.job_id.clone(), failure }),
+        }
+    }
+
+    /// Starts the next attempt of a RETRYING job (the retry timer fired, its `retryAt` passed when
+    /// its STOPPED event was applied, or `jobgen retry`): gives back a slot the failed attempt
+    /// still holds, then [`Store::start_next_attempt`] — SUBMITTED and launched at once, or for a
+    /// limited job QUEUED at its old place and admitted from its queue — on on-demand FARGATE when
+    /// the retry policy's Spot fallback applies. The record as it stands when the job moved on.
+    pub async fn start_retry(
+        &self,
+        job: Job,
+        now: DateTime<Utc>,
+        budget: &AdmitBudget,
+    ) -> Result<Retried, ServiceError> {
+        let job = self.release_spent(job).await?;
+        let table = &self.config.launch_table;
+        let entry = table.job_types.get(&job.job_type);
+        let spot_failure = job.attempt.failure_class == Some(FailureClass::SpotInterrupted)
+            || (job.attempt.launch_error_kind == Some(LaunchErrorKind::Capacity)
+                && job.attempt.requested_capacity.or(entry.map(|e| e.capacity)) == Some(Capacity::FargateSpot));
+        let capacity = entry.map(|e| e.retry_capacity(spot_failure)).filter(|c| Some(*c) != entry.map(|e| e.capacity));
+        let queue_key = table.queue_key(&job.job_type).map(str::to_string);
+        let queue = queue_key
+            .clone()
+            .map(|key| (key, contract::queue_order(&crate::job::format_ts(&job.created_at), &job.job_id)));
+        let next = NextAttempt { lease_until_ms: budget.lease_until_ms, queue, capacity };
+        let started = match self.store.start_next_attempt(&job, &next, now).await? {
+            Ok(started) => started,
+            Err(current) => {
+                let current = match current {
+                    Some(current) => current,
+                    None => self.current(&job.job_id).await?,
+                };
+                return Ok(Retried::MovedOn(current));
+            }
+        };
+        tracing::info!(job_id = %started.job_id, attempt = started.attempt.number, ?capacity, status = %started.status, "next attempt started");
+        match queue_key {
+            Some(key) => {
+                let job_id = started.job_id.clone();
+                let admission = Box::pin(self.admit_and_launch(&key, Some(started.clone()), budget)).await?;
+                Ok(match admission.launch_of(&job_id) {
+                    Some(launch) => Retried::Launched(launch.clone()),
+                    None => Retried::Queued(admission.hint.unwrap_or(started)),
+                })
+            }
+            None => Ok(Retried::Launched(self.launch(started).await?)),
+        }
     }
 
     /// Launches the current attempt of `job`, whose launch the caller holds (it recorded the job
@@ -379,6 +537,16 @@ impl<A: RunTaskApi> LaunchService<A> {
             Err(failure) => return self.record_failure(job, failure).await,
         };
         let attempt = job.attempt.number;
+        // The start deadline is armed before RunTask, so no task of this attempt runs without it
+        // (a claim that relaunches the attempt finds it armed). A timer that cannot be armed does
+        // not stop the launch: the deadline is lost, not the job.
+        let start_timeout = self.config.launch_table.job_types.get(&job.job_type).and_then(|e| e.start_timeout_seconds);
+        if let Some(seconds) = start_timeout {
+            let timer = Timer::new(TimerKind::StartDeadline, &job.job_id, attempt);
+            if let Err(e) = self.arm(&timer, Utc::now() + chrono::Duration::seconds(i64::from(seconds))).await {
+                tracing::warn!(job_id = %job.job_id, attempt, error = %e, "start deadline not armed; launching anyway");
+            }
+        }
         match self.launcher.launch(&spec).await {
             Ok(launched) => {
                 let recorded = self.store.record_launch(&job.job_id, attempt, &launched, Utc::now()).await?;

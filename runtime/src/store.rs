@@ -24,9 +24,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::contract::{self, Limit, attr};
+use crate::contract::{self, Capacity, Limit, attr};
 use crate::error::error_chain;
-use crate::job::{Job, JobStatus, format_ts};
+use crate::job::{Attempt, Job, JobStatus, format_ts};
 use crate::launch::{LaunchFailure, Launched};
 use crate::machine::{EventUpdate, To, Transition};
 
@@ -820,6 +820,44 @@ impl Store {
         self.update(job_id, record_cancelled_launch_failure_write(attempt, failure, now)).await
     }
 
+    /// Starts the next attempt of a RETRYING job: [`Transition::Retry`] (→ SUBMITTED with the launch
+    /// lease `next.lease_until_ms`, so the caller launches it) or, when `next.queue` names its queue
+    /// and place, [`Transition::RetryQueued`] (→ QUEUED, admitted like any queued job). One
+    /// UpdateItem: the current attempt (as read in `job`) is appended to `history`, the attempt
+    /// number goes up, every attribute of the old attempt, the TTL and `cancelledAt` are removed,
+    /// and `requestedCapacity` is set when the next attempt runs on other capacity (Spot fallback).
+    /// `Ok(Err(existing))` when the condition failed.
+    ///
+    /// The condition is the record as read: RETRYING, the same attempt, the same `ecsVersion` (so
+    /// the attempt copied into `history` is the one stored), and no slot. Twice, or concurrently
+    /// (the retry timer fired twice, or `jobgen retry` while it fires): the first passes, the
+    /// second finds the next attempt and fails. Late, after a cancel: fails on CANCELLED. Against
+    /// a refined STOPPED event of the same task (newer `ecsVersion`): fails, and the caller reads
+    /// the record again. After it, events of the old attempt's task match no attempt.
+    pub async fn start_next_attempt(
+        &self,
+        job: &Job,
+        next: &NextAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        self.update(&job.job_id, start_next_attempt_write(job, next, now)).await
+    }
+
+    /// `jobgen retry` of a finished job: [`Transition::RetryByHand`], FAILED, TIMED_OUT, CANCELLED or
+    /// LAUNCH_FAILED → RETRYING, due at `now` (1 UpdateItem; the TTL is removed). The condition
+    /// requires this attempt, no slot, and an attempt that is over: its task stopped, or it has
+    /// none and no live launch lease (so no launcher of the old attempt can still start a task).
+    /// The caller then starts the next attempt like the retry timer does. Twice: the second finds
+    /// RETRYING and fails (its caller starts the attempt all the same, which is idempotent).
+    pub async fn retry_by_hand(
+        &self,
+        job_id: &str,
+        attempt: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Job, Option<Job>>, StoreError> {
+        self.update(job_id, retry_by_hand_write(attempt, now)).await
+    }
+
     /// One page of queue `queue_key` (index [`contract::INDEX_BY_QUEUE`]), oldest first, at most
     /// `limit` entries (1 Query). The index is eventually consistent: an entry may lag its job by a
     /// moment (a job just queued may be missing; one just launched may still show), so callers
@@ -1211,6 +1249,90 @@ fn requeue_write(attempt: u32, queue_key: &str, queue_order: &str, now: DateTime
     Write { operation: "UpdateItem (requeue)", e, update: u, condition }
 }
 
+/// How the next attempt of a RETRYING job starts ([`Store::start_next_attempt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAttempt {
+    /// The launch lease of the caller that will launch it (ignored when it is queued).
+    pub lease_until_ms: i64,
+    /// The queue and place of a limited job: it waits there for a slot.
+    pub queue: Option<(String, String)>,
+    /// The capacity it runs on when not the job type's own.
+    pub capacity: Option<Capacity>,
+}
+
+fn start_next_attempt_write(job: &Job, next: &NextAttempt, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    let transition = if next.queue.is_some() { Transition::RetryQueued } else { Transition::Retry };
+    set_status(&mut e, &mut u, transition);
+    let number = job.attempt.number;
+    u.set(&mut e, attr::ATTEMPT, AttributeValue::N((number + 1).to_string()));
+    let old = serde_json::to_value(&job.attempt).unwrap_or_default();
+    let (history, empty, entry) = (
+        e.name(attr::HISTORY),
+        e.value(AttributeValue::L(Vec::new())),
+        e.value(AttributeValue::L(vec![json_to_attr(&old)])),
+    );
+    u.set.push(format!("{history} = list_append(if_not_exists({history}, {empty}), {entry})"));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    for a in Attempt::ATTRIBUTES {
+        if a == attr::REQUESTED_CAPACITY && next.capacity.is_some() {
+            continue;
+        }
+        u.remove(&mut e, a);
+    }
+    if let Some(capacity) = next.capacity {
+        u.set(&mut e, attr::REQUESTED_CAPACITY, s(capacity.provider_name()));
+    }
+    u.remove(&mut e, contract::TTL_ATTR);
+    u.remove(&mut e, attr::CANCELLED_AT);
+    match &next.queue {
+        Some((key, order)) => {
+            u.set(&mut e, contract::QUEUE_KEY_ATTR, s(key));
+            u.set(&mut e, contract::QUEUE_ORDER_ATTR, s(order));
+            u.remove(&mut e, attr::LEASE_UNTIL);
+        }
+        None => {
+            u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(next.lease_until_ms.to_string()));
+            remove_queue_attributes(&mut e, &mut u);
+        }
+    }
+    let version = match job.attempt.ecs_version {
+        Some(v) => format!("{} = {}", e.name(attr::ECS_VERSION), e.n(v)),
+        None => format!("attribute_not_exists({})", e.name(attr::ECS_VERSION)),
+    };
+    let condition = format!(
+        "{} = {} AND {} AND {version} AND attribute_not_exists({})",
+        e.name(attr::ATTEMPT),
+        e.n(number),
+        from_guard(&mut e, transition),
+        e.name(attr::SLOT),
+    );
+    Write { operation: "UpdateItem (start next attempt)", e, update: u, condition }
+}
+
+fn retry_by_hand_write(attempt: u32, now: DateTime<Utc>) -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    set_status(&mut e, &mut u, Transition::RetryByHand);
+    u.set(&mut e, attr::RETRY_AT, ts(&now));
+    u.set(&mut e, attr::UPDATED_AT, ts(&now));
+    u.remove(&mut e, contract::TTL_ATTR);
+    let (task, lease) = (e.name(attr::TASK_ARN), e.name(attr::LEASE_UNTIL));
+    let condition = format!(
+        "{} = {} AND {} AND attribute_not_exists({}) AND ({} = {} OR attribute_not_exists({task})) \
+         AND (attribute_not_exists({lease}) OR {lease} < {})",
+        e.name(attr::ATTEMPT),
+        e.n(attempt),
+        from_guard(&mut e, Transition::RetryByHand),
+        e.name(attr::SLOT),
+        e.name(attr::ECS_LAST_STATUS),
+        e.s("STOPPED"),
+        e.n(now.timestamp_millis()),
+    );
+    Write { operation: "UpdateItem (retry by hand)", e, update: u, condition }
+}
+
 fn record_cancelled_launch_failure_write(attempt: u32, failure: &LaunchFailure, now: DateTime<Utc>) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
@@ -1414,6 +1536,7 @@ fn event_write(update: &EventUpdate, transition: Transition) -> Result<Write, St
     let mut u = Update::default();
     let writes_status = match transition.rule().to {
         To::Event(allowed) if allowed.contains(&update.status) => true,
+        To::Status(status) if status == update.status => true,
         To::Unchanged => false,
         _ => return Err(StoreError::NotAllowed { transition, status: update.status }),
     };
@@ -1556,6 +1679,41 @@ mod tests {
     /// Every conditional write the store makes, with the transitions its condition enforces, in
     /// table order. (The counters' parts of Admit and Release name no status; see
     /// `counter_writes_keep_the_limit_and_the_floor`.)
+    fn retrying() -> Job {
+        let mut job =
+            Job::submitted("j".into(), "report".into(), None, "f".into(), Default::default(), None, None, now(), 0);
+        job.status = JobStatus::Retrying;
+        job.attempt.number = 2;
+        job.attempt.ecs_version = Some(7);
+        job
+    }
+
+    fn next(queue: Option<(String, String)>) -> NextAttempt {
+        NextAttempt { lease_until_ms: 5_000, queue, capacity: Some(Capacity::Fargate) }
+    }
+
+    #[test]
+    fn the_next_attempt_keeps_the_old_one_in_history_and_starts_clean() {
+        let write = start_next_attempt_write(&retrying(), &next(None), now());
+        let update = resolve(&write.e, &write.update.expression());
+        assert!(update.contains("attempt = 3"), "{update}");
+        assert!(update.contains("history = list_append(if_not_exists(history, "), "{update}");
+        assert!(update.contains("requestedCapacity = 'FARGATE'"), "{update}");
+        assert!(update.contains("leaseUntil = 5000"), "{update}");
+        for a in Attempt::ATTRIBUTES.iter().filter(|a| **a != attr::REQUESTED_CAPACITY) {
+            assert!(
+                update.contains(&format!(" {a},"))
+                    || update.ends_with(&format!(" {a}"))
+                    || update.contains(&format!("REMOVE {a},")),
+                "{a} not removed: {update}"
+            );
+        }
+        let queued = start_next_attempt_write(&retrying(), &next(Some(("report".into(), "o".into()))), now());
+        let update = resolve(&queued.e, &queued.update.expression());
+        assert!(update.contains("status = 'QUEUED'") && update.contains("queueOrder = 'o'"), "{update}");
+        assert!(!update.contains("leaseUntil ="), "a queued job holds no lease: {update}");
+    }
+
     fn every_write() -> Vec<(Vec<Transition>, Expr, String)> {
         let failure = LaunchFailure { kind: LaunchErrorKind::Capacity, code: None, reason: "r".into(), tries: 3 };
         let (submit_e, submit) = submit_condition();
@@ -1578,11 +1736,21 @@ mod tests {
                 event_write(&event(JobStatus::Succeeded), Transition::ApplyStoppedEvent).unwrap(),
             ),
             (
+                vec![Transition::ApplyRetryingEvent],
+                event_write(&event(JobStatus::Retrying), Transition::ApplyRetryingEvent).unwrap(),
+            ),
+            (
                 vec![Transition::RecordEcsFactsOnCancelled],
                 event_write(&event(JobStatus::Failed), Transition::RecordEcsFactsOnCancelled).unwrap(),
             ),
             (vec![Transition::Release], release_write(2)),
             (vec![Transition::Cancel], cancel_write(now(), Some(99))),
+            (vec![Transition::Retry], start_next_attempt_write(&retrying(), &next(None), now())),
+            (
+                vec![Transition::RetryQueued],
+                start_next_attempt_write(&retrying(), &next(Some(("report".into(), "o".into()))), now()),
+            ),
+            (vec![Transition::RetryByHand], retry_by_hand_write(2, now())),
         ];
         for (transitions, write) in updates {
             writes.push((transitions, write.e, write.condition));
@@ -1617,7 +1785,10 @@ mod tests {
         let claim = from_guard(&mut e, Transition::ClaimFailedLaunch);
         assert_eq!(resolve(&e, &claim), "status = 'LAUNCH_FAILED'");
         let cancel = from_guard(&mut e, Transition::Cancel);
-        assert_eq!(resolve(&e, &cancel), "status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')");
+        assert_eq!(
+            resolve(&e, &cancel),
+            "status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'RETRYING')"
+        );
         let submit = from_guard(&mut e, Transition::Submit);
         assert_eq!(resolve(&e, &submit), "attribute_not_exists(jobId)");
     }
@@ -1648,11 +1819,20 @@ mod tests {
                 .to_string(),
             "attempt = 2 AND status = 'CANCELLED' AND attribute_not_exists(taskArn)".to_string(),
             format!("{event} {live}"),
-            format!("{event} status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'SUCCEEDED', 'FAILED')"),
+            format!(
+                "{event} status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'RETRYING', 'TIMED_OUT')"
+            ),
+            format!("{event} status IN ('SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'RETRYING')"),
             format!("{event} status = 'CANCELLED'"),
-            "slot = 2 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED')".to_string(),
-            "attribute_exists(jobId) AND status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED')"
+            "slot = 2 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'RETRYING', 'TIMED_OUT')".to_string(),
+            "attribute_exists(jobId) AND status IN ('QUEUED', 'SUBMITTED', 'STARTING', 'RUNNING', 'LAUNCH_FAILED', 'RETRYING')"
                 .to_string(),
+            "attempt = 2 AND status = 'RETRYING' AND ecsVersion = 7 AND attribute_not_exists(slot)".to_string(),
+            "attempt = 2 AND status = 'RETRYING' AND ecsVersion = 7 AND attribute_not_exists(slot)".to_string(),
+            format!(
+                "attempt = 2 AND status IN ('FAILED', 'TIMED_OUT', 'CANCELLED', 'LAUNCH_FAILED') AND attribute_not_exists(slot) \
+                 AND (ecsLastStatus = 'STOPPED' OR attribute_not_exists(taskArn)) AND (attribute_not_exists(leaseUntil) OR leaseUntil < {now_ms})"
+            ),
         ];
         assert_eq!(texts, expected);
     }
@@ -1761,7 +1941,9 @@ mod tests {
                 )
             })
             .collect();
-        let release = "slot = 1 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED')".to_string();
+        let release =
+            "slot = 1 AND status IN ('LAUNCH_FAILED', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'RETRYING', 'TIMED_OUT')"
+                .to_string();
         assert_eq!(
             shape,
             [

@@ -25,7 +25,7 @@ use crate::config::RuntimeConfig;
 use crate::contract::{self, Architecture, Capacity, JobTypeEntry, attr};
 use crate::event::{self, TaskDetail};
 use crate::fargate;
-use crate::job::{StoppedTask, format_ts, status_for_event};
+use crate::job::{JobStatus, StoppedTask, format_ts, status_for_event};
 pub use crate::machine::EventUpdate;
 
 /// Why an event was skipped without error.
@@ -62,6 +62,17 @@ fn entry_for_task_definition<'a>(config: &'a RuntimeConfig, arn: Option<&str>) -
         let td = e.task_definition.as_str();
         td == arn || td == family_rev || td == family
     })
+}
+
+/// The job type an event's task runs: the one its overrides name (`JOBGEN_JOB_TYPE`, set by every
+/// jobgen RunTask), else the launch-table entry of its task definition, else "" (no retry policy).
+fn job_type_of<'a>(config: &'a RuntimeConfig, d: &'a TaskDetail, entry: Option<&JobTypeEntry>) -> &'a str {
+    d.override_env(contract::TASK_ENV_JOB_TYPE)
+        .or_else(|| {
+            let entry = entry?;
+            config.launch_table.job_types.iter().find(|(_, e)| std::ptr::eq(*e, entry)).map(|(n, _)| n.as_str())
+        })
+        .unwrap_or_default()
 }
 
 fn parse_architecture(value: &str) -> Option<Architecture> {
@@ -114,7 +125,18 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
         container_reason: container_reason.as_deref(),
         started: d.started_at.is_some(),
     };
-    let (status, failure_class) = status_for_event(&last_status, &stopped);
+    let (mut status, failure_class) = status_for_event(&last_status, &stopped);
+    // A failure the job type's retry policy retries, while attempts remain: RETRYING until its
+    // backoff is over (the delay is drawn from the job and attempt, so a redelivery agrees).
+    let retry = config.launch_table.job_types.get(job_type_of(config, &d, entry)).and_then(|e| e.retry.as_ref());
+    let mut retry_at = None;
+    if let (JobStatus::Failed, Some(retry), Some(class)) = (status, retry, failure_class.and_then(|c| c.retry_on()))
+        && retry.retries(attempt, class)
+    {
+        status = JobStatus::Retrying;
+        let delay = retry.delay(attempt, contract::jitter_seed(job_id, attempt));
+        retry_at = Some(now + chrono::Duration::from_std(delay).unwrap_or_default());
+    }
 
     let capacity = match d.capacity_provider_name.as_deref() {
         Some("FARGATE_SPOT") => Some(Capacity::FargateSpot),
@@ -161,6 +183,7 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
         (attr::CAPACITY, json(capacity)),
         (attr::ARCHITECTURE, json(architecture)),
         (attr::COST_USD, json(cost)),
+        (attr::RETRY_AT, ts(retry_at)),
     ];
     let expires_at = if status.is_terminal() { config.expires_at(now.timestamp()) } else { None };
     Ok(EventUpdate { job_id: job_id.to_string(), attempt, task_arn, version, status, fields, expires_at, now })
@@ -178,10 +201,11 @@ mod handler {
 
     use super::{EventUpdate, Skip, plan};
     use crate::config::RuntimeConfig;
+    use crate::contract::{Timer, TimerKind};
     use crate::job::{Job, JobStatus};
     use crate::launcher::RunTaskApi;
     use crate::machine::{self, Transition};
-    use crate::service::{AdmitBudget, Fault, LaunchService, ServiceError};
+    use crate::service::{AdmitBudget, Fault, Fired, LaunchService, Retried, ServiceError};
     use crate::store::{ApplyOutcome, ReleaseOutcome, Store, StoreError};
 
     /// Most launches one event's admission makes (see [`AdmitBudget`]): one event frees one slot,
@@ -207,6 +231,13 @@ mod handler {
         },
         /// Not ours or unreadable: dropped without error.
         Skipped(Skip),
+        /// A timer fired.
+        Timer {
+            /// The timer.
+            timer: Timer,
+            /// What it did: `stopped`, `retried`, `queued`, `moved-on`, `no-job`.
+            action: &'static str,
+        },
     }
 
     impl TrackOutcome {
@@ -220,6 +251,9 @@ mod handler {
                     json!({"outcome": "unchanged", "jobId": job_id, "jobExists": exists})
                 }
                 TrackOutcome::Skipped(skip) => json!({"outcome": "skipped", "reason": skip.to_string()}),
+                TrackOutcome::Timer { timer, action } => {
+                    json!({"outcome": "timer", "timer": timer, "jobId": timer.job_id, "action": action})
+                }
             }
         }
     }
@@ -337,6 +371,9 @@ mod handler {
             now: DateTime<Utc>,
             deadline_ms: Option<i64>,
         ) -> Result<TrackOutcome, TrackError> {
+            if let Some(timer) = Timer::from_payload(&event) {
+                return self.fire(timer, now, deadline_ms).await;
+            }
             let update = match plan(event, &self.config, now) {
                 Ok(update) => update,
                 Err(skip) => {
@@ -356,8 +393,78 @@ mod handler {
                     tracing::error!(job_id = %update.job_id, retryable, error = %source, "slot not released or next job not admitted");
                     TrackError::Slot { job_id: update.job_id.clone(), retryable, source }
                 })?;
+                self.arm(&job, &update, deadline_ms).await.map_err(|source| {
+                    let retryable = source.is_retryable();
+                    tracing::error!(job_id = %update.job_id, retryable, error = %source, "timer not armed or retry not started");
+                    TrackError::Slot { job_id: update.job_id.clone(), retryable, source }
+                })?;
             }
             Ok(outcome)
+        }
+
+        /// A timer's invocation ([`LaunchService::fire`]). Its errors are returned, so Lambda's
+        /// asynchronous retries (and then the dead-letter queue) keep it.
+        async fn fire(
+            &self,
+            timer: Timer,
+            now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
+        ) -> Result<TrackOutcome, TrackError> {
+            let Some(service) = &self.service else {
+                tracing::warn!(job_id = %timer.job_id, "timer fired, but this tracker has no launch service");
+                return Ok(TrackOutcome::Timer { timer, action: "moved-on" });
+            };
+            let budget =
+                AdmitBudget::for_invocation(deadline_ms, Utc::now().timestamp_millis(), ADMIT_LAUNCHES_PER_EVENT);
+            let fired = Box::pin(service.fire(&timer, now, &budget)).await.map_err(|source| {
+                let retryable = source.is_retryable();
+                tracing::error!(job_id = %timer.job_id, kind = ?timer.kind, retryable, error = %source, "timer not handled");
+                TrackError::Slot { job_id: timer.job_id.clone(), retryable, source }
+            })?;
+            let action = match fired {
+                Fired::NoJob => "no-job",
+                Fired::MovedOn(_) | Fired::Retried(Retried::MovedOn(_)) => "moved-on",
+                Fired::Stopped(_) => "stopped",
+                Fired::Retried(Retried::Launched(_)) => "retried",
+                Fired::Retried(Retried::Queued(_)) => "queued",
+            };
+            tracing::info!(job_id = %timer.job_id, kind = ?timer.kind, attempt = timer.attempt, action, "timer fired");
+            Ok(TrackOutcome::Timer { timer, action })
+        }
+
+        /// The timers an event's record asks for, armed after its write (so a timer always refers
+        /// to a stored state, and a redelivery of the event arms it again after a crash):
+        /// - RUNNING with a `timeout`: the run deadline, at the earlier of the task's start and
+        ///   now, plus the timeout;
+        /// - RETRYING: the retry timer at `retryAt`, or, when that has passed already, the next
+        ///   attempt at once.
+        async fn arm(&self, job: &Job, update: &EventUpdate, deadline_ms: Option<i64>) -> Result<(), ServiceError> {
+            let Some(service) = &self.service else { return Ok(()) };
+            if job.attempt.number != update.attempt {
+                return Ok(());
+            }
+            let entry = self.config.launch_table.job_types.get(&job.job_type);
+            let now = Utc::now();
+            match job.status {
+                JobStatus::Running if update.status == JobStatus::Running => {
+                    let Some(seconds) = entry.and_then(|e| e.timeout_seconds) else { return Ok(()) };
+                    let from = job.attempt.started_at.map_or(now, |started| started.min(now));
+                    let timer = Timer::new(TimerKind::RunDeadline, &job.job_id, job.attempt.number);
+                    service.arm(&timer, from + chrono::Duration::seconds(i64::from(seconds))).await?;
+                }
+                JobStatus::Retrying => match job.attempt.retry_at.filter(|at| *at > now) {
+                    Some(at) => {
+                        service.arm(&Timer::new(TimerKind::Retry, &job.job_id, job.attempt.number), at).await?;
+                    }
+                    None => {
+                        let budget =
+                            AdmitBudget::for_invocation(deadline_ms, now.timestamp_millis(), ADMIT_LAUNCHES_PER_EVENT);
+                        Box::pin(service.start_retry(job.clone(), now, &budget)).await?;
+                    }
+                },
+                _ => {}
+            }
+            Ok(())
         }
 
         /// The event's write, and the record it left or found.
@@ -407,7 +514,8 @@ mod handler {
             applied: bool,
             deadline_ms: Option<i64>,
         ) -> Result<(), ServiceError> {
-            if !update.status.is_terminal() || job.attempt.number != update.attempt {
+            let stopped = update.status.is_terminal() || update.status == JobStatus::Retrying;
+            if !stopped || job.attempt.number != update.attempt {
                 return Ok(());
             }
             let now_ms = Utc::now().timestamp_millis();
@@ -448,6 +556,7 @@ mod tests {
             project: "demo".into(),
             launch_table: crate::contract::sample_table(Capacity::Fargate),
             retention_days: 30,
+            timers: None,
         }
     }
 

@@ -10,6 +10,7 @@ use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::Launcher;
 use jobgen_runtime::service::ECS_ATTEMPT_TIMEOUT;
 use jobgen_runtime::store::Store;
+use jobgen_runtime::timers::Timers;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -35,7 +36,8 @@ async fn main() -> Result<(), Error> {
     let ecs_config = aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build();
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
     let launcher = Launcher::new(aws_sdk_ecs::Client::from_conf(ecs_config), RetryPolicy::default());
-    let handler = CreateJob::new(store, launcher, config);
+    let timers = Timers::for_config(&sdk, &config);
+    let handler = CreateJob::new(store, launcher, config).with_timers(timers);
     let handler = &handler;
     // The payload as raw JSON text: deserialized into a `Value`, `{"jobType":"a","jobType":"b"}`
     // would reach the handler as `{"jobType":"b"}`; the handler parses it and refuses that.

@@ -12,6 +12,7 @@ use jobgen_runtime::launch::RetryPolicy;
 use jobgen_runtime::launcher::Launcher;
 use jobgen_runtime::service::{ECS_ATTEMPT_TIMEOUT, LaunchService};
 use jobgen_runtime::store::Store;
+use jobgen_runtime::timers::Timers;
 use jobgen_runtime::track::Tracker;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -36,7 +37,8 @@ async fn main() -> Result<(), Error> {
     let ecs_config = aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build();
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), config.table_name.clone());
     let launcher = Launcher::new(aws_sdk_ecs::Client::from_conf(ecs_config), RetryPolicy::default());
-    let tracker = Tracker::with_service(LaunchService::new(store, launcher, config));
+    let timers = Timers::for_config(&sdk, &config);
+    let tracker = Tracker::with_service(LaunchService::new(store, launcher, config).with_timers(timers));
     let tracker = &tracker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = i64::try_from(event.context.deadline).ok();

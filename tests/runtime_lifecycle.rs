@@ -1,0 +1,375 @@
+//! Timeouts, start deadlines, retries (with Spot fallback), cancel while backing off and retry by
+//! hand, against the SERIAL moto emulator with the real handler library: create-job launches on
+//! the emulator's ECS, track applies real-shaped events, and timers are real EventBridge Scheduler
+//! schedules in the emulator (CreateSchedule by the handlers). The emulator does not fire them, so
+//! the tests do what Scheduler does: read each schedule, check its `at()` time is not before the
+//! deadline it stands for, and invoke track with its payload (and delete it, as
+//! `ActionAfterCompletion: DELETE` does). Timers fired late or twice are part of every test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "runtime_support.rs"]
+mod runtime_support;
+
+use chrono::{DateTime, Utc};
+use jobgen_runtime::config::TimerSettings;
+use jobgen_runtime::contract::{self, Capacity, RetryOn, RetryPolicy as Retry, Timer, TimerKind};
+use jobgen_runtime::create_job::CreateJobRequest;
+use jobgen_runtime::job::{FailureClass, Job, JobStatus};
+use jobgen_runtime::launch::RetryPolicy;
+use jobgen_runtime::launcher::Launcher;
+use jobgen_runtime::service::LaunchService;
+use jobgen_runtime::timers::Timers;
+use jobgen_runtime::track::{TrackOutcome, Tracker};
+use runtime_support::{REPORT, SPOT_REPORT, World, event, fixture};
+use serde_json::Value;
+
+/// A world whose project has a schedule group in the emulator and timer settings naming it.
+async fn timed_world(project: &str, setup: impl Fn(&mut contract::JobTypeEntry)) -> (World, aws_sdk_scheduler::Client) {
+    let mut world = World::new(project).await;
+    for entry in world.config.launch_table.job_types.values_mut() {
+        setup(entry);
+    }
+    let scheduler = scheduler(&world).await;
+    let group = contract::schedule_group(project);
+    scheduler.create_schedule_group().name(&group).send().await.unwrap();
+    world.config.timers = Some(TimerSettings {
+        group,
+        role_arn: format!("arn:aws:iam::123456789012:role/jobgen/{project}/timers"),
+        target_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{project}-track"),
+        dlq_arn: format!("arn:aws:sqs:us-east-1:123456789012:{project}-track-dlq"),
+    });
+    (world, scheduler)
+}
+
+async fn scheduler(_world: &World) -> aws_sdk_scheduler::Client {
+    aws_sdk_scheduler::Client::new(&jobgen_tests::Moto::shared_serial().sdk_config().await)
+}
+
+fn timers(world: &World, scheduler: &aws_sdk_scheduler::Client) -> Option<Timers> {
+    world.config.timers.clone().map(|settings| Timers::new(scheduler.clone(), settings))
+}
+
+/// track with the launch service and timers, as the track function runs it.
+fn tracker(world: &World, scheduler: &aws_sdk_scheduler::Client) -> Tracker {
+    let service = LaunchService::new(
+        world.store(),
+        Launcher::new(world.ecs.clone(), RetryPolicy::immediate(3)),
+        world.config.clone(),
+    )
+    .with_timers(timers(world, scheduler));
+    Tracker::with_service(service)
+}
+
+async fn submit(world: &World, scheduler: &aws_sdk_scheduler::Client, job_type: &str, key: &str) -> Job {
+    let handler = world.create_job().with_timers(timers(world, scheduler));
+    let request = CreateJobRequest {
+        job_type: job_type.to_string(),
+        idempotency_key: Some(key.to_string()),
+        ..CreateJobRequest::default()
+    };
+    let response =
+        handler.handle(serde_json::to_value(request).unwrap(), Some(Utc::now().timestamp_millis() + 30_000)).await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    world.store().get(response["jobId"].as_str().unwrap()).await.unwrap().unwrap()
+}
+
+/// The schedule of `timer`, if armed: its `at()` time and payload.
+async fn schedule(
+    scheduler: &aws_sdk_scheduler::Client,
+    world: &World,
+    timer: &Timer,
+) -> Option<(DateTime<Utc>, Value)> {
+    let group = &world.config.timers.as_ref().unwrap().group;
+    let out = scheduler.get_schedule().group_name(group).name(timer.schedule_name()).send().await.ok()?;
+    let at = contract::parse_at_expression(out.schedule_expression().unwrap()).unwrap();
+    let input: Value = serde_json::from_str(out.target().unwrap().input().unwrap()).unwrap();
+    assert_eq!(out.target().unwrap().arn(), world.config.timers.as_ref().unwrap().target_arn);
+    Some((at, input))
+}
+
+/// Fires the armed `timer` as Scheduler would (invoke track with its payload, then delete it).
+async fn fire(scheduler: &aws_sdk_scheduler::Client, world: &World, tracker: &Tracker, timer: &Timer) -> &'static str {
+    let (_, input) = schedule(scheduler, world, timer).await.expect("the timer is armed");
+    let group = &world.config.timers.as_ref().unwrap().group;
+    scheduler.delete_schedule().group_name(group).name(timer.schedule_name()).send().await.unwrap();
+    fire_payload(tracker, input).await
+}
+
+async fn fire_payload(tracker: &Tracker, input: Value) -> &'static str {
+    match tracker.handle(input, Utc::now()).await.unwrap() {
+        TrackOutcome::Timer { action, .. } => action,
+        other => panic!("not a timer outcome: {other:?}"),
+    }
+}
+
+/// The fixture `sequence`'s events for `job`'s `attempt`, on its task.
+fn events(world: &World, sequence: &str, job: &Job, attempt: u32) -> Vec<Value> {
+    let fixture = fixture(sequence);
+    let task = job.attempt.task_arn.clone().expect("a task");
+    fixture
+        .events
+        .iter()
+        .map(|text| {
+            let text = text
+                .replace("jobgen:{{JOB_ID}}:1", &format!("jobgen:{{{{JOB_ID}}}}:{attempt}"))
+                .replace(
+                    r#""value":"1","name":"JOBGEN_ATTEMPT""#,
+                    &format!(r#""value":"{attempt}","name":"JOBGEN_ATTEMPT""#),
+                )
+                .replace(
+                    r#""name":"JOBGEN_ATTEMPT","value":"1""#,
+                    &format!(r#""name":"JOBGEN_ATTEMPT","value":"{attempt}""#),
+                );
+            event(world, &text, &job.job_id, &task, &job.job_type)
+        })
+        .collect()
+}
+
+async fn deliver(tracker: &Tracker, events: &[Value]) {
+    for e in events {
+        tracker.handle(e.clone(), Utc::now()).await.unwrap();
+    }
+}
+
+async fn job(world: &World, job_id: &str) -> Job {
+    world.store().get(job_id).await.unwrap().unwrap()
+}
+
+/// The STOPPED event ECS sends after StopTask: the fixture's user stop, with the task's real
+/// stoppedReason as the emulator recorded it.
+async fn stopped_by_jobgen(world: &World, job: &Job) -> Value {
+    let task = world.describe(job.attempt.task_arn.as_deref().unwrap()).await;
+    let reason = task.stopped_reason().expect("StopTask recorded a reason").to_string();
+    let mut stopped = events(world, "user_stop", job, job.attempt.number).pop().unwrap();
+    stopped["detail"]["stoppedReason"] = Value::String(reason);
+    stopped
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_running_past_its_timeout_is_stopped_and_ends_timed_out() {
+    let (world, scheduler) = timed_world("lc-timeout", |e| e.timeout_seconds = Some(600)).await;
+    let track = tracker(&world, &scheduler);
+    let submitted = submit(&world, &scheduler, REPORT, "slow").await;
+    let run_timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
+    assert!(schedule(&scheduler, &world, &run_timer).await.is_none(), "armed only once the task runs");
+
+    let sequence = events(&world, "success", &submitted, 1);
+    let before_running = Utc::now();
+    deliver(&track, &sequence[..3]).await; // PROVISIONING, PENDING, RUNNING
+    deliver(&track, &sequence[2..3]).await; // a duplicate RUNNING arms nothing more
+    let running = job(&world, &submitted.job_id).await;
+    assert_eq!(running.status, JobStatus::Running);
+    let (at, _) = schedule(&scheduler, &world, &run_timer).await.expect("the run deadline is armed");
+    let started = running.attempt.started_at.unwrap().min(before_running);
+    assert!(at >= started + chrono::Duration::seconds(600), "never early: {at} vs start {started}");
+    assert!(at <= Utc::now() + chrono::Duration::seconds(660), "at most a minute late: {at}");
+
+    assert_eq!(fire(&scheduler, &world, &track, &run_timer).await, "stopped");
+    let task = world.describe(running.attempt.task_arn.as_deref().unwrap()).await;
+    assert!(task.stopped_reason().unwrap().starts_with(contract::STOP_REASON_TIMEOUT), "{:?}", task.stopped_reason());
+    // The job stays RUNNING (stopping) until ECS reports the stop; then it is TIMED_OUT.
+    assert_eq!(job(&world, &submitted.job_id).await.status, JobStatus::Running);
+    let stopped = stopped_by_jobgen(&world, &running).await;
+    deliver(&track, &[stopped.clone(), stopped]).await;
+    let done = job(&world, &submitted.job_id).await;
+    assert_eq!((done.status, done.attempt.failure_class), (JobStatus::TimedOut, Some(FailureClass::TimedOut)));
+    assert!(done.expires_at.is_some(), "a finished job gets its TTL");
+    // The same timer delivered again (Scheduler at least once), late: nothing happens.
+    assert_eq!(fire_payload(&track, run_timer.payload()).await, "moved-on");
+    assert_eq!(job(&world, &submitted.job_id).await, done);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spot_interruption_is_retried_after_its_backoff_on_on_demand_fargate() {
+    let policy = Retry {
+        attempts: 3,
+        interval_seconds: 60,
+        rate: 2.0,
+        max_delay_seconds: 600,
+        on: RetryOn::DEFAULT.to_vec(),
+        spot_fallback: true,
+    };
+    let (world, scheduler) = timed_world("lc-retry", |e| e.retry = Some(policy.clone())).await;
+    let track = tracker(&world, &scheduler);
+    let first = submit(&world, &scheduler, SPOT_REPORT, "spot").await;
+    assert_eq!(
+        world.describe(first.attempt.task_arn.as_deref().unwrap()).await.capacity_provider_name(),
+        Some("FARGATE_SPOT")
+    );
+
+    let interrupted = events(&world, "spot_interruption", &first, 1);
+    let applied_at = Utc::now();
+    deliver(&track, &interrupted).await;
+    let retrying = job(&world, &first.job_id).await;
+    assert_eq!(retrying.status, JobStatus::Retrying);
+    assert_eq!(retrying.attempt.failure_class, Some(FailureClass::SpotInterrupted));
+    let retry_at = retrying.attempt.retry_at.expect("retryAt");
+    assert!(
+        retry_at >= applied_at && retry_at <= Utc::now() + chrono::Duration::seconds(60),
+        "full jitter within 60 s: {retry_at}"
+    );
+    assert!(retrying.expires_at.is_none(), "not finished");
+    let retry = Timer::new(TimerKind::Retry, &first.job_id, 1);
+    let (at, _) = schedule(&scheduler, &world, &retry).await.expect("the retry timer is armed");
+    assert!(at >= retry_at, "never before retryAt");
+    // The STOPPED event again (EventBridge at least once): the same record, the same one timer.
+    deliver(&track, &interrupted[interrupted.len() - 1..]).await;
+    assert_eq!(job(&world, &first.job_id).await, retrying);
+
+    assert_eq!(fire(&scheduler, &world, &track, &retry).await, "retried");
+    let second = job(&world, &first.job_id).await;
+    assert_eq!((second.status, second.attempt.number), (JobStatus::Starting, 2));
+    assert_eq!(second.attempt.requested_capacity, Some(Capacity::Fargate));
+    assert_eq!(second.history.len(), 1);
+    assert_eq!(second.history[0].failure_class, Some(FailureClass::SpotInterrupted));
+    assert_ne!(second.attempt.task_arn, first.attempt.task_arn);
+    let task = world.describe(second.attempt.task_arn.as_deref().unwrap()).await;
+    assert_eq!(task.launch_type().map(|l| l.as_str()), Some("FARGATE"), "Spot fallback: on-demand");
+    assert_eq!(task.group(), Some(contract::task_group(&first.job_id, 2).as_str()));
+    assert_eq!(world.task_arns().await.len(), 2, "one task per attempt");
+
+    // The old attempt's events no longer match; the timer fired twice does nothing.
+    deliver(&track, &interrupted).await;
+    assert_eq!(fire_payload(&track, retry.payload()).await, "moved-on");
+    assert_eq!(job(&world, &first.job_id).await.attempt.number, 2);
+    deliver(&track, &events(&world, "success", &second, 2)).await;
+    let done = job(&world, &first.job_id).await;
+    assert_eq!((done.status, done.attempt.number, done.history.len()), (JobStatus::Succeeded, 2, 1));
+    assert_eq!(world.task_arns().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_the_policy_does_not_name_and_the_last_attempt_fail_for_good() {
+    let policy = Retry {
+        attempts: 2,
+        interval_seconds: 1,
+        rate: 1.0,
+        max_delay_seconds: 1,
+        on: vec![RetryOn::FailedToStart],
+        spot_fallback: false,
+    };
+    let (world, scheduler) = timed_world("lc-final", |e| e.retry = Some(policy.clone())).await;
+    let track = tracker(&world, &scheduler);
+    // A non-zero exit is not in `on`: FAILED at once.
+    let exits = submit(&world, &scheduler, REPORT, "exits").await;
+    deliver(&track, &events(&world, "non_zero_exit", &exits, 1)).await;
+    assert_eq!(job(&world, &exits.job_id).await.status, JobStatus::Failed);
+    assert!(schedule(&scheduler, &world, &Timer::new(TimerKind::Retry, &exits.job_id, 1)).await.is_none());
+
+    // Failed to start twice: RETRYING, then (attempts exhausted) FAILED.
+    let flaky = submit(&world, &scheduler, REPORT, "flaky").await;
+    deliver(&track, &events(&world, "failed_to_start", &flaky, 1)).await;
+    let retrying = job(&world, &flaky.job_id).await;
+    assert_eq!(retrying.status, JobStatus::Retrying);
+    let retry = Timer::new(TimerKind::Retry, &flaky.job_id, 1);
+    // retryAt may already have passed (a delay under a second): the next attempt then started at
+    // once, without a timer; else the timer starts it.
+    if schedule(&scheduler, &world, &retry).await.is_some() {
+        assert_eq!(fire(&scheduler, &world, &track, &retry).await, "retried");
+    }
+    let second = job(&world, &flaky.job_id).await;
+    assert_eq!(second.attempt.number, 2);
+    deliver(&track, &events(&world, "failed_to_start", &second, 2)).await;
+    let done = job(&world, &flaky.job_id).await;
+    assert_eq!((done.status, done.attempt.failure_class), (JobStatus::Failed, Some(FailureClass::FailedToStart)));
+    assert!(schedule(&scheduler, &world, &Timer::new(TimerKind::Retry, &flaky.job_id, 2)).await.is_none());
+    assert_eq!(world.task_arns().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retry_waiting_on_its_backoff_is_cancelled_and_never_starts() {
+    let policy = Retry {
+        attempts: 3,
+        interval_seconds: 3_600,
+        rate: 1.0,
+        max_delay_seconds: 3_600,
+        on: RetryOn::DEFAULT.to_vec(),
+        spot_fallback: false,
+    };
+    // Seeds whose full jitter is under a few seconds would start the retry at once; an hour's bound
+    // leaves it waiting for any seed this test can draw (checked below).
+    let (world, scheduler) = timed_world("lc-cancel", |e| e.retry = Some(policy.clone())).await;
+    let track = tracker(&world, &scheduler);
+    let submitted = submit(&world, &scheduler, SPOT_REPORT, "backing-off").await;
+    deliver(&track, &events(&world, "spot_interruption", &submitted, 1)).await;
+    let retrying = job(&world, &submitted.job_id).await;
+    assert_eq!(retrying.status, JobStatus::Retrying);
+    assert!(retrying.attempt.retry_at.unwrap() > Utc::now(), "still backing off");
+
+    let cancelled = world.store().cancel(&submitted.job_id, Utc::now(), None).await.unwrap().expect("cancellable");
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let retry = Timer::new(TimerKind::Retry, &submitted.job_id, 1);
+    assert_eq!(fire(&scheduler, &world, &track, &retry).await, "moved-on");
+    let after = job(&world, &submitted.job_id).await;
+    assert_eq!((after.status, after.attempt.number), (JobStatus::Cancelled, 1));
+    assert_eq!(world.task_arns().await.len(), 1, "no second task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_not_running_by_its_start_deadline_is_stopped_and_retried() {
+    let policy = Retry {
+        attempts: 2,
+        interval_seconds: 1,
+        rate: 1.0,
+        max_delay_seconds: 1,
+        on: vec![RetryOn::StartTimeout],
+        spot_fallback: false,
+    };
+    let (world, scheduler) = timed_world("lc-start", |e| {
+        e.start_timeout_seconds = Some(300);
+        e.retry = Some(policy.clone());
+    })
+    .await;
+    let track = tracker(&world, &scheduler);
+    let launched_after = Utc::now();
+    let submitted = submit(&world, &scheduler, REPORT, "stuck").await;
+    let start = Timer::new(TimerKind::StartDeadline, &submitted.job_id, 1);
+    let (at, _) = schedule(&scheduler, &world, &start).await.expect("armed at launch");
+    assert!(at >= launched_after + chrono::Duration::seconds(300), "{at}");
+    deliver(&track, &events(&world, "success", &submitted, 1)[..2]).await; // PROVISIONING, PENDING
+
+    assert_eq!(fire(&scheduler, &world, &track, &start).await, "stopped");
+    let stuck = job(&world, &submitted.job_id).await;
+    let stopped = stopped_by_jobgen(&world, &stuck).await;
+    assert!(stopped["detail"]["stoppedReason"].as_str().unwrap().starts_with(contract::STOP_REASON_START_TIMEOUT));
+    deliver(&track, &[stopped]).await;
+    let after = job(&world, &submitted.job_id).await;
+    assert_eq!(
+        after.history.first().and_then(|a| a.failure_class).or(after.attempt.failure_class),
+        Some(FailureClass::StartTimeout)
+    );
+    // RETRYING until its timer, or (a delay under a second) already on attempt 2.
+    let retry = Timer::new(TimerKind::Retry, &submitted.job_id, 1);
+    if after.status == JobStatus::Retrying {
+        assert_eq!(fire(&scheduler, &world, &track, &retry).await, "retried");
+    }
+    let second = job(&world, &submitted.job_id).await;
+    assert_eq!(second.attempt.number, 2);
+    assert!(schedule(&scheduler, &world, &Timer::new(TimerKind::StartDeadline, &submitted.job_id, 2)).await.is_some());
+    // The first attempt's deadline again: it moved on.
+    assert_eq!(fire_payload(&track, start.payload()).await, "moved-on");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finished_job_is_retried_by_hand_once() {
+    let (world, scheduler) = timed_world("lc-byhand", |_| {}).await;
+    let track = tracker(&world, &scheduler);
+    let submitted = submit(&world, &scheduler, REPORT, "broken-input").await;
+    deliver(&track, &events(&world, "non_zero_exit", &submitted, 1)).await;
+    let failed = job(&world, &submitted.job_id).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+
+    let store = world.store();
+    let retrying = store.retry_by_hand(&failed.job_id, 1, Utc::now()).await.unwrap().expect("retryable by hand");
+    assert_eq!((retrying.status, retrying.expires_at), (JobStatus::Retrying, None));
+    assert!(store.retry_by_hand(&failed.job_id, 1, Utc::now()).await.unwrap().is_err(), "twice: the second is refused");
+    let timer = Timer::new(TimerKind::Retry, &failed.job_id, 1);
+    assert_eq!(fire_payload(&track, timer.payload()).await, "retried");
+    assert_eq!(fire_payload(&track, timer.payload()).await, "moved-on", "the same request again");
+    let second = job(&world, &failed.job_id).await;
+    assert_eq!((second.status, second.attempt.number, second.history.len()), (JobStatus::Starting, 2, 1));
+    assert_eq!(world.task_arns().await.len(), 2);
+    // A running job is not retried by hand.
+    assert!(store.retry_by_hand(&failed.job_id, 2, Utc::now()).await.unwrap().is_err());
+}
