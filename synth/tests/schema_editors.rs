@@ -102,6 +102,14 @@ fn the_schema_rejects_what_it_can_express() {
         "max-concurrency-too-large",
         "limits-max-concurrency-zero",
         "limits-unknown-key",
+        "timeout-no-unit",
+        "timeout-bad-format",
+        "retry-attempts-out-of-range",
+        "retry-on-empty",
+        "retry-on-unknown",
+        "retry-on-duplicate",
+        "retry-backoff-rate-out-of-range",
+        "retry-unknown-keys",
     ];
     let files: Vec<PathBuf> = cases.iter().map(|c| invalid.join(format!("{c}.yaml"))).collect();
     for (file, errors) in check(&files) {
