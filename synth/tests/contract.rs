@@ -104,13 +104,18 @@ fn without_limits_the_document_is_byte_identical_to_before_limits() {
             // Added later, like the limits: their defaults write no member either.
             jt.allow_command_override = false;
             jt.allowed_environment = None;
+            jt.timeout = None;
+            jt.start_timeout = None;
+            jt.retry = None;
         }
         if name == "realistic" {
             // The example moved thumbnail to Fargate Spot (ARM64 runs there) after the hash was taken.
             config.job_types["thumbnail"].capacity = None;
         }
         let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
-        assert!(!s.config_document.contains("maxConcurrency"), "{name}: {}", s.config_document);
+        for key in ["maxConcurrency", "timeoutSeconds", "startTimeoutSeconds", "retry"] {
+            assert!(!s.config_document.contains(key), "{name}: {key} in {}", s.config_document);
+        }
         // Tasks are tagged since, so every document names the tags: without them, the bytes are
         // those of before.
         let mut untagged = s.stack.launch_table.clone();
@@ -207,5 +212,30 @@ fn every_example_tags_its_tasks_like_its_resources() {
             .collect();
         assert_eq!(document["tags"], Value::Object(resource_tags), "{name}: RunTask tags = the resources' tags");
         assert_eq!(document["tags"][contract::PROJECT_TAG], json!(config.project.name), "{name}");
+    }
+}
+
+#[test]
+fn the_examples_ship_their_timeouts_and_retry_policies() {
+    let document = |name: &str| -> Value {
+        let s = jobgen_synth::synth::synthesize(&example(name), &ModelOptions::default()).unwrap();
+        serde_json::from_str(&s.config_document).unwrap()
+    };
+    let quickstart = document("quickstart");
+    assert_eq!(quickstart["jobTypes"]["hello"]["timeoutSeconds"], 600);
+    assert_eq!(quickstart["jobTypes"]["hello"]["retry"]["attempts"], 2);
+    assert!(quickstart["jobTypes"]["sleep"].get("retry").is_none());
+    let realistic = document("realistic");
+    let transcode = &realistic["jobTypes"]["transcode"];
+    assert_eq!(
+        (transcode["timeoutSeconds"].as_u64(), transcode["startTimeoutSeconds"].as_u64()),
+        (Some(7200), Some(600))
+    );
+    assert_eq!(transcode["retry"]["spotFallback"], true);
+    assert_eq!(transcode["capacity"], "FARGATE_SPOT", "spot_fallback is for Spot job types");
+    // The runtime's own check of a hand-edited document finds nothing wrong.
+    for doc in [quickstart, realistic] {
+        let table = contract::LaunchTable::from_json(&doc.to_string()).unwrap();
+        assert!(table.job_types.values().all(|e| e.lifecycle_problem().is_none()));
     }
 }
