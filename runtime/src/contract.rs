@@ -368,6 +368,8 @@ pub mod outputs {
     pub const RULE_DLQ_URL: &str = "TaskStateRuleDlqUrl";
     /// The URL of the queue that gets events track failed on after Lambda's async retries.
     pub const TRACK_DLQ_URL: &str = "TrackFunctionDlqUrl";
+    /// The EventBridge Scheduler schedule group of the project's timers ([`super::schedule_group`]).
+    pub const SCHEDULE_GROUP_NAME: &str = "ScheduleGroupName";
 
     /// The output holding a cluster's ARN, by the cluster's logical ID (e.g. `ClusterMain`).
     pub fn cluster_arn(cluster_logical_id: &str) -> String {

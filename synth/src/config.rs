@@ -2,14 +2,14 @@
 //! [`crate::parse`]; every rule beyond "the types fit" lives in [`crate::validate`].
 //!
 //! Growth rule: a new capability is a new optional key (per job type where it belongs, e.g.
-//! `max_concurrency` and a future `timeout_seconds`, `retries`, `schedule` under `job_types.NAME`;
-//! project-wide under `limits`), so files written for an older jobgen keep parsing. `version`
-//! changes only for a breaking change.
+//! `max_concurrency`, `timeout`, `start_timeout`, `retry` and a future `schedule` under
+//! `job_types.NAME`; project-wide under `limits`), so files written for an older jobgen keep
+//! parsing. `version` changes only for a breaking change.
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
-use jobgen_runtime::contract::{Architecture, Capacity};
+use jobgen_runtime::contract::{Architecture, Capacity, RetryOn};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,9 @@ const NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,31}$";
 const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 /// ECS container names.
 const CONTAINER_NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,255}$";
+/// Durations (`90s`, `30m`, `6h`, `2d`): the validator parses them ([`Duration::seconds`]) and says
+/// which bound a value breaks.
+const DURATION_PATTERN: &str = "^[0-9]+[smhd]$";
 
 /// The only schema version.
 pub const VERSION: u32 = 1;
@@ -182,6 +185,114 @@ pub struct JobType {
     #[serde(default)]
     #[schemars(extend("uniqueItems" = true), inner(pattern(ENV_NAME_PATTERN)))]
     pub allowed_environment: Option<Vec<String>>,
+    /// A job RUNNING longer than this is stopped and ends TIMED_OUT: a duration (`90s`, `30m`,
+    /// `6h`, `2d`) from 1m to 30d. Timers fire with one-minute precision. Default: no limit.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+    /// A job whose task is not RUNNING this long after its launch is stopped and the attempt fails
+    /// with `start_timeout` (retried when `retry.on` lists it): a duration from 1m to 1d, with
+    /// one-minute precision. Default: no deadline.
+    #[serde(default)]
+    pub start_timeout: Option<Duration>,
+    /// Retry failed attempts (default: one attempt, a failure is final).
+    #[serde(default)]
+    pub retry: Option<Retry>,
+}
+
+/// A duration: a whole number and a unit, `s`, `m`, `h` or `d` (`90s`, `30m`, `6h`, `2d`). A plain
+/// number is not one: the unit is required.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(transparent)]
+// Kept as written: `Duration::seconds` reads it, and validation reports text that does not read,
+// so every bad duration in a file is reported at once (a custom Deserialize would stop at the first).
+pub struct Duration(#[schemars(pattern(DURATION_PATTERN))] pub String);
+
+impl Duration {
+    /// The duration in seconds, or `None` when the text is not a number and a unit (or overflows).
+    pub fn seconds(&self) -> Option<u32> {
+        let text = self.0.trim();
+        let unit = text.chars().last()?;
+        let per = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return None,
+        };
+        let digits = &text[..text.len() - 1];
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<u32>().ok()?.checked_mul(per)
+    }
+
+    /// The shortest way to write `seconds` (`3600` → `1h`), for messages.
+    pub fn display(seconds: u32) -> String {
+        for (per, unit) in [(86_400, 'd'), (3600, 'h'), (60, 'm')] {
+            if seconds >= per && seconds.is_multiple_of(per) {
+                return format!("{}{unit}", seconds / per);
+            }
+        }
+        format!("{seconds}s")
+    }
+}
+
+/// Longest `job_types.NAME.timeout` (30 days).
+pub const MAX_TIMEOUT_SECONDS: u32 = 30 * 86_400;
+/// Longest `job_types.NAME.start_timeout` (1 day).
+pub const MAX_START_TIMEOUT_SECONDS: u32 = 86_400;
+/// Shortest timeout or start timeout (1 minute): EventBridge Scheduler fires the timers that
+/// enforce them with one-minute precision.
+pub const MIN_TIMEOUT_SECONDS: u32 = 60;
+/// Most attempts a retry policy may make, the first included.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// `retry.backoff.interval` when unset (30 seconds).
+pub const DEFAULT_INTERVAL_SECONDS: u32 = 30;
+/// `retry.backoff.rate` when unset (each retry's delay bound doubles).
+pub const DEFAULT_RATE: f64 = 2.0;
+/// Largest `retry.backoff.rate`.
+pub const MAX_RATE: f64 = 10.0;
+/// `retry.backoff.max_delay` when unset (15 minutes).
+pub const DEFAULT_MAX_DELAY_SECONDS: u32 = 15 * 60;
+/// Longest `retry.backoff.interval` and `retry.backoff.max_delay` (1 day).
+pub const MAX_DELAY_SECONDS: u32 = 86_400;
+
+/// A job type's retry policy: how many attempts in all, how long to wait between them, and which
+/// failures retry.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts in all, the first included: 1 to 10 (1 means no retry).
+    #[schemars(range(min = 1, max = MAX_ATTEMPTS))]
+    pub attempts: u32,
+    /// The delay before each retry (default: interval 30s, rate 2, max_delay 15m).
+    #[serde(default)]
+    pub backoff: Option<Backoff>,
+    /// The failures that retry (default: failed_to_start, spot_interrupted, start_timeout,
+    /// capacity). `start_timeout` needs the job type's `start_timeout`.
+    #[serde(default)]
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
+    pub on: Option<Vec<RetryOn>>,
+    /// Run a retry after a Spot interruption or no Spot capacity on on-demand FARGATE (default
+    /// false). Only for job types on FARGATE_SPOT.
+    #[serde(default)]
+    pub spot_fallback: bool,
+}
+
+/// The delay before retry n: drawn at random from 0 to `min(max_delay, interval × rate^(n-1))`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    /// The first retry's delay bound: a duration from 1s to 1d (default 30s).
+    #[serde(default)]
+    pub interval: Option<Duration>,
+    /// How much the bound grows per retry: a number from 1 (constant) to 10 (default 2, doubling).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_RATE))]
+    pub rate: Option<f64>,
+    /// The most any delay may be: a duration from `interval` to 1d (default 15m).
+    #[serde(default)]
+    pub max_delay: Option<Duration>,
 }
 
 /// Limits for the whole project.

@@ -44,6 +44,29 @@ pub const MAX_TABLE_NAME_LEN: usize = 255;
 /// name. <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>
 pub const MAX_ROLE_NAME_LEN: usize = 64;
 
+/// Longest partition name (`aws-us-gov`).
+pub const WORST_PARTITION: usize = 10;
+/// Longest region name allowed for: the longest today (`us-isof-south-1`) has 15 characters.
+pub const WORST_REGION: usize = 20;
+/// An account id.
+pub const WORST_ACCOUNT: usize = 12;
+
+/// The longest `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` with a resource part of `resource`
+/// characters (`regional` false: the empty region of IAM ARNs). What the model counts for an ARN
+/// CloudFormation resolves at deploy time (a `GetAtt … Arn`, an `Fn::Sub` of the pseudo parameters).
+pub const fn worst_arn_len(service: &str, regional: bool, resource: usize) -> usize {
+    "arn:".len()
+        + WORST_PARTITION
+        + 1
+        + service.len()
+        + 1
+        + if regional { WORST_REGION } else { 0 }
+        + 1
+        + WORST_ACCOUNT
+        + 1
+        + resource
+}
+
 /// An AWS limit the model checks the whole stack against ([`crate::model::limits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
@@ -167,6 +190,14 @@ pub const EVENTBRIDGE_PATTERN: Quota = Quota {
     source: "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html",
 };
 
+/// A schedule group's name (`jobgen-<project>`, where the timers are).
+pub const SCHEDULER_GROUP_NAME: Quota = Quota {
+    scope: "in an EventBridge Scheduler schedule group name",
+    max: 64,
+    unit: "characters",
+    source: "https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateScheduleGroup.html",
+};
+
 /// A queue's name.
 pub const SQS_QUEUE_NAME: Quota = Quota {
     scope: "in an SQS queue name",
@@ -221,7 +252,7 @@ pub const TAGS_PER_RESOURCE: Quota = Quota {
 };
 
 /// Every quota the model checks, for documentation and for the test that each has a boundary test.
-pub const MODEL_QUOTAS: [Quota; 25] = [
+pub const MODEL_QUOTAS: [Quota; 26] = [
     CFN_RESOURCES,
     CFN_OUTPUTS,
     CFN_TEMPLATE_BODY_S3,
@@ -240,6 +271,7 @@ pub const MODEL_QUOTAS: [Quota; 25] = [
     EVENTBRIDGE_RULE_NAME,
     EVENTBRIDGE_RULE_DESCRIPTION,
     EVENTBRIDGE_PATTERN,
+    SCHEDULER_GROUP_NAME,
     SQS_QUEUE_NAME,
     LOG_GROUP_NAME,
     ECS_CLUSTER_NAME,

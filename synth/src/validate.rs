@@ -9,12 +9,13 @@
 
 use std::collections::BTreeSet;
 
-use jobgen_runtime::contract::{self, Capacity, PROJECT_TAG};
+use jobgen_runtime::contract::{self, Capacity, PROJECT_TAG, RetryOn};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
 
 use crate::config::{
-    Cluster, Config, ExistingTaskDefinition, JobType, MAX_CONCURRENCY, MAX_TABLE_RETENTION_DAYS, Network,
-    PolicyStatement, Task, VERSION,
+    Cluster, Config, DEFAULT_INTERVAL_SECONDS, DEFAULT_MAX_DELAY_SECONDS, Duration, ExistingTaskDefinition, JobType,
+    MAX_ATTEMPTS, MAX_CONCURRENCY, MAX_DELAY_SECONDS, MAX_RATE, MAX_START_TIMEOUT_SECONDS, MAX_TABLE_RETENTION_DAYS,
+    MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, Network, PolicyStatement, Retry, Task, VERSION,
 };
 use crate::diagnostics::{Diagnostic, did_you_mean, join};
 use crate::names::{MAX_NAME_LEN, logical_id_collisions, name_problem, suggest_name};
@@ -313,10 +314,192 @@ impl Validator {
         if let Some(names) = &jt.allowed_environment {
             self.allowed_environment(&join(path, "allowed_environment"), names);
         }
+        self.lifecycle(path, jt, capacity);
         // ARM64 on FARGATE_SPOT is not checked: Fargate Spot runs ARM64 (Graviton) tasks on platform
         // version 1.4.0 and later, which LATEST is (AWS Batch's RuntimePlatform reference now names
         // only Windows as unsupported on Fargate Spot:
         // https://docs.aws.amazon.com/batch/latest/APIReference/API_RuntimePlatform.html).
+    }
+
+    /// The timeouts and the retry policy: each duration readable and within its bounds, and a
+    /// policy that can do what it says (something to retry on, a start deadline to retry after,
+    /// Spot capacity to fall back from).
+    fn lifecycle(&mut self, path: &str, jt: &JobType, capacity: Capacity) {
+        let timer = "EventBridge Scheduler fires the timers that enforce it with one-minute precision";
+        if let Some(d) = &jt.timeout {
+            self.timeout(&join(path, "timeout"), d, MAX_TIMEOUT_SECONDS, "a timeout", timer);
+        }
+        if let Some(d) = &jt.start_timeout {
+            self.timeout(&join(path, "start_timeout"), d, MAX_START_TIMEOUT_SECONDS, "a start timeout", timer);
+        }
+        if let Some(retry) = &jt.retry {
+            self.retry(&join(path, "retry"), retry, jt, capacity);
+        }
+    }
+
+    /// A duration's seconds, or an error naming the format (`None` then).
+    fn duration(&mut self, path: &str, d: &Duration) -> Option<u32> {
+        let seconds = d.seconds();
+        if seconds.is_none() {
+            let text = d.0.trim();
+            let why = if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+                format!("`{text}` has no unit: a duration is a whole number and a unit (s, m, h or d)")
+            } else {
+                format!("`{text}` is not a duration: expected a whole number and a unit (s, m, h or d)")
+            };
+            let help = match text.parse::<u32>() {
+                Ok(n) if Duration::display(n) != format!("{n}s") => {
+                    format!("write `{}` (or `{n}s`) for {n} seconds", Duration::display(n))
+                }
+                Ok(n) => format!("write `{n}s` for {n} seconds (other units: `30m`, `6h`, `2d`)"),
+                Err(_) => "write e.g. `90s`, `30m`, `6h` or `2d` (one unit, no spaces)".to_string(),
+            };
+            self.err(path, why, help);
+        }
+        seconds
+    }
+
+    fn timeout(&mut self, path: &str, d: &Duration, max: u32, what: &str, timer: &str) {
+        let Some(seconds) = self.duration(path, d) else { return };
+        let (min_s, max_s) = (Duration::display(MIN_TIMEOUT_SECONDS), Duration::display(max));
+        if seconds < MIN_TIMEOUT_SECONDS {
+            self.err(
+                path,
+                format!("`{}` is shorter than {min_s}: {timer}", d.0.trim()),
+                format!("set {min_s} to {max_s}, or remove the key for no limit"),
+            );
+        } else if seconds > max {
+            self.err(
+                path,
+                format!("`{}` is longer than {max_s}, the longest jobgen accepts for {what}", d.0.trim()),
+                format!("set {min_s} to {max_s} ({timer}), or remove the key for no limit"),
+            );
+        }
+    }
+
+    fn retry(&mut self, path: &str, retry: &Retry, jt: &JobType, capacity: Capacity) {
+        if retry.attempts == 0 || retry.attempts > MAX_ATTEMPTS {
+            self.err(
+                join(path, "attempts"),
+                format!(
+                    "{} attempts: a retry policy makes 1 to {MAX_ATTEMPTS} attempts in all, the first included",
+                    retry.attempts
+                ),
+                format!("set 2 to {MAX_ATTEMPTS} to retry (1 means no retry), or remove `retry` for one attempt"),
+            );
+        }
+        let backoff = retry.backoff.clone().unwrap_or_default();
+        let bpath = join(path, "backoff");
+        let interval = match &backoff.interval {
+            Some(d) => self.delay(&join(&bpath, "interval"), d),
+            None => Some(DEFAULT_INTERVAL_SECONDS),
+        };
+        if let Some(rate) = backoff.rate
+            && !(rate.is_finite() && (1.0..=MAX_RATE).contains(&rate))
+        {
+            self.err(
+                join(&bpath, "rate"),
+                format!("{rate} is outside 1 to {MAX_RATE}: the delay bound is multiplied by the rate at each retry"),
+                "use 1 for a constant delay, 2 to double it each retry (the default), at most 10",
+            );
+        }
+        if let Some(d) = &backoff.max_delay {
+            let max_delay = self.delay(&join(&bpath, "max_delay"), d);
+            if let (Some(max_delay), Some(interval)) = (max_delay, interval)
+                && max_delay < interval
+            {
+                let whose = if backoff.interval.is_some() { "" } else { " (the default)" };
+                self.err(
+                    join(&bpath, "max_delay"),
+                    format!(
+                        "`{}` is shorter than the interval of {}{whose}: no delay could reach the interval",
+                        d.0.trim(),
+                        Duration::display(interval)
+                    ),
+                    format!("set max_delay to {} or more, or shorten `interval`", Duration::display(interval)),
+                );
+            }
+        } else if let Some(interval) = interval
+            && interval > DEFAULT_MAX_DELAY_SECONDS
+        {
+            self.err(
+                join(&bpath, "interval"),
+                format!(
+                    "`{}` is longer than the default max_delay of {}: no delay could reach the interval",
+                    Duration::display(interval),
+                    Duration::display(DEFAULT_MAX_DELAY_SECONDS)
+                ),
+                format!("set `max_delay` to {} or more, or shorten the interval", Duration::display(interval)),
+            );
+        }
+        let on_path = join(path, "on");
+        if retry.on.as_ref().is_some_and(Vec::is_empty) {
+            let all: Vec<&str> = RetryOn::ALL.iter().map(|r| r.as_str()).collect();
+            self.err(
+                &on_path,
+                "the list is empty: nothing would ever retry",
+                format!(
+                    "list the failures to retry ({}), or remove `on` for the default ({})",
+                    all.join(", "),
+                    RetryOn::DEFAULT.map(RetryOn::as_str).join(", ")
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, r) in retry.on.iter().flatten().enumerate() {
+            if !seen.insert(*r) {
+                self.err(
+                    format!("{on_path}[{i}]"),
+                    format!("`{}` is listed twice", r.as_str()),
+                    "remove the duplicate",
+                );
+            }
+        }
+        // Only a listed start_timeout is a mistake: the default list names it so that setting a
+        // start deadline later retries its failures, and without one no attempt fails that way.
+        if jt.start_timeout.is_none()
+            && let Some(i) = retry.on.as_ref().and_then(|l| l.iter().position(|r| *r == RetryOn::StartTimeout))
+        {
+            self.err(
+                format!("{on_path}[{i}]"),
+                "start_timeout is listed, but the job type sets no `start_timeout`: no attempt could fail that way",
+                "set `start_timeout` on the job type (e.g. `start_timeout: 10m`), or remove start_timeout from `on`",
+            );
+        }
+        if retry.spot_fallback && capacity != Capacity::FargateSpot {
+            self.err(
+                join(path, "spot_fallback"),
+                format!(
+                    "the job type runs on {}, not FARGATE_SPOT: there is no Spot capacity to fall back from",
+                    capacity.provider_name()
+                ),
+                "remove `spot_fallback`, or set `capacity: FARGATE_SPOT` on the job type",
+            );
+        }
+    }
+
+    /// A backoff duration: readable, from 1s to [`MAX_DELAY_SECONDS`].
+    fn delay(&mut self, path: &str, d: &Duration) -> Option<u32> {
+        let min_seconds = 1;
+        let seconds = self.duration(path, d)?;
+        if seconds < min_seconds || seconds > MAX_DELAY_SECONDS {
+            self.err(
+                path,
+                format!(
+                    "`{}` is outside {} to {}",
+                    d.0.trim(),
+                    Duration::display(min_seconds),
+                    Duration::display(MAX_DELAY_SECONDS)
+                ),
+                format!(
+                    "set {} to {}, or remove the key for its default",
+                    Duration::display(min_seconds),
+                    Duration::display(MAX_DELAY_SECONDS)
+                ),
+            );
+            return None;
+        }
+        Some(seconds)
     }
 
     /// The names a job's request may set: each one create-job would accept, once.

@@ -114,17 +114,21 @@ fn job_type_path(n: usize) -> String {
 
 /// Resources every stack has whatever its job types and clusters: the table, the config layer,
 /// per function its function, log group and role, the URL, the caller's managed policy, track's DLQ
-/// and async invoke config, the rule with its DLQ, queue policy and permission, three alarms.
-const FIXED_RESOURCES: usize = 19;
+/// and async invoke config, the schedule group and the timer role, the rule with its DLQ, queue
+/// policy and permission, three alarms.
+const FIXED_RESOURCES: usize = 21;
+/// The most job types (with `task`) one stack holds: with one created cluster, the fixed resources
+/// and 4 per job type fit CloudFormation's 500.
+const LARGEST: usize = (500 - FIXED_RESOURCES - 1) / 4;
 
 #[test]
 fn cloudformation_resources() {
     // The fixed resources, one per created cluster, 4 per job type with `task`.
     assert_eq!(build(&project(1)).unwrap().resource_count(), FIXED_RESOURCES + 1 + 4);
     assert_eq!(build(&project(2)).unwrap().resource_count(), FIXED_RESOURCES + 1 + 8);
-    // 120 job types and created clusters up to exactly 500.
+    // The largest project (119 job types) and created clusters up to exactly 500.
     let with_clusters = |n: usize| {
-        let mut c = project(120);
+        let mut c = project(LARGEST);
         c.defaults.cluster = Some("main".into());
         for i in 1..n {
             c.clusters.insert(
@@ -135,13 +139,13 @@ fn cloudformation_resources() {
         c
     };
     let (n_at, paths) = boundary(&quotas::CFN_RESOURCES, 20, with_clusters);
-    assert_eq!(n_at, quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 480);
+    assert_eq!(n_at, quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 4 * LARGEST);
     assert_eq!(paths, ["job_types"]);
 }
 
 #[test]
 fn cloudformation_outputs() {
-    // 12 fixed outputs and one per cluster.
+    // 13 fixed outputs and one per cluster.
     let (n_at, paths) = boundary(&quotas::CFN_OUTPUTS, 300, |n| {
         let mut c = project(1);
         for i in 1..n {
@@ -150,7 +154,7 @@ fn cloudformation_outputs() {
         c.defaults.cluster = Some("main".into());
         c
     });
-    assert_eq!((n_at, paths), (188, vec!["clusters".to_string()]));
+    assert_eq!((n_at, paths), (187, vec!["clusters".to_string()]));
 }
 
 #[test]
@@ -199,14 +203,14 @@ fn iam_inline_policies_of_a_task_role() {
 #[test]
 fn iam_inline_policies_of_create_job_and_track_grow_only_with_existing_task_definitions() {
     // Each existing task definition adds its ARN and its role ARNs to the launch statements both
-    // functions get (nothing the stack creates does): 50 of them, the last with a task role name
+    // functions get (nothing the stack creates does): 45 of them, the last with a task role name
     // `n` characters long.
     let make = |n: usize| {
         let mut c = project(1);
-        for i in 0..50 {
+        for i in 0..45 {
             let mut jt = c.job_types["j-001"].clone();
             jt.task = None;
-            let role = if i == 49 { "t".repeat(n) } else { format!("task-{i:03}") };
+            let role = if i == 44 { "t".repeat(n) } else { format!("task-{i:03}") };
             jt.task_definition = Some(ExistingTaskDefinition {
                 name: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/family-{i:03}:1"),
                 container_name: "main".into(),
@@ -291,8 +295,19 @@ fn lambda_function_description() {
 
 #[test]
 fn lambda_environment() {
-    // Four names, a table name of up to 255, the project, a SHA-256, the retention.
-    project_name_boundary(&quotas::LAMBDA_ENVIRONMENT, 3703);
+    // Eight names, a table name of up to 255, a SHA-256, the retention, and five values that grow
+    // with the project name: the project, the schedule group `jobgen-PROJECT`, and the timer role's
+    // path, track's name and its queue's name in three ARNs. So the boundary is found by scanning
+    // (it moves 5 bytes per character), not with `boundary`.
+    let env = |n: usize| fired(&with_project_name(n), &quotas::LAMBDA_ENVIRONMENT);
+    let n_at = (600..800).take_while(|n| env(*n).is_none()).last().unwrap();
+    assert_eq!(n_at, 673);
+    let (just_over, paths) = env(n_at + 1).unwrap();
+    assert!(
+        just_over > quotas::LAMBDA_ENVIRONMENT.max && just_over <= quotas::LAMBDA_ENVIRONMENT.max + 5,
+        "{just_over}"
+    );
+    assert_eq!(paths, ["project.name"]);
 }
 
 #[test]
@@ -330,6 +345,12 @@ fn eventbridge_event_pattern() {
         c
     });
     assert_eq!(paths, ["clusters"]);
+}
+
+#[test]
+fn scheduler_group_name() {
+    // `jobgen-PROJECT` (the contract's `schedule_group`).
+    project_name_boundary(&quotas::SCHEDULER_GROUP_NAME, 57);
 }
 
 #[test]
@@ -439,10 +460,10 @@ fn the_functions_policies_do_not_grow_with_the_job_types() {
         let r = Resolver::new(&stack);
         (limits::role_policy_chars(&r, &stack.create_job.role), limits::role_policy_chars(&r, &stack.track.role))
     };
-    eprintln!("inline policies (create-job, track): {:?} with 1 job type, {:?} with 120", size(1), size(120));
-    assert_eq!(size(1), size(120));
-    assert!(size(120).0 < quotas::IAM_ROLE_INLINE_POLICIES.max / 4, "{:?}", size(120));
-    assert!(size(120).1 < quotas::IAM_ROLE_INLINE_POLICIES.max / 4, "{:?}", size(120));
+    eprintln!("inline policies (create-job, track): {:?} with 1 job type, {:?} with {LARGEST}", size(1), size(LARGEST));
+    assert_eq!(size(1), size(LARGEST));
+    assert!(size(LARGEST).0 < quotas::IAM_ROLE_INLINE_POLICIES.max / 3, "{:?}", size(LARGEST));
+    assert!(size(LARGEST).1 < quotas::IAM_ROLE_INLINE_POLICIES.max / 3, "{:?}", size(LARGEST));
 }
 
 #[test]
@@ -484,11 +505,11 @@ fn names_that_fold_to_the_same_logical_id_are_reported() {
 }
 
 #[test]
-fn the_120_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_one_job_type() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
+fn the_119_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_one_job_type() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-119.yaml");
     let large = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default()).unwrap();
-    assert_eq!(large.config.job_types.len(), 120);
-    assert_eq!(large.stack.resource_count(), FIXED_RESOURCES + 1 + 480);
+    assert_eq!(large.config.job_types.len(), LARGEST);
+    assert_eq!(large.stack.resource_count(), FIXED_RESOURCES + 1 + 4 * LARGEST);
     assert!(large.config.job_types.keys().all(|k| k.len() == 29), "process-customer-invoices-NNN");
     let mut one = large.config.clone();
     one.job_types.truncate(1);
@@ -498,9 +519,26 @@ fn the_120_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_
         (limits::role_policy_chars(&r, &stack.create_job.role), limits::role_policy_chars(&r, &stack.track.role))
     };
     eprintln!(
-        "invoicing: the inline policies of create-job and track are {:?} characters with 120 job types, {:?} with 1",
+        "invoicing: the inline policies of create-job and track are {:?} characters with {LARGEST} job types, {:?} with 1",
         size(&large.stack),
         size(&one)
     );
     assert_eq!(size(&large.stack), size(&one));
+}
+
+#[test]
+fn every_environment_variable_counts_what_its_value_resolves_to() {
+    // The 4 KB check adds up each variable's `worst_case_len`: it must be the length the resolver
+    // gives the value (the same worst case the policy sizes use), for literals and intrinsics alike.
+    for name in ["quickstart", "realistic", "existing-task-definition"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name).join("jobgen.yaml");
+        let stack = build(&jobgen_synth::load(&path).unwrap()).unwrap();
+        let resolver = Resolver::new(&stack);
+        for f in [&stack.create_job, &stack.track] {
+            for v in &f.environment {
+                let resolved = resolver.resolve(&v.value);
+                assert_eq!(v.worst_case_len, resolved.as_str().unwrap().len(), "{name}/{}: {}", f.id, v.name);
+            }
+        }
+    }
 }

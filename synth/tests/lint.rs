@@ -1,5 +1,5 @@
-//! The real linters on every example, on the largest fixture (120 job types,
-//! `tests/fixtures/valid/invoicing-120.yaml`) and on `tests/fixtures/valid/every-option.yaml`:
+//! The real linters on every example, on the largest fixture (119 job types,
+//! `tests/fixtures/valid/invoicing-119.yaml`) and on `tests/fixtures/valid/every-option.yaml`:
 //! cfn-lint (errors AND warnings fail) on the YAML and the JSON output, and checkov (any failed
 //! check fails; every suppression must carry a reason).
 //! Tools come from the pinned venvs `make tools` builds.
@@ -62,12 +62,12 @@ fn cfn_lint_reports_nothing_on_the_json_format() {
     }
 }
 
-/// The 120-job-type fixture, validated and synthesized into `dir` as `jobgen synth -o` writes it.
+/// The 119-job-type fixture, validated and synthesized into `dir` as `jobgen synth -o` writes it.
 fn synth_large_fixture(dir: &Path) -> PathBuf {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-120.yaml");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-119.yaml");
     let s = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
-    assert_eq!(s.config.job_types.len(), 120);
+    assert_eq!(s.config.job_types.len(), 119);
     let path = dir.join("template.yaml");
     jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
     path
@@ -92,7 +92,7 @@ fn cfn_lint_and_checkov_report_nothing_with_every_option_the_other_way() {
 }
 
 #[test]
-fn cfn_lint_reports_nothing_on_a_120_job_type_project() {
+fn cfn_lint_reports_nothing_on_a_119_job_type_project() {
     let dir = tempfile::tempdir().unwrap();
     run_cfn_lint(&synth_large_fixture(dir.path()));
 }
@@ -135,7 +135,7 @@ fn checkov_fails_no_check_and_every_skip_has_a_reason() {
 }
 
 #[test]
-fn checkov_fails_no_check_on_a_120_job_type_project() {
+fn checkov_fails_no_check_on_a_119_job_type_project() {
     let dir = tempfile::tempdir().unwrap();
-    run_checkov(&synth_large_fixture(dir.path()), "the 120-job-type fixture");
+    run_checkov(&synth_large_fixture(dir.path()), "the 119-job-type fixture");
 }

@@ -1,11 +1,14 @@
 //! The security policy of every synthesized template, checked on the templates themselves: each
-//! committed example (`examples/*/template.yaml`, proven fresh), a generated project of 120 job
+//! committed example (`examples/*/template.yaml`, proven fresh), a generated project of 119 job
 //! types, and `tests/fixtures/valid/every-option.yaml` (every optional setting the other way: an
 //! existing cluster and task definition by ARN, point-in-time recovery off, reserved concurrency,
 //! an alarm topic, ...).
 //!
 //! A template fails on:
 //! - a wildcard (`*`) resource on a mutating action;
+//! - `scheduler:CreateSchedule` outside the project's schedule group (`schedule/jobgen-PROJECT/*`);
+//!   `iam:PassRole` to Scheduler of anything but the timer role; a timer role Scheduler may
+//!   assume for another account or schedule group;
 //! - `iam:PassRole` without `iam:PassedToService`; `ecs:RunTask` without `ecs:cluster`;
 //!   `ecs:StopTask` without `aws:ResourceTag/jobgen:project` naming the project;
 //!   `ecs:TagResource` without `ecs:CreateAction` RunTask;
@@ -65,9 +68,9 @@ fn templates() -> Vec<(String, Synthesized)> {
         assert!(committed == s.yaml, "examples/{name}/template.yaml is stale: re-synthesize the examples");
         out.push((format!("examples/{name}"), s));
     }
-    let config: Config = jobgen_synth::check_text(&generated(120), "generated.yaml").unwrap_or_else(|r| panic!("{r}"));
+    let config: Config = jobgen_synth::check_text(&generated(119), "generated.yaml").unwrap_or_else(|r| panic!("{r}"));
     out.push((
-        "a generated project of 120 job types".to_string(),
+        "a generated project of 119 job types".to_string(),
         jobgen_synth::synth::synthesize(&config, &options).unwrap(),
     ));
     let every = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
@@ -357,4 +360,58 @@ fn every_suppression_is_on_the_reviewed_list_and_every_entry_is_used() {
         .map(|e| format!("{} on {}", e.id, e.resource_type))
         .collect();
     assert!(unused.is_empty(), "listed but used by no template (remove them): {unused:?}");
+}
+
+#[test]
+fn timers_are_created_only_in_the_projects_group_with_only_the_timer_role() {
+    for (name, s) in templates() {
+        let project = s.config.project.name.clone();
+        let group = jobgen_runtime::contract::schedule_group(&project);
+        let schedules =
+            format!("arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/{group}/*");
+        let timer_role = serde_json::json!({"Fn::GetAtt": [s.stack.timers.role.id, "Arn"]});
+        let mut creators = BTreeSet::new();
+        for (at, st) in statements(&s) {
+            let role = at.split('/').next().unwrap().to_string();
+            for action in actions(&st) {
+                match action {
+                    "scheduler:CreateSchedule" => {
+                        assert_eq!(st["Resource"], serde_json::json!([{"Fn::Sub": schedules}]), "{name}: {at}");
+                        creators.insert(role.clone());
+                    }
+                    "iam:PassRole"
+                        if st["Condition"]["StringEquals"]["iam:PassedToService"] == "scheduler.amazonaws.com" =>
+                    {
+                        assert_eq!(st["Resource"], serde_json::json!([timer_role]), "{name}: {at}");
+                        assert_eq!(st["Condition"].as_object().map(|c| c.len()), Some(1), "{name}: {at}");
+                    }
+                    a if a.starts_with("scheduler:") => panic!("{name}: {at}: {a}"),
+                    _ => {}
+                }
+            }
+        }
+        let functions: BTreeSet<String> =
+            [&s.stack.create_job.role.id, &s.stack.track.role.id].into_iter().cloned().collect();
+        assert_eq!(creators, functions, "{name}: both functions arm timers");
+        // The group exists, named as the contract says, and Scheduler may assume the timer role
+        // only for this account's group.
+        let resources = &s.document["Resources"];
+        let g = &resources[s.stack.timers.group.id.as_str()];
+        assert_eq!(
+            (g["Type"].as_str(), g["Properties"]["Name"].as_str()),
+            (Some("AWS::Scheduler::ScheduleGroup"), Some(group.as_str()))
+        );
+        let trust =
+            &resources[s.stack.timers.role.id.as_str()]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+        assert_eq!(trust["Principal"]["Service"], "scheduler.amazonaws.com", "{name}");
+        assert_eq!(
+            trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+            serde_json::json!({"Ref": "AWS::AccountId"})
+        );
+        assert_eq!(
+            trust["Condition"]["ArnEquals"]["aws:SourceArn"],
+            serde_json::json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule-group/{group}")}),
+            "{name}"
+        );
+    }
 }

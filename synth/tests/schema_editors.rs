@@ -9,13 +9,24 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// PyYAML reads YAML 1.1, where `on`, `off`, `yes` and `no` are booleans (so the key `retry.on`
+/// would be `True`); editors (yaml-language-server) and jobgen read YAML 1.2, where only
+/// true/false are. The loader below is PyYAML with YAML 1.2's booleans.
 const CHECK: &str = r#"
-import json, sys, yaml, jsonschema
+import json, re, sys, yaml, jsonschema
+class Yaml12(yaml.SafeLoader):
+    pass
+Yaml12.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:bool"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
 validator = jsonschema.Draft202012Validator(schema)
 for path in sys.argv[2:]:
-    errors = sorted(e.message for e in validator.iter_errors(yaml.safe_load(open(path))))
+    errors = sorted(e.message for e in validator.iter_errors(yaml.load(open(path), Loader=Yaml12)))
     print(json.dumps({"file": path, "errors": errors}))
 "#;
 
@@ -102,6 +113,14 @@ fn the_schema_rejects_what_it_can_express() {
         "max-concurrency-too-large",
         "limits-max-concurrency-zero",
         "limits-unknown-key",
+        "timeout-no-unit",
+        "timeout-bad-format",
+        "retry-attempts-out-of-range",
+        "retry-on-empty",
+        "retry-on-unknown",
+        "retry-on-duplicate",
+        "retry-backoff-rate-out-of-range",
+        "retry-unknown-keys",
     ];
     let files: Vec<PathBuf> = cases.iter().map(|c| invalid.join(format!("{c}.yaml"))).collect();
     for (file, errors) in check(&files) {

@@ -95,7 +95,7 @@ fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refu
     let d = &report.diagnostics[0];
     assert_eq!((d.path.as_str(), d.span.map(|l| l.line)), ("job_types", Some(7)), "{report}");
     // The fixed resources, the cluster and 4 per job type.
-    assert!(d.message.contains("2020 resources"), "{}", d.message);
+    assert!(d.message.contains("2022 resources"), "{}", d.message);
     assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
 }
 
@@ -170,4 +170,94 @@ job_types:
         (Capacity::FargateSpot, jobgen_runtime::contract::Architecture::Arm64)
     );
     assert_eq!(s.stack.launch_table.job_types["report"].capacity, Capacity::Fargate);
+}
+
+#[test]
+fn timeouts_and_retry_policies_reach_the_document_with_every_default_filled_in() {
+    let config = accept(
+        "version: 1
+project: { name: media }
+defaults:
+  network: { subnets: [subnet-0123456789abcdef0] }
+clusters:
+  main: { create: {} }
+job_types:
+  transcode:
+    capacity: FARGATE_SPOT
+    timeout: 2h
+    start_timeout: 10m
+    retry:
+      attempts: 3
+      backoff: { interval: 1m, rate: 1.5, max_delay: 1d }
+      on: [spot_interrupted, start_timeout, non_zero_exit]
+      spot_fallback: true
+    task: { image: alpine, cpu: 256, memory: 512 }
+  defaults-only:
+    timeout: 30d
+    retry: { attempts: 2 }
+    task: { image: alpine, cpu: 256, memory: 512 }
+  one-attempt:
+    start_timeout: 1d
+    retry: { attempts: 1, backoff: { interval: 1s, max_delay: 1s } }
+    task: { image: alpine, cpu: 256, memory: 512 }
+  plain:
+    task: { image: alpine, cpu: 256, memory: 512 }
+",
+    );
+    let s = jobgen_synth::synth::synthesize(&config, &jobgen_synth::model::ModelOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doc: serde_json::Value = serde_json::from_str(&s.config_document).unwrap_or_else(|e| panic!("{e}"));
+    let types = &doc["jobTypes"];
+    assert_eq!(types["transcode"]["timeoutSeconds"], 7200);
+    assert_eq!(types["transcode"]["startTimeoutSeconds"], 600);
+    assert_eq!(
+        types["transcode"]["retry"],
+        serde_json::json!({
+            "attempts": 3, "intervalSeconds": 60, "rate": 1.5, "maxDelaySeconds": 86400,
+            "on": ["spot_interrupted", "start_timeout", "non_zero_exit"], "spotFallback": true
+        })
+    );
+    // Unset backoff and `on`: the defaults, written out for the runtime (no spotFallback: false).
+    assert_eq!(types["defaults-only"]["timeoutSeconds"], 30 * 86400);
+    assert!(types["defaults-only"].get("startTimeoutSeconds").is_none());
+    assert_eq!(
+        types["defaults-only"]["retry"],
+        serde_json::json!({
+            "attempts": 2, "intervalSeconds": 30, "rate": 2.0, "maxDelaySeconds": 900,
+            "on": ["failed_to_start", "spot_interrupted", "start_timeout", "capacity"]
+        })
+    );
+    assert_eq!(types["one-attempt"]["startTimeoutSeconds"], 86400);
+    assert_eq!(types["one-attempt"]["retry"]["attempts"], 1);
+    // A job type without the keys writes no member.
+    for key in ["timeoutSeconds", "startTimeoutSeconds", "retry"] {
+        assert!(types["plain"].get(key).is_none(), "plain has {key}: {}", types["plain"]);
+    }
+    // The runtime reads the same policy back and finds nothing wrong with it.
+    let table = jobgen_runtime::contract::LaunchTable::from_json(&s.config_document).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(table, s.stack.launch_table);
+    assert!(table.job_types.values().all(|e| e.lifecycle_problem().is_none()));
+    assert_eq!(table.job_types["transcode"].retry_capacity(true), Capacity::Fargate);
+}
+
+#[test]
+fn durations_read_as_seconds_and_only_with_a_unit() {
+    use jobgen_synth::config::Duration;
+    let secs = |s: &str| Duration(s.to_string()).seconds();
+    assert_eq!((secs("90s"), secs("30m"), secs("6h"), secs("2d")), (Some(90), Some(1800), Some(21600), Some(172800)));
+    for bad in ["90", "1h30m", "m", "-5m", "1.5h", "5 m", "", "99999999999d"] {
+        assert_eq!(secs(bad), None, "{bad}");
+    }
+    assert_eq!(
+        (Duration::display(900), Duration::display(90), Duration::display(86400)),
+        ("15m".into(), "90s".into(), "1d".into())
+    );
+}
+
+#[test]
+fn retry_on_names_in_jobgen_yaml_are_the_contracts() {
+    // serde's snake_case names (what the file and the schema accept) are RetryOn::as_str.
+    for r in jobgen_runtime::contract::RetryOn::ALL {
+        assert_eq!(serde_json::to_value(r).unwrap_or_default(), r.as_str());
+    }
 }

@@ -4,7 +4,8 @@
 //! ([`launch_statements`]): run this project's task definitions in this stack's clusters, tag
 //! the tasks they start, stop this project's tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
 //! items in the jobs table and query its queue index ([`table_statements`]); create-job also puts
-//! new jobs, track also writes its dead-letter queue. Per job type, a task role (the job's own
+//! new jobs, track also writes its dead-letter queue; both arm timers (`super::timers`: CreateSchedule
+//! in the project's schedule group, PassRole of the timer role to Scheduler). Per job type, a task role (the job's own
 //! statements) and an execution role (image pull, its log group, its secrets). And the managed
 //! policy a caller of create-job attaches ([`create_job_invoke_policy`]).
 
@@ -291,8 +292,14 @@ pub fn launch_statements(access: LaunchAccess<'_>) -> Vec<Statement> {
     statements
 }
 
-/// create-job's role.
-pub fn create_job_role(project: &str, log: &LogGroup, table: &TableArns, access: LaunchAccess<'_>) -> Role {
+/// create-job's role; `timers` are the statements that arm a timer ([`super::timers::Timers::statements`]).
+pub fn create_job_role(
+    project: &str,
+    log: &LogGroup,
+    table: &TableArns,
+    access: LaunchAccess<'_>,
+    timers: Vec<Statement>,
+) -> Role {
     let mut statements = vec![logs_statement(log)];
     // A conditional put of a new job (queued or not), a read on idempotent replay, conditional
     // updates to claim and record the launch (or, after a cancel during the launch, to put the
@@ -302,6 +309,7 @@ pub fn create_job_role(project: &str, log: &LogGroup, table: &TableArns, access:
         &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
     ));
     statements.extend(launch_statements(access));
+    statements.extend(timers);
     Role {
         id: "CreateJobRole".into(),
         path: None,
@@ -313,9 +321,16 @@ pub fn create_job_role(project: &str, log: &LogGroup, table: &TableArns, access:
     }
 }
 
-/// track's role: conditional updates per event, its dead-letter queue, and what admitting and
-/// launching the next queued job takes when a running one stops.
-pub fn track_role(project: &str, log: &LogGroup, table: &TableArns, dlq: &Queue, access: LaunchAccess<'_>) -> Role {
+/// track's role: conditional updates per event, its dead-letter queue, what admitting and
+/// launching the next queued job takes when a running one stops, and arming timers (`timers`).
+pub fn track_role(
+    project: &str,
+    log: &LogGroup,
+    table: &TableArns,
+    dlq: &Queue,
+    access: LaunchAccess<'_>,
+    timers: Vec<Statement>,
+) -> Role {
     let mut statements = vec![logs_statement(log)];
     // A conditional UpdateItem per event (no read before write); when a job stops, its slot's
     // release, the queue's oldest job read by key and admitted, then its launch recorded. No
@@ -330,6 +345,7 @@ pub fn track_role(project: &str, log: &LogGroup, table: &TableArns, dlq: &Queue,
         condition: Value::Null,
     });
     statements.extend(launch_statements(access));
+    statements.extend(timers);
     Role {
         id: "TrackRole".into(),
         path: None,

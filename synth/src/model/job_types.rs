@@ -1,15 +1,16 @@
 //! Every job type resolved: its entry in the launch table (the configuration document the config
-//! layer ships, with its concurrency limit and the project's), the task definition the stack
-//! creates for it (if it has `task`), and what the functions must be allowed to run and pass for it.
+//! layer ships, with its concurrency limit and the project's, its timeouts and its retry policy
+//! with the defaults filled in), the task definition the stack creates for it (if it has `task`),
+//! and what the functions must be allowed to run and pass for it.
 
 use std::collections::BTreeSet;
 
-use jobgen_runtime::contract::{self, Capacity, JobTypeEntry, LaunchTable};
+use jobgen_runtime::contract::{self, Capacity, JobTypeEntry, LaunchTable, RetryOn, RetryPolicy};
 
 use super::clusters::ClusterRef;
 use super::iam::LaunchGrants;
 use super::task_definitions::{TaskDefinition, task_definition};
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_INTERVAL_SECONDS, DEFAULT_MAX_DELAY_SECONDS, DEFAULT_RATE, Retry};
 use crate::diagnostics::Diagnostic;
 
 /// What the job types contribute to the stack.
@@ -113,11 +114,26 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 max_concurrency: jt.max_concurrency,
                 allow_command_override: jt.allow_command_override,
                 allowed_environment: jt.allowed_environment.clone(),
-                timeout_seconds: None,
-                start_timeout_seconds: None,
-                retry: None,
+                // Unset keys write no member, so a project without them ships the same bytes.
+                timeout_seconds: jt.timeout.as_ref().and_then(|d| d.seconds()),
+                start_timeout_seconds: jt.start_timeout.as_ref().and_then(|d| d.seconds()),
+                retry: jt.retry.as_ref().map(retry_policy),
             },
         );
     }
     out
+}
+
+/// A validated `retry` block as the document's policy, every default filled in (the runtime
+/// reads numbers, never jobgen's defaults).
+pub fn retry_policy(retry: &Retry) -> RetryPolicy {
+    let backoff = retry.backoff.clone().unwrap_or_default();
+    RetryPolicy {
+        attempts: retry.attempts,
+        interval_seconds: backoff.interval.as_ref().and_then(|d| d.seconds()).unwrap_or(DEFAULT_INTERVAL_SECONDS),
+        rate: backoff.rate.unwrap_or(DEFAULT_RATE),
+        max_delay_seconds: backoff.max_delay.as_ref().and_then(|d| d.seconds()).unwrap_or(DEFAULT_MAX_DELAY_SECONDS),
+        on: retry.on.clone().unwrap_or_else(|| RetryOn::DEFAULT.to_vec()),
+        spot_fallback: retry.spot_fallback,
+    }
 }

@@ -18,12 +18,7 @@ use crate::config::Config;
 use crate::diagnostics::{Diagnostic, Report};
 use crate::quotas::{self, Quota};
 
-/// Longest partition name (`aws-us-gov`).
-pub const WORST_PARTITION: usize = 10;
-/// Longest region name allowed for: the longest today (`us-isof-south-1`) has 15 characters.
-pub const WORST_REGION: usize = 20;
-/// An account id.
-pub const WORST_ACCOUNT: usize = 12;
+pub use crate::quotas::{WORST_ACCOUNT, WORST_PARTITION, WORST_REGION};
 /// Longest `AWS::URLSuffix` (`amazonaws.com.cn`).
 pub const WORST_URL_SUFFIX: usize = 16;
 /// Longest name CloudFormation generates for a role jobgen does not name.
@@ -191,6 +186,13 @@ pub fn check(stack: &Stack, config: &Config) -> Vec<Diagnostic> {
         "the rule's event pattern (every cluster's ARN)",
         "use fewer clusters, or name existing clusters rather than give their ARNs; or raise the account's \"Event pattern size\" quota (up to 4,096)",
     );
+    c.over(
+        &quotas::SCHEDULER_GROUP_NAME,
+        stack.timers.group.name.len(),
+        "project.name",
+        format!("the schedule group name `{}`", stack.timers.group.name),
+        project_help,
+    );
     for q in [&stack.track_dlq, &rule.dlq] {
         c.over(
             &quotas::SQS_QUEUE_NAME,
@@ -314,6 +316,8 @@ fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String
     let mut out = vec![
         (&stack.create_job.role, functions_path.to_string(), functions_help.to_string()),
         (&stack.track.role, functions_path.to_string(), functions_help.to_string()),
+        // Fixed statements (track's ARN and its queue's): only a longer project name grows it.
+        (&stack.timers.role, "project.name".to_string(), "use a shorter project name".to_string()),
     ];
     for td in &stack.task_definitions {
         let path = format!("job_types.{}.task", td.job_type);
@@ -439,16 +443,7 @@ pub struct Resolver {
 
 /// Length of `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (`regional` false: empty region, IAM).
 fn arn_len(service: &str, regional: bool, resource: usize) -> usize {
-    "arn:".len()
-        + WORST_PARTITION
-        + 1
-        + service.len()
-        + 1
-        + if regional { WORST_REGION } else { 0 }
-        + 1
-        + WORST_ACCOUNT
-        + 1
-        + resource
+    quotas::worst_arn_len(service, regional, resource)
 }
 
 impl Resolver {
@@ -484,7 +479,10 @@ impl Resolver {
         for c in &stack.clusters {
             add(&c.id, c.name.len(), arn_len("ecs", true, "cluster/".len() + c.name.len()));
         }
-        let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role];
+        // Ref of a schedule group is its name.
+        let group = &stack.timers.group;
+        add(&group.id, group.name.len(), arn_len("scheduler", true, "schedule-group/".len() + group.name.len()));
+        let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role, &stack.timers.role];
         for td in &stack.task_definitions {
             // Ref of a task definition is its ARN, `…:task-definition/FAMILY:REVISION` (at most
             // 1,000,000 revisions per family).

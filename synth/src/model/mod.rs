@@ -8,7 +8,8 @@
 //! validation error.
 //!
 //! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
-//! [`functions`] (create-job and track), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
+//! [`functions`] (create-job and track), [`timers`] (the schedule group and the role that delivers
+//! timers), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
 //! [`iam`] (every role, and the callers' managed policy), [`outputs`], and the template's
 //! [`rules`]; [`shapes`] holds what several share (`macros.yaml.j2`), [`suppressions`] is the
 //! allow-list of every scanner suppression a resource may carry, [`job_types`] resolves each job
@@ -32,6 +33,7 @@ pub mod stack;
 pub mod suppressions;
 pub mod table;
 pub mod task_definitions;
+pub mod timers;
 
 pub use alarms::Alarm;
 pub use clusters::{Cluster, ClusterRef};
@@ -47,6 +49,7 @@ pub use stack::{Header, Stack};
 pub use suppressions::{Suppression, Suppressions};
 pub use table::JobsTable;
 pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
+pub use timers::{ScheduleGroup, Timers};
 
 use jobgen_runtime::contract;
 
@@ -93,6 +96,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         .filter_map(|i| cluster_refs.get(*i))
         .map(|c| (c.arn.clone(), c.task_arns.clone()))
         .collect();
+    let timers =
+        timers::timers(project, &names::track_function(project), functions::TRACK_DLQ_ID, &names::track_dlq(project));
     let shared = functions::Shared {
         table_id: &table.id,
         layer_id: &config_layer.id,
@@ -101,6 +106,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         grants: &grants,
         clusters: &used,
         project,
+        timers: &timers,
     };
     let create_job = functions::create_job(config, shared);
     let (track, track_dlq) = functions::track(config, shared);
@@ -119,6 +125,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             rule: &rule.id,
             rule_dlq: &rule.dlq.id,
             track_dlq: &track_dlq.id,
+            schedule_group: &timers.group.id,
         },
         &cluster_refs,
     );
@@ -137,6 +144,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         create_job_invoke_policy,
         track,
         track_dlq,
+        timers,
         track_invoke_config_id: "TrackInvokeConfig".into(),
         track_max_retry_attempts: 2,
         track_max_event_age_seconds: 6 * 3600,

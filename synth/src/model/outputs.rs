@@ -47,6 +47,8 @@ pub struct Ids<'a> {
     pub rule_dlq: &'a str,
     /// Track's dead-letter queue.
     pub track_dlq: &'a str,
+    /// The schedule group of the project's timers.
+    pub schedule_group: &'a str,
 }
 
 /// Every output: the fixed ones, then one ARN per cluster (created or existing).
@@ -71,7 +73,16 @@ pub fn outputs(ids: Ids<'_>, cluster_refs: &[ClusterRef]) -> Vec<Output> {
         out(RULE_NAME, "The EventBridge rule routing task state changes to track", r#ref(ids.rule)),
         out(RULE_ARN, "The EventBridge rule's ARN", get_att(ids.rule, "Arn")),
         out(RULE_DLQ_URL, "Queue of events EventBridge could not deliver to track", r#ref(ids.rule_dlq)),
-        out(TRACK_DLQ_URL, "Queue of events track failed on after retries", r#ref(ids.track_dlq)),
+        out(
+            TRACK_DLQ_URL,
+            "Queue of events track failed on after retries, and of timers EventBridge Scheduler could not deliver",
+            r#ref(ids.track_dlq),
+        ),
+        out(
+            SCHEDULE_GROUP_NAME,
+            "The EventBridge Scheduler schedule group of the project's timers (timeouts, start deadlines, retry delays)",
+            r#ref(ids.schedule_group),
+        ),
     ];
     for c in cluster_refs {
         let mut o = out(&cluster_arn(&cluster_id(&c.name)), &format!("ARN of cluster {}", c.name), c.arn.clone());

@@ -14,6 +14,7 @@ use super::rules::TemplateRule;
 use super::shapes::{Queue, Tag};
 use super::table::JobsTable;
 use super::task_definitions::TaskDefinition;
+use super::timers::Timers;
 
 /// Header facts printed at the top of the template.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,8 +48,10 @@ pub struct Stack {
     pub create_job_invoke_policy: ManagedPolicy,
     /// The track function.
     pub track: Function,
-    /// Track's async-failure dead-letter queue.
+    /// Track's async-failure dead-letter queue (undeliverable timers go there too).
     pub track_dlq: Queue,
+    /// The schedule group and the role that delivers the project's timers.
+    pub timers: Timers,
     /// Logical ID of track's async invoke config.
     pub track_invoke_config_id: String,
     /// Lambda's asynchronous retries of a failed track invocation before the event goes to the DLQ.
@@ -81,8 +84,9 @@ impl Stack {
     /// Number of CloudFormation resources the templates render for this model.
     pub fn resource_count(&self) -> usize {
         // table; config layer; per function: function, log group, role; URL; the caller's managed
-        // policy; track DLQ + invoke config; rule + DLQ + queue policy + permission.
-        let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 4;
+        // policy; track DLQ + invoke config; schedule group + timer role; rule + DLQ + queue policy
+        // + permission.
+        let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 2 + 4;
         fixed + self.alarms.len() + self.clusters.len() + self.task_definitions.len() * 4
     }
 
@@ -101,6 +105,8 @@ impl Stack {
             self.track.role.id.clone(),
             self.track_dlq.id.clone(),
             self.track_invoke_config_id.clone(),
+            self.timers.group.id.clone(),
+            self.timers.role.id.clone(),
             self.rule.id.clone(),
             self.rule.dlq.id.clone(),
             self.rule.dlq_policy_id.clone(),

@@ -155,7 +155,7 @@ pub const FUNCTION_ENVIRONMENT_SERVICE_KEY: Suppression = Suppression {
     scanner: Scanner::Checkov,
     id: "CKV_AWS_173",
     guard: None,
-    reason: "the environment holds the table name, the project name, the retention and the configuration document's hash, no secrets; Lambda encrypts it at rest with its service key",
+    reason: "the environment holds the table name, the project name, the retention, the configuration document's hash and the timers' schedule group name and role, function and queue ARNs, no secrets; Lambda encrypts it at rest with its service key",
 };
 
 /// checkov's hard-coded-secret check on a function's environment. It scores values by entropy, and
@@ -167,7 +167,7 @@ pub const FUNCTION_ENVIRONMENT_HASH_IS_NOT_A_SECRET: Suppression = Suppression {
     scanner: Scanner::Checkov,
     id: "CKV_AWS_45",
     guard: None,
-    reason: "JOBGEN_CONFIG_SHA256 is the SHA-256 of the public configuration document, high-entropy by design, not a credential; the other variables are the table name, the project name and the retention",
+    reason: "JOBGEN_CONFIG_SHA256 is the SHA-256 of the public configuration document, high-entropy by design, not a credential; the other variables are the table name, the project name, the retention and the timers' schedule group name and ARNs",
 };
 
 /// A function without reserved concurrency (`lambda.reserved_concurrency` unset).

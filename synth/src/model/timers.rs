@@ -1,0 +1,183 @@
+//! The project's timers (`templates/timers.yaml.j2`): the EventBridge Scheduler schedule group the
+//! handlers create their one-shot timers in (a job's timeout and start deadline, the delay before a
+//! retry, the backoff after RunTask throttling), the role Scheduler assumes to deliver a timer, and
+//! what both functions need to arm one: the statements that create a schedule in the group and pass
+//! the role to Scheduler, and the four timer variables of the contract ([`contract::TIMER_ENV`]).
+//!
+//! Every stack has them, whether or not a job type sets a timeout or a retry policy: the runtime
+//! also backs off from RunTask throttling with a timer.
+//!
+//! A timer invokes the track function, and when Scheduler gives up on an invocation it sends it to
+//! track's dead-letter queue (which holds the events track failed on, so one alarm covers both).
+//! The role names track's ARN built from its fixed name, not `GetAtt`: track's environment names
+//! the role's ARN, so a `GetAtt` back would be a dependency cycle.
+
+use jobgen_runtime::contract;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::iam::{Policy, Role, Statement};
+use super::shapes::{get_att, local_arn, sub};
+use super::suppressions::Suppressions;
+use crate::names;
+use crate::quotas;
+
+/// The schedule group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleGroup {
+    /// Logical ID (`Ref` is its name).
+    pub id: String,
+    /// `Name`: [`contract::schedule_group`].
+    pub name: String,
+}
+
+/// One timer variable of both functions' environment: name, value, worst-case resolved length.
+pub type TimerVar = (&'static str, Value, usize);
+
+/// The timers of a stack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timers {
+    /// Where the handlers create their schedules.
+    pub group: ScheduleGroup,
+    /// The role Scheduler assumes to deliver a timer.
+    pub role: Role,
+    /// The track function's ARN, built from its name (what a timer invokes).
+    #[serde(skip)]
+    pub track_arn: Value,
+    /// Worst-case length of a track function ARN.
+    #[serde(skip)]
+    pub track_arn_len: usize,
+    /// The ARN of track's dead-letter queue, where undeliverable timers go.
+    #[serde(skip)]
+    pub dlq_arn: Value,
+    /// Worst-case length of the queue's ARN.
+    #[serde(skip)]
+    pub dlq_arn_len: usize,
+}
+
+/// The ARN pattern of every schedule in the group: `schedule/<group>/*` (what CreateSchedule
+/// authorizes: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridgescheduler.html>).
+pub fn schedules_arn(group: &str) -> Value {
+    sub(&local_arn("scheduler", &format!("schedule/{group}/*")))
+}
+
+/// The group's own ARN, `schedule-group/<group>`: what Scheduler sets as `aws:SourceArn` when it
+/// assumes an execution role. AWS's confused-deputy guidance says to scope the trust policy to a
+/// schedule group, never to a schedule or a schedule name prefix:
+/// <https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html>.
+pub fn group_arn(group: &str) -> Value {
+    sub(&local_arn("scheduler", &format!("schedule-group/{group}")))
+}
+
+/// The project's timers: the group, and the role that invokes track (`track_function`, its fixed
+/// name) and sends to its dead-letter queue (`track_dlq_id`, named `track_dlq_name`).
+pub fn timers(project: &str, track_function: &str, track_dlq_id: &str, track_dlq_name: &str) -> Timers {
+    let name = contract::schedule_group(project);
+    let track_arn = sub(&local_arn("lambda", &format!("function:{track_function}")));
+    let dlq_arn = get_att(track_dlq_id, "Arn");
+    let statements = vec![
+        Statement {
+            sid: "InvokeTrack".into(),
+            effect: "Allow",
+            actions: vec!["lambda:InvokeFunction".into()],
+            resources: vec![track_arn.clone()],
+            condition: Value::Null,
+        },
+        // The queue uses SQS-managed SSE, not a customer managed KMS key: sending needs no KMS
+        // permission.
+        Statement {
+            sid: "UndeliveredTimers".into(),
+            effect: "Allow",
+            actions: vec!["sqs:SendMessage".into()],
+            resources: vec![dlq_arn.clone()],
+            condition: Value::Null,
+        },
+    ];
+    let role = Role {
+        id: "TimerRole".into(),
+        // The stack's role path: the functions' PassRole of task roles (to ECS tasks only) covers
+        // it too, and their own PassRole of this role names its ARN (to Scheduler only).
+        path: Some(names::task_role_path(project)),
+        description: format!("jobgen {project}: EventBridge Scheduler delivers the project's timers to track"),
+        service: "scheduler.amazonaws.com",
+        assume_condition: json!({
+            "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } },
+            "ArnEquals": { "aws:SourceArn": group_arn(&name) },
+        }),
+        policies: vec![Policy { name: "timer".into(), statements }],
+        suppressions: Suppressions::default(),
+    };
+    Timers {
+        group: ScheduleGroup { id: "ScheduleGroup".into(), name },
+        role,
+        track_arn,
+        track_arn_len: quotas::worst_arn_len("lambda", true, "function:".len() + track_function.len()),
+        dlq_arn,
+        dlq_arn_len: quotas::worst_arn_len("sqs", true, track_dlq_name.len()),
+    }
+}
+
+impl Timers {
+    /// What arming a timer takes, for both functions: CreateSchedule in the project's group only,
+    /// and PassRole of the timer role to Scheduler only.
+    pub fn statements(&self) -> Vec<Statement> {
+        vec![
+            Statement {
+                sid: "CreateTimers".into(),
+                effect: "Allow",
+                actions: vec!["scheduler:CreateSchedule".into()],
+                resources: vec![schedules_arn(&self.group.name)],
+                condition: Value::Null,
+            },
+            Statement {
+                sid: "PassTimerRole".into(),
+                effect: "Allow",
+                actions: vec!["iam:PassRole".into()],
+                resources: vec![get_att(&self.role.id, "Arn")],
+                condition: json!({ "StringEquals": { "iam:PassedToService": "scheduler.amazonaws.com" } }),
+            },
+        ]
+    }
+
+    /// The timer variables, with `target` as the function a timer invokes (create-job: `GetAtt` of
+    /// track; track itself: [`Timers::track_arn`], as a `GetAtt` of itself would be a cycle).
+    pub fn environment(&self, target: Value) -> Vec<TimerVar> {
+        let path = self.role.path.as_deref().map_or(1, str::len);
+        let role_arn_len = quotas::worst_arn_len("iam", false, "role".len() + path + quotas::MAX_ROLE_NAME_LEN);
+        vec![
+            (contract::ENV_SCHEDULE_GROUP, json!(self.group.name), self.group.name.len()),
+            (contract::ENV_TIMER_ROLE_ARN, get_att(&self.role.id, "Arn"), role_arn_len),
+            (contract::ENV_TIMER_TARGET_ARN, target, self.track_arn_len),
+            (contract::ENV_TIMER_DLQ_ARN, self.dlq_arn.clone(), self.dlq_arn_len),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_scopes_creating_and_the_trust_policy() {
+        let t = timers("media", "media-track", "TrackDlq", "media-track-dlq");
+        assert_eq!(t.group.name, "jobgen-media");
+        let statements = t.statements();
+        assert_eq!(
+            statements[0].resources,
+            [
+                json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/jobgen-media/*"})
+            ]
+        );
+        assert_eq!(statements[1].resources, [json!({"Fn::GetAtt": ["TimerRole", "Arn"]})]);
+        assert_eq!(
+            t.role.assume_condition["ArnEquals"]["aws:SourceArn"],
+            json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/jobgen-media"})
+        );
+        assert_eq!(
+            t.track_arn,
+            json!({"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:media-track"})
+        );
+        let names: Vec<&str> = t.environment(t.track_arn.clone()).iter().map(|v| v.0).collect();
+        assert_eq!(names, contract::TIMER_ENV);
+    }
+}
