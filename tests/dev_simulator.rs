@@ -2,7 +2,8 @@
 //! `jobgen_local::deploy`, the handlers configured from the deployed stack
 //! (`jobgen_local::LocalStack`), and the simulator with its faults switched on — every matched event
 //! duplicated, every task's events reversed, every non-final event dropped — for each scripted
-//! outcome. Every job must end in the same record it gets without faults.
+//! outcome. Every job must end in the same record it gets without faults. (Quickstart's retry
+//! policy is taken out, so each job is one attempt.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -33,7 +34,13 @@ const CASES: [Case; 6] = [
 async fn run(faults: Faults) -> BTreeMap<&'static str, (Job, JobStats)> {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+    // Quickstart without its retry policy: this test is about what the event faults do to one
+    // attempt's record (retries have their own test in dev_lifecycle.rs).
+    let quickstart = std::fs::read_to_string(repo_root().join("examples/quickstart/jobgen.yaml")).unwrap();
+    assert!(quickstart.contains("    retry: { attempts: 2 }\n"), "quickstart's retry line moved: update this test");
+    let config = dir.path().join("jobgen.yaml");
+    std::fs::write(&config, quickstart.replace("    retry: { attempts: 2 }\n", "")).unwrap();
+    let options = dev_options(&moto, config, None, dir.path());
     let local = deploy_and_connect(&options).await;
     let sim_options =
         SimOptions { time_scale: 0.02, poll_interval: Duration::from_millis(100), faults, write_logs: false };

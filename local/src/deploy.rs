@@ -4,8 +4,9 @@
 //! waiting for `*_COMPLETE`.
 //!
 //! Emulator gaps handled here, each said out loud: moto's CloudFormation cannot create
-//! `AWS::Lambda::Url`, `AWS::Lambda::EventInvokeConfig` and `AWS::SQS::QueuePolicy` (they are left
-//! out of the emulator's copy, with the outputs that read them); moto's FARGATE RunTask needs a
+//! `AWS::Lambda::Url`, `AWS::Lambda::EventInvokeConfig`, `AWS::SQS::QueuePolicy` and `AWS::Scheduler::ScheduleGroup` (they are left
+//! out of the emulator's copy, with the outputs that read them and the DependsOn that name them;
+//! the schedule group is created through the Scheduler API instead); moto's FARGATE RunTask needs a
 //! subnet and a security group that exist in the emulator, so a project whose network is not there
 //! gets a VPC, subnet and security group created in the emulator and its network rewritten before
 //! synthesis; moto runs no Lambda code, so a missing `dist/lambda/*.zip` is replaced by an empty
@@ -23,8 +24,21 @@ use jobgen_runtime::contract;
 use jobgen_synth::config::{Config, Network};
 
 /// Resource types moto's CloudFormation cannot create.
-pub const EMULATOR_UNSUPPORTED: [&str; 3] =
-    ["AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy"];
+pub const EMULATOR_UNSUPPORTED: [&str; 4] =
+    ["AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::Scheduler::ScheduleGroup"];
+
+/// Creates the project's schedule group (the timers' group, [`contract::schedule_group`]) through
+/// the Scheduler API, since the emulator's CloudFormation cannot create one. Idempotent: a group
+/// that exists is kept. Returns whether it was created.
+pub async fn ensure_schedule_group(scheduler: &aws_sdk_scheduler::Client, project: &str) -> Result<bool, DeployError> {
+    use aws_sdk_scheduler::error::ProvideErrorMetadata;
+    let group = contract::schedule_group(project);
+    match scheduler.create_schedule_group().name(&group).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("ConflictException") => Ok(false),
+        Err(e) => Err(emulator(format!("CreateScheduleGroup {group}"), aws_error(&e))),
+    }
+}
 
 /// An empty zip archive (just the end-of-central-directory record): the placeholder code when the
 /// handlers were not packaged. The emulator stores the code but never runs it.
@@ -258,6 +272,12 @@ pub fn emulator_copy(document: &mut Value) -> Vec<String> {
             .collect();
         for id in &dropped {
             resources.remove(id);
+        }
+        // What depended on a resource left out no longer waits for it.
+        for resource in resources.values_mut() {
+            if let Some(depends) = resource.get_mut("DependsOn").and_then(Value::as_array_mut) {
+                depends.retain(|d| !d.as_str().is_some_and(|d| dropped.iter().any(|id| id == d)));
+            }
         }
     }
     if let Some(outputs) = document.get_mut("Outputs").and_then(Value::as_object_mut) {

@@ -112,6 +112,8 @@ pub struct LocalStack {
     pub ecs: aws_sdk_ecs::Client,
     /// CloudWatch Logs on the emulator.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// EventBridge Scheduler on the emulator (the stack's timers).
+    pub scheduler: aws_sdk_scheduler::Client,
     /// DynamoDB on the emulator.
     pub ddb: aws_sdk_dynamodb::Client,
 }
@@ -212,6 +214,7 @@ impl LocalStack {
             tracker,
             ecs,
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+            scheduler: aws_sdk_scheduler::Client::new(&sdk),
             ddb,
         })
     }
@@ -227,7 +230,8 @@ impl LocalStack {
             self.config.clone(),
             pattern,
             options,
-        ))
+        )
+        .with_scheduler(self.scheduler.clone()))
     }
 }
 
@@ -286,6 +290,13 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
             "jobgen dev: created empty emulator stand-ins for the project's existing clusters: {} (existing task \
              definitions must be registered in the emulator by you; without them create-job records LAUNCH_FAILED)",
             stand_ins.join(", ")
+        );
+    }
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+    if deploy::ensure_schedule_group(&scheduler, &config.project.name).await? {
+        eprintln!(
+            "jobgen dev: created the timers' schedule group {} through the Scheduler API (the emulator's CloudFormation cannot)",
+            contract::schedule_group(&config.project.name)
         );
     }
     let synthesized = jobgen_synth::synth::synthesize(&config, &model::ModelOptions::default())

@@ -145,6 +145,7 @@ struct State {
 /// The simulator. Cheap to share: [`Simulator::run`] takes an `Arc`.
 pub struct Simulator {
     ecs: aws_sdk_ecs::Client,
+    scheduler: Option<aws_sdk_scheduler::Client>,
     logs: aws_sdk_cloudwatchlogs::Client,
     tracker: Tracker,
     config: RuntimeConfig,
@@ -225,7 +226,69 @@ impl Simulator {
         pattern: RulePattern,
         options: SimOptions,
     ) -> Simulator {
-        Simulator { ecs, logs, tracker, config, pattern, options, state: Mutex::new(State::default()) }
+        Simulator { ecs, scheduler: None, logs, tracker, config, pattern, options, state: Mutex::new(State::default()) }
+    }
+
+    /// Fires the stack's timers (EventBridge Scheduler one-shot schedules in its group) as
+    /// Scheduler would, at scaled time: see [`Simulator::fire_due_timers`].
+    pub fn with_scheduler(mut self, scheduler: aws_sdk_scheduler::Client) -> Simulator {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
+    /// Fires every timer that is due, as EventBridge Scheduler does (the emulator stores schedules
+    /// but never fires them): lists the stack's schedule group, and for each schedule whose
+    /// `at()` time has come — in scaled time, `created + (at - created) × time_scale`, so a 10 min
+    /// timeout armed now fires after 1 min at 0.1 — deletes it (`ActionAfterCompletion: DELETE`)
+    /// and invokes track with its payload. Returns the timers fired.
+    pub async fn fire_due_timers(&self) -> Result<usize, String> {
+        let (Some(scheduler), Some(timers)) = (&self.scheduler, &self.config.timers) else {
+            return Ok(0);
+        };
+        let group = timers.group.as_str();
+        let mut names = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = scheduler
+                .list_schedules()
+                .group_name(group)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| format!("ListSchedules {group}: {}", jobgen_ops::aws_error(&e)))?;
+            names.extend(out.schedules().iter().filter_map(|s| s.name().map(str::to_string)));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let scale = self.options.time_scale.max(0.0);
+        let mut fired = 0;
+        for name in names {
+            let Ok(schedule) = scheduler.get_schedule().group_name(group).name(&name).send().await else { continue };
+            let at = schedule.schedule_expression().and_then(jobgen_runtime::contract::parse_at_expression);
+            let created =
+                schedule.creation_date().and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
+            let (Some(at), Some(created)) = (at, created) else { continue };
+            let wait_ms = ((at - created).num_milliseconds().max(0) as f64 * scale) as i64;
+            if Utc::now() < created + chrono::Duration::milliseconds(wait_ms) {
+                continue;
+            }
+            let Some(input) = schedule.target().and_then(|t| t.input()).and_then(|i| serde_json::from_str(i).ok())
+            else {
+                continue;
+            };
+            // Deleted first: a schedule that another poll already fired is not fired twice here.
+            if scheduler.delete_schedule().group_name(group).name(&name).send().await.is_err() {
+                continue;
+            }
+            match self.tracker.handle(input, Utc::now()).await {
+                Ok(outcome) => tracing::info!(schedule = %name, outcome = %outcome.to_json(), "simulator: timer fired"),
+                Err(e) => tracing::warn!(schedule = %name, error = %e, "simulator: timer fired, track failed"),
+            }
+            fired += 1;
+        }
+        Ok(fired)
     }
 
     /// The deployed pattern in use.
@@ -254,6 +317,9 @@ impl Simulator {
         loop {
             if let Err(e) = self.clone().tick().await {
                 tracing::warn!(error = %e, "simulator: polling ECS failed; retrying");
+            }
+            if let Err(e) = self.fire_due_timers().await {
+                tracing::warn!(error = %e, "simulator: polling the timers failed; retrying");
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.options.poll_interval) => {}

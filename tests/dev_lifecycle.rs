@@ -1,0 +1,100 @@
+//! Timeouts and retries in `jobgen dev`: quickstart (whose `hello` type has `timeout: 10m` and
+//! `retry: {attempts: 2}`) deployed into moto by `jobgen_local::deploy`, the handlers configured
+//! from the deployed stack, and the simulator firing the handlers' EventBridge Scheduler timers
+//! from the emulator at scaled time. A hung job ends TIMED_OUT, a Spot interruption is retried once
+//! and then fails for good, a plain success takes one attempt.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jobgen_local::sim::{Faults, SimOptions};
+use jobgen_runtime::contract;
+use jobgen_runtime::create_job::CreateJobRequest;
+use jobgen_runtime::job::{FailureClass, Job, JobStatus};
+use jobgen_runtime::store::Store;
+use jobgen_tests::{Moto, deploy_and_connect, dev_options, repo_root};
+
+#[test]
+fn the_simulator_fires_timeouts_and_retries_at_scaled_time() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let moto = Moto::start_serial();
+        let dir = tempfile::tempdir().unwrap();
+        let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+        let local = deploy_and_connect(&options).await;
+        assert_eq!(
+            local.config.timers.as_ref().map(|t| t.group.clone()),
+            Some(contract::schedule_group("quickstart")),
+            "the deployed functions name the timers' group"
+        );
+        // 0.01: the 10-minute timeout fires after about 6 s.
+        let sim_options = SimOptions {
+            time_scale: 0.01,
+            poll_interval: Duration::from_millis(100),
+            faults: Faults::default(),
+            write_logs: false,
+        };
+        let simulator = Arc::new(local.simulator(sim_options).unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(simulator.clone().run(stopped));
+
+        let cases: [(&str, &[(&str, &str)]); 3] =
+            [("hung", &[("DEV_RUN_SECONDS", "36000")]), ("spot", &[("DEV_OUTCOME", "spot-interruption")]), ("ok", &[])];
+        let mut ids = BTreeMap::new();
+        for (name, env) in cases {
+            let request = CreateJobRequest {
+                job_type: "hello".into(),
+                idempotency_key: Some(name.into()),
+                environment: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                ..CreateJobRequest::default()
+            };
+            let view = local.functions.create_job.create(request, chrono::Utc::now(), None).await.unwrap();
+            ids.insert(name, view.job_id);
+        }
+        let store = Store::new(local.ddb.clone(), local.config.table_name.clone());
+        let mut jobs: BTreeMap<&str, Job> = BTreeMap::new();
+        for _ in 0..600 {
+            jobs.clear();
+            for (name, id) in &ids {
+                jobs.insert(name, store.get(id).await.unwrap().unwrap());
+            }
+            if jobs.values().all(|j| j.status.is_terminal()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
+        running.await.unwrap();
+
+        let hung = &jobs["hung"];
+        assert_eq!(
+            (hung.status, hung.attempt.failure_class),
+            (JobStatus::TimedOut, Some(FailureClass::TimedOut)),
+            "{hung:?}"
+        );
+        assert!(hung.attempt.stopped_reason.as_deref().unwrap().starts_with(contract::STOP_REASON_TIMEOUT), "{hung:?}");
+        assert!(hung.history.is_empty(), "a timeout is not retried");
+
+        let spot = &jobs["spot"];
+        assert_eq!((spot.status, spot.attempt.number), (JobStatus::Failed, 2), "{spot:?}");
+        assert_eq!(spot.attempt.failure_class, Some(FailureClass::SpotInterrupted));
+        assert_eq!(spot.history.len(), 1);
+        assert_eq!(spot.history[0].failure_class, Some(FailureClass::SpotInterrupted));
+        assert_ne!(spot.history[0].task_arn, spot.attempt.task_arn, "a new task per attempt");
+
+        let ok = &jobs["ok"];
+        assert_eq!((ok.status, ok.attempt.number, ok.history.len()), (JobStatus::Succeeded, 1, 0), "{ok:?}");
+
+        // Every timer was fired and deleted (ActionAfterCompletion: DELETE), none left behind
+        // but a run deadline of a job that finished first (it fires later and does nothing).
+        let left =
+            local.scheduler.list_schedules().group_name(contract::schedule_group("quickstart")).send().await.unwrap();
+        let names: Vec<&str> = left.schedules().iter().filter_map(|s| s.name()).collect();
+        assert!(names.iter().all(|n| n.starts_with("run-")), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains(&ids["hung"])), "the hung job's deadline fired: {names:?}");
+        drop(moto);
+    });
+}
