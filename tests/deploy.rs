@@ -156,13 +156,13 @@ fn deploy_example(name: &str) {
     // the outputs that read it.
     let all_outputs: BTreeSet<String> = doc["Outputs"].as_object().unwrap().keys().cloned().collect();
     let dropped = jobgen_local::deploy::emulator_copy(&mut doc);
-    assert_eq!(dropped.len(), 3, "the URL, track's invoke config and the DLQ policy: {dropped:?}");
+    assert_eq!(dropped.len(), 4, "the URL, track's invoke config, the DLQ policy and the schedule group: {dropped:?}");
     let outputs_obj = doc["Outputs"].as_object().unwrap();
     let expected_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
     assert_eq!(
         all_outputs.difference(&expected_outputs).cloned().collect::<Vec<_>>(),
-        vec![outputs::CREATE_JOB_FUNCTION_URL.to_string()],
-        "only the function URL output depends on a type moto lacks"
+        vec![outputs::CREATE_JOB_FUNCTION_URL.to_string(), outputs::SCHEDULE_GROUP_NAME.to_string()],
+        "only the function URL and schedule group outputs depend on types moto lacks"
     );
     let moto_template = tmp.path().join("moto.json");
     std::fs::write(&moto_template, serde_json::to_string(&doc).unwrap()).unwrap();
@@ -243,7 +243,9 @@ fn deploy_example(name: &str) {
         let conf = aws_json(moto, &["lambda", "get-function-configuration", "--function-name", function]);
         let vars = conf["Environment"]["Variables"].as_object().unwrap();
         let keys: BTreeSet<&str> = vars.keys().map(String::as_str).collect();
-        assert_eq!(keys, contract::LAMBDA_ENV.into_iter().collect::<BTreeSet<_>>(), "{function}: environment");
+        let expected: BTreeSet<&str> = contract::LAMBDA_ENV.into_iter().chain(contract::TIMER_ENV).collect();
+        assert_eq!(keys, expected, "{function}: environment");
+        assert_eq!(vars[contract::ENV_SCHEDULE_GROUP], json!(contract::schedule_group(&config.project.name)));
         assert_eq!(vars[contract::ENV_TABLE_NAME], json!(outputs[outputs::TABLE_NAME]));
         assert_eq!(vars[contract::ENV_PROJECT], json!(config.project.name));
         let runtime = RuntimeConfig::from_parts(|k| vars.get(k).and_then(Value::as_str).map(str::to_string), &shipped)

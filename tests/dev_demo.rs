@@ -1,8 +1,9 @@
 //! `make demo`'s story as a test: the quickstart stack under `jobgen dev` (deployed into moto, real
 //! handlers configured from the deployed stack, the lifecycle simulator), driven only through the
 //! real `jobgen` binary's operator commands — one job succeeds, one fails with a non-zero exit, one is
-//! submitted twice with one idempotency key and stays one job (one ECS task), one fails to start —
-//! with assertions on every final record.
+//! submitted twice with one idempotency key and stays one job (one ECS task), one fails to start,
+//! is retried once (quickstart's `retry: {attempts: 2}`) and fails to start again — with assertions
+//! on every final record.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -55,6 +56,7 @@ fn the_demo_story_ends_in_the_right_records() {
 
     let (r, code) = dev.watch(&failed);
     assert_eq!((r["status"].as_str(), code), (Some("FAILED"), 1), "{r}");
+    assert_eq!(r["attempt"], 1, "a non-zero exit is not a class quickstart retries: {r}");
     assert_eq!((r["exitCode"].as_i64(), r["failureClass"].as_str()), (Some(3), Some("NON_ZERO_EXIT")));
     assert_eq!(r["jobType"], "sleep");
     assert_eq!(r["environment"]["SLEEP_SECONDS"], "10");
@@ -70,15 +72,20 @@ fn the_demo_story_ends_in_the_right_records() {
     assert_eq!((r["status"].as_str(), code), (Some("FAILED"), 1), "{r}");
     assert_eq!(r["failureClass"], "FAILED_TO_START");
     assert_eq!(r["stopCode"], "TaskFailedToStart");
+    assert_eq!(r["attempt"], 2, "a failure to start is retried once: {r}");
+    let history = r["history"].as_array().unwrap();
+    assert_eq!(history.len(), 1, "{r}");
+    assert_eq!(history[0]["failureClass"], "FAILED_TO_START");
+    assert_ne!(history[0]["taskArn"], r["taskArn"], "a new task for the retry");
     assert!(r.get("exitCode").is_none(), "{r}");
     assert_timing(&r, false);
 
-    // Five submissions, four jobs, four ECS tasks: the replay started nothing.
+    // Five submissions, four jobs, five ECS tasks: the replay started nothing, the retry one.
     let listed = dev.json(&["list", "--since", "1h"], 0);
     let jobs = listed["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 4, "{listed}");
     let ecs = aws_sdk_ecs_tasks(&dev);
-    assert_eq!(ecs, 4, "one ECS task per job");
+    assert_eq!(ecs, 5, "one ECS task per attempt");
 
     // Every job got exactly the events the deployed rule matches: RUNNING and STOPPED for a task that
     // ran, STOPPED only for one that never started.
