@@ -11,13 +11,15 @@
 #[path = "runtime_support.rs"]
 mod runtime_support;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use jobgen_runtime::config::TimerSettings;
 use jobgen_runtime::contract::{self, Capacity, RetryOn, RetryPolicy as Retry, Timer, TimerKind};
-use jobgen_runtime::create_job::CreateJobRequest;
+use jobgen_runtime::create_job::{CreateJob, CreateJobRequest};
 use jobgen_runtime::job::{FailureClass, Job, JobStatus};
-use jobgen_runtime::launch::RetryPolicy;
-use jobgen_runtime::launcher::Launcher;
+use jobgen_runtime::launch::{LaunchSpec, RetryPolicy};
+use jobgen_runtime::launcher::{EcsError, Launcher, RunTaskAnswer, RunTaskApi};
 use jobgen_runtime::service::LaunchService;
 use jobgen_runtime::timers::Timers;
 use jobgen_runtime::track::{TrackOutcome, Tracker};
@@ -96,7 +98,7 @@ async fn fire(scheduler: &aws_sdk_scheduler::Client, world: &World, tracker: &Tr
     fire_payload(tracker, input).await
 }
 
-async fn fire_payload(tracker: &Tracker, input: Value) -> &'static str {
+async fn fire_payload<A: RunTaskApi>(tracker: &Tracker<A>, input: Value) -> &'static str {
     match tracker.handle(input, Utc::now()).await.unwrap() {
         TrackOutcome::Timer { action, .. } => action,
         other => panic!("not a timer outcome: {other:?}"),
@@ -372,4 +374,123 @@ async fn a_finished_job_is_retried_by_hand_once() {
     assert_eq!(world.task_arns().await.len(), 2);
     // A running job is not retried by hand.
     assert!(store.retry_by_hand(&failed.job_id, 2, Utc::now()).await.unwrap().is_err());
+}
+
+/// The emulator's ECS with RunTask refused on a seeded share of calls: half of the refusals a
+/// ThrottlingException, half `failures[]` with no capacity, as ECS answers a burst it will not take.
+struct Flaky {
+    ecs: aws_sdk_ecs::Client,
+    share: f64,
+    calls: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+}
+
+impl Flaky {
+    fn new(ecs: aws_sdk_ecs::Client, share: f64) -> Arc<Flaky> {
+        Arc::new(Flaky { ecs, share, calls: Default::default(), refused: Default::default() })
+    }
+}
+
+/// A handle on [`Flaky`] for the launchers (create-job's and track's share one).
+#[derive(Clone)]
+struct FlakyEcs(Arc<Flaky>);
+
+impl RunTaskApi for FlakyEcs {
+    async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        let this = &self.0;
+        let n = this.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let draw = contract::jitter_seed("flaky", u32::try_from(n).unwrap());
+        if ((draw >> 11) as f64 / (1u64 << 53) as f64) < this.share {
+            this.refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return if n.is_multiple_of(2) {
+                RunTaskAnswer::Error {
+                    kind: jobgen_runtime::launch::classify_error_code(Some("ThrottlingException")),
+                    code: Some("ThrottlingException".into()),
+                    message: "Rate exceeded".into(),
+                }
+            } else {
+                RunTaskAnswer::Failures(vec!["RESOURCE:FARGATE: Capacity is unavailable at this time".into()])
+            };
+        }
+        RunTaskApi::run_task(&this.ecs, spec).await
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        RunTaskApi::stop_task(&self.0.ecs, cluster, task_arn, reason).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_refused_on_30_percent_of_run_task_calls_launches_every_job_exactly_once() {
+    let (world, scheduler) = timed_world("lc-burst", |_| {}).await;
+    let flaky = Flaky::new(world.ecs.clone(), 0.3);
+    // One RunTask per launch round, so every refusal reaches the launch backoff.
+    let launcher = || Launcher::new(FlakyEcs(flaky.clone()), RetryPolicy::immediate(1));
+    let create =
+        CreateJob::new(world.store(), launcher(), world.config.clone()).with_timers(timers(&world, &scheduler));
+    let track = Tracker::with_service(
+        LaunchService::new(world.store(), launcher(), world.config.clone()).with_timers(timers(&world, &scheduler)),
+    );
+    const JOBS: usize = 40;
+    let mut ids = Vec::new();
+    let mut accepted = 0;
+    for i in 0..JOBS {
+        let request = CreateJobRequest {
+            job_type: REPORT.into(),
+            idempotency_key: Some(format!("burst-{i}")),
+            ..CreateJobRequest::default()
+        };
+        let response = create.handle(serde_json::to_value(request).unwrap(), None).await;
+        let status = response["statusCode"].as_u64().unwrap();
+        assert!(status == 201 || status == 202, "a refused launch is accepted and retried, never failed: {response}");
+        if status == 202 {
+            accepted += 1;
+            assert_eq!(response["status"], "LAUNCH_FAILED");
+            assert!(response["relaunchAt"].is_string(), "{response}");
+        }
+        ids.push(response["jobId"].as_str().unwrap().to_string());
+    }
+    assert!(accepted > 0, "the refusals reached some first launches");
+
+    // Scheduler's part: fire every armed relaunch timer (at or after its time), until none is left.
+    let group = world.config.timers.as_ref().unwrap().group.clone();
+    let mut fired = 0;
+    for _ in 0..50 {
+        let listed = scheduler.list_schedules().group_name(&group).send().await.unwrap();
+        let names: Vec<String> = listed.schedules().iter().filter_map(|s| s.name().map(str::to_string)).collect();
+        if names.is_empty() {
+            break;
+        }
+        for name in names {
+            let out = scheduler.get_schedule().group_name(&group).name(&name).send().await.unwrap();
+            let input: Value = serde_json::from_str(out.target().unwrap().input().unwrap()).unwrap();
+            let timer = Timer::from_payload(&input).unwrap();
+            assert_eq!(timer.kind, TimerKind::Relaunch, "{name}");
+            let at = contract::parse_at_expression(out.schedule_expression().unwrap()).unwrap();
+            let record = job(&world, &timer.job_id).await;
+            assert!(at >= record.attempt.relaunch_at.unwrap(), "{name}: never before relaunchAt");
+            scheduler.delete_schedule().group_name(&group).name(&name).send().await.unwrap();
+            assert_eq!(fire_payload(&track, input.clone()).await, "relaunched");
+            // Delivered twice (Scheduler at least once): the second finds it relaunched.
+            assert_eq!(fire_payload(&track, input).await, "moved-on");
+            fired += 1;
+        }
+    }
+    let mut rounds = 0;
+    for id in &ids {
+        let j = job(&world, id).await;
+        assert_eq!(j.status, JobStatus::Starting, "{j:?}");
+        assert!(j.attempt.relaunch_at.is_none() && j.attempt.task_arn.is_some(), "{j:?}");
+        rounds += j.attempt.launch_round.unwrap_or(0);
+    }
+    let tasks = world.task_arns().await;
+    assert_eq!(tasks.len(), JOBS, "every job launched exactly once");
+    let refused = flaky.refused.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(u64::from(rounds), refused, "each refused round recorded on its job");
+    assert_eq!(fired, refused, "one relaunch per refused round");
+    assert!(refused >= 8, "about 30 % of the calls were refused: {refused}");
+    eprintln!(
+        "burst: {JOBS} jobs, {} RunTask calls, {refused} refused, {fired} relaunch timers",
+        flaky.calls.load(std::sync::atomic::Ordering::SeqCst)
+    );
 }

@@ -258,7 +258,7 @@ async fn events_that_beat_the_launch_record_are_not_regressed_by_it() {
         reason: "timeout".into(),
         tries: 3,
     };
-    assert!(store.record_launch_failure(&job_id, 1, &failure, Utc::now()).await.unwrap().is_err());
+    assert!(store.record_launch_failure(&job_id, 1, &failure, None, Utc::now()).await.unwrap().is_err());
     let job = store.get(&job_id).await.unwrap().unwrap();
     assert_eq!((job.status, job.attempt.ecs_version, job.lease_until), (JobStatus::Running, Some(3), None));
     // A replay does not relaunch a job whose task is known.

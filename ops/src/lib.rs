@@ -434,9 +434,10 @@ pub fn parse_status(text: &str) -> Result<JobStatus, OpsError> {
     }
 }
 
-/// Whether `watch` stops at this status: terminal, or a launch failure nothing will retry by itself.
-pub fn watch_ends(status: JobStatus) -> bool {
-    status.is_terminal() || status == JobStatus::LaunchFailed
+/// Whether `watch` stops at this record: terminal, or a launch failure nothing will retry by
+/// itself (a throttled launch whose backoff will try again, `relaunchAt`, goes on).
+pub fn watch_ends(job: &Job) -> bool {
+    job.status.is_terminal() || (job.status == JobStatus::LaunchFailed && job.attempt.relaunch_at.is_none())
 }
 
 /// Exit code for a job's final status: 0 for SUCCEEDED, else 1.
@@ -462,7 +463,7 @@ pub async fn watch(
             on_change(&job, started.elapsed());
             last = key;
         }
-        if watch_ends(job.status) {
+        if watch_ends(&job) {
             return Ok(job);
         }
         if timeout.is_some_and(|t| started.elapsed() >= t) {

@@ -323,6 +323,10 @@ pub mod attr {
     pub const REQUESTED_CAPACITY: &str = "requestedCapacity";
     /// Attempt: when the next attempt starts (RETRYING).
     pub const RETRY_AT: &str = "retryAt";
+    /// Attempt: how many launch rounds failed retryably (RunTask throttled, no capacity).
+    pub const LAUNCH_ROUND: &str = "launchRound";
+    /// Attempt: when the launch is tried again after a retryable failure (LAUNCH_FAILED, backing off).
+    pub const RELAUNCH_AT: &str = "relaunchAt";
     /// The attempt number that holds a concurrency slot (number): set when the job is admitted from
     /// its queue, removed when that attempt is over (`machine::attempt_over`).
     pub const SLOT: &str = "slot";
@@ -637,6 +641,19 @@ impl RetryPolicy {
         let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
         std::time::Duration::from_secs_f64((bound * fraction).max(0.0))
     }
+}
+
+/// How long a job may keep failing to launch retryably (RunTask throttled, no capacity) before
+/// its launch backoff gives up, when its type sets no `start_timeout`.
+pub const DEFAULT_LAUNCH_DEADLINE_SECONDS: u32 = 3_600;
+
+/// The delay before launch round `round + 1` after `round` rounds failed retryably: full jitter
+/// in `[0, min(15 min, 30 s × 2^(round-1))]`, drawn from `seed` ([`jitter_seed`] of the job and
+/// round). Scheduler's minute precision rounds it up to a whole minute.
+pub fn relaunch_delay(round: u32, seed: u64) -> std::time::Duration {
+    let bound = (30.0 * 2f64.powi(i32::try_from(round.saturating_sub(1).min(20)).unwrap_or(20))).min(900.0);
+    let fraction = (seed >> 11) as f64 / (1u64 << 53) as f64;
+    std::time::Duration::from_secs_f64(bound * fraction)
 }
 
 /// A stable 64-bit seed from a job id and an attempt (FNV-1a): the jitter of retry delays.

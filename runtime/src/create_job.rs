@@ -204,8 +204,18 @@ pub struct JobView {
     /// The main container's exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
+    /// When a launch that failed retryably (RunTask throttled, no capacity) is tried again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relaunch_at: Option<String>,
     /// True when this request recorded the job; false for a replay of an idempotency key.
     pub created: bool,
+}
+
+impl JobView {
+    /// Whether the job waits to start by itself (QUEUED, or backing off a throttled launch): 202.
+    pub fn waits(&self) -> bool {
+        self.status == JobStatus::Queued || (self.status == JobStatus::LaunchFailed && self.relaunch_at.is_some())
+    }
 }
 
 impl JobView {
@@ -223,6 +233,7 @@ impl JobView {
             launch_error: job.attempt.launch_error.clone(),
             failure_class: job.attempt.failure_class,
             exit_code: job.attempt.exit_code,
+            relaunch_at: job.attempt.relaunch_at.as_ref().map(format_ts),
             created,
         }
     }
@@ -746,6 +757,9 @@ mod handler {
             Launch::Started(job) | Launch::Superseded(job) | Launch::Cancelled { job, .. } => {
                 Ok(JobView::of(&job, created))
             }
+            // RunTask was throttled or had no capacity, and the launch backoff tries it again by
+            // itself: accepted (202), not an error the caller must retry.
+            Launch::Failed { job, .. } if job.attempt.relaunch_at.is_some() => Ok(JobView::of(&job, created)),
             Launch::Failed { job, failure } => {
                 let (status, code) = launch_failure_status(failure.kind);
                 Err(ApiError {
@@ -848,10 +862,10 @@ mod handler {
             };
             match result {
                 Ok(view) => {
-                    let status = match (view.created, view.status) {
-                        (true, JobStatus::Queued) => 202,
-                        (true, _) => 201,
-                        (false, _) => 200,
+                    let status = match view.created {
+                        true if view.waits() => 202,
+                        true => 201,
+                        false => 200,
                     };
                     (status, serde_json::to_value(&view).unwrap_or(Value::Null))
                 }

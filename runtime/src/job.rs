@@ -333,13 +333,20 @@ pub struct Attempt {
     /// When the next attempt starts, while the job is RETRYING.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "ts_opt")]
     pub retry_at: Option<DateTime<Utc>>,
+    /// Launch rounds of this attempt that failed retryably (RunTask throttled, no capacity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_round: Option<u32>,
+    /// When the launch is tried again (LAUNCH_FAILED while its launch backoff runs); absent when no
+    /// relaunch is coming.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "ts_opt")]
+    pub relaunch_at: Option<DateTime<Utc>>,
 }
 
 impl Attempt {
     /// The record attributes of the current attempt besides its number: what starting the next
     /// attempt removes from the top level of the record (after copying the attempt into `history`).
     /// A unit test checks the list against the fields.
-    pub const ATTRIBUTES: [&'static str; 30] = [
+    pub const ATTRIBUTES: [&'static str; 32] = [
         attr::TASK_ARN,
         attr::CLUSTER_ARN,
         attr::LAUNCHED_AT,
@@ -370,6 +377,8 @@ impl Attempt {
         attr::COST_USD,
         attr::REQUESTED_CAPACITY,
         attr::RETRY_AT,
+        attr::LAUNCH_ROUND,
+        attr::RELAUNCH_AT,
     ];
 }
 
@@ -728,6 +737,8 @@ mod tests {
             cost_usd: Some(0.5),
             requested_capacity: Some(Capacity::Fargate),
             retry_at: Some(now),
+            launch_round: Some(2),
+            relaunch_at: Some(now),
         };
         Job {
             job_id: "j".into(),
@@ -817,6 +828,8 @@ mod tests {
             attr::COST_USD,
             attr::REQUESTED_CAPACITY,
             attr::RETRY_AT,
+            attr::LAUNCH_ROUND,
+            attr::RELAUNCH_AT,
             attr::SLOT,
         ]);
         assert_eq!(keys, expected);

@@ -79,7 +79,7 @@ use crate::job::{FailureClass, Job, JobStatus, LaunchErrorKind};
 use crate::launch::{LaunchFailure, LaunchSpec, Launched};
 use crate::launcher::{Launcher, RunTaskApi, StopFailure};
 use crate::machine::{self, Transition};
-use crate::store::{AdmitOutcome, NextAttempt, QueueEntry, ReleaseOutcome, Store, StoreError};
+use crate::store::{AdmitOutcome, NextAttempt, QueueEntry, Relaunch, ReleaseOutcome, Store, StoreError};
 use crate::timers::{TimerError, Timers};
 
 /// Lease margin beyond the invocation deadline: a replay or an admission only takes over a launch
@@ -119,6 +119,8 @@ pub enum Fired {
     Stopped(Job),
     /// The retry backoff was over.
     Retried(Retried),
+    /// The launch backoff was over: the launch was tried again (or the job requeued).
+    Relaunched(Resumed),
 }
 
 /// How [`LaunchService::start_retry`] ended.
@@ -461,6 +463,12 @@ impl<A: RunTaskApi> LaunchService<A> {
             (TimerKind::Retry, JobStatus::Retrying) => {
                 return Ok(Fired::Retried(self.start_retry(job, now, budget).await?));
             }
+            (TimerKind::Relaunch, JobStatus::LaunchFailed)
+                if job.attempt.launch_round == Some(timer.round) && job.attempt.relaunch_at.is_some() =>
+            {
+                tracing::info!(job_id = %job.job_id, attempt = timer.attempt, round = timer.round, "launch backoff over: relaunching");
+                return Ok(Fired::Relaunched(Box::pin(self.resume(job, now, budget)).await?));
+            }
             _ => return Ok(Fired::MovedOn(job)),
         };
         match self.stop(&job, &reason).await {
@@ -618,13 +626,44 @@ impl<A: RunTaskApi> LaunchService<A> {
         self.launcher.stop(&cluster, task_arn, reason).await.map(Some)
     }
 
+    /// The launch backoff's next round after a failed launch of `job`, if one is coming: the
+    /// failure is retryable (RunTask throttled, no capacity, ECS unavailable), the stack has
+    /// timers, and the round would start before the launch deadline (the type's `start_timeout`,
+    /// else [`contract::DEFAULT_LAUNCH_DEADLINE_SECONDS`], from the attempt's start: the job's
+    /// creation, or the previous attempt's end).
+    pub fn relaunch_plan(&self, job: &Job, failure: &LaunchFailure, now: DateTime<Utc>) -> Option<Relaunch> {
+        if !failure.kind.is_retryable() || self.timers.is_none() {
+            return None;
+        }
+        let entry = self.config.launch_table.job_types.get(&job.job_type)?;
+        let round = job.attempt.launch_round.unwrap_or(0) + 1;
+        let delay =
+            contract::relaunch_delay(round, contract::jitter_seed(&job.job_id, 1000 * job.attempt.number + round));
+        let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+        let anchor = job.history.last().and_then(|a| a.retry_at.or(a.stopped_at)).unwrap_or(job.created_at);
+        let seconds = entry.start_timeout_seconds.unwrap_or(contract::DEFAULT_LAUNCH_DEADLINE_SECONDS);
+        (at <= anchor + chrono::Duration::seconds(i64::from(seconds))).then_some(Relaunch { round, at })
+    }
+
     /// Records a launch that started no task (1 UpdateItem), or answers with the record that moved
     /// on meanwhile. A job holding a slot gives it back at once (the attempt is over: 1
-    /// TransactWriteItems); the caller admits the next job.
+    /// TransactWriteItems); the caller admits the next job. A retryable failure within the launch
+    /// deadline is relaunched by a timer ([`LaunchService::relaunch_plan`]; the record says when,
+    /// `relaunchAt`), so a burst larger than ECS accepts never fails a job: its launch backs off,
+    /// exponentially with full jitter, and is tried again with the same clientToken.
     async fn record_failure(&self, job: Job, failure: LaunchFailure) -> Result<Launch, ServiceError> {
         tracing::warn!(job_id = %job.job_id, kind = ?failure.kind, reason = %failure.reason, "launch failed");
         let attempt = job.attempt.number;
-        let recorded = self.store.record_launch_failure(&job.job_id, attempt, &failure, Utc::now()).await?;
+        let now = Utc::now();
+        let relaunch = self.relaunch_plan(&job, &failure, now);
+        let recorded = self.store.record_launch_failure(&job.job_id, attempt, &failure, relaunch, now).await?;
+        if let (Ok(_), Some(r)) = (&recorded, relaunch) {
+            let timer = Timer { round: r.round, ..Timer::new(TimerKind::Relaunch, &job.job_id, attempt) };
+            // The record says when (relaunchAt): a lost timer is found again from it.
+            if let Err(e) = self.arm(&timer, r.at).await {
+                tracing::warn!(job_id = %job.job_id, attempt, round = r.round, error = %e, "relaunch timer not armed");
+            }
+        }
         let current = match recorded {
             Ok(job) => job,
             // The job was cancelled while RunTask failed: for a job holding a slot, record that no

@@ -600,9 +600,10 @@ impl Store {
         job_id: &str,
         attempt: u32,
         failure: &LaunchFailure,
+        relaunch: Option<Relaunch>,
         now: DateTime<Utc>,
     ) -> Result<Result<Job, Option<Job>>, StoreError> {
-        self.update(job_id, record_launch_failure_write(attempt, failure, now)).await
+        self.update(job_id, record_launch_failure_write(attempt, failure, relaunch, now)).await
     }
 
     /// Applies one task state change with ONE conditional UpdateItem and no read:
@@ -1161,7 +1162,9 @@ fn claim_launch_write(attempt: u32, now: DateTime<Utc>, lease_until_ms: i64) -> 
     set_status(&mut e, &mut u, Transition::ClaimAbandonedLaunch);
     u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(lease_until_ms.to_string()));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
-    for a in [attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES] {
+    for a in
+        [attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES, attr::RELAUNCH_AT]
+    {
         u.remove(&mut e, a);
     }
     let abandoned = from_guard(&mut e, Transition::ClaimAbandonedLaunch);
@@ -1231,9 +1234,14 @@ fn requeue_write(attempt: u32, queue_key: &str, queue_order: &str, now: DateTime
     u.set(&mut e, contract::QUEUE_KEY_ATTR, s(queue_key));
     u.set(&mut e, contract::QUEUE_ORDER_ATTR, s(queue_order));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
-    for a in
-        [attr::LEASE_UNTIL, attr::LAUNCH_ERROR, attr::LAUNCH_ERROR_KIND, attr::LAUNCH_RETRYABLE, attr::LAUNCH_TRIES]
-    {
+    for a in [
+        attr::LEASE_UNTIL,
+        attr::LAUNCH_ERROR,
+        attr::LAUNCH_ERROR_KIND,
+        attr::LAUNCH_RETRYABLE,
+        attr::LAUNCH_TRIES,
+        attr::RELAUNCH_AT,
+    ] {
         u.remove(&mut e, a);
     }
     let condition = format!(
@@ -1247,6 +1255,16 @@ fn requeue_write(attempt: u32, queue_key: &str, queue_order: &str, now: DateTime
         e.name(attr::SLOT),
     );
     Write { operation: "UpdateItem (requeue)", e, update: u, condition }
+}
+
+/// The launch backoff's next round, recorded with a retryable launch failure
+/// ([`Store::record_launch_failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relaunch {
+    /// The round that just failed (1 for the first).
+    pub round: u32,
+    /// When the next round starts.
+    pub at: DateTime<Utc>,
 }
 
 /// How the next attempt of a RETRYING job starts ([`Store::start_next_attempt`]).
@@ -1511,11 +1529,23 @@ fn record_cancelled_launch_write(attempt: u32, launched: &Launched, now: DateTim
     Write { operation: "UpdateItem (record cancelled launch)", e, update: u, condition }
 }
 
-fn record_launch_failure_write(attempt: u32, failure: &LaunchFailure, now: DateTime<Utc>) -> Write {
+fn record_launch_failure_write(
+    attempt: u32,
+    failure: &LaunchFailure,
+    relaunch: Option<Relaunch>,
+    now: DateTime<Utc>,
+) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::RecordLaunchFailure);
     launch_failure_fields(&mut e, &mut u, failure);
+    match relaunch {
+        Some(r) => {
+            u.set(&mut e, attr::LAUNCH_ROUND, AttributeValue::N(r.round.to_string()));
+            u.set(&mut e, attr::RELAUNCH_AT, ts(&r.at));
+        }
+        None => u.remove(&mut e, attr::RELAUNCH_AT),
+    }
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
     u.remove(&mut e, attr::LEASE_UNTIL);
     remove_queue_attributes(&mut e, &mut u);
@@ -1727,7 +1757,7 @@ mod tests {
             ),
             (vec![Transition::Requeue], requeue_write(2, "report", "o", now())),
             (vec![Transition::RecordLaunch], record_launch_write(2, &launched(), now())),
-            (vec![Transition::RecordLaunchFailure], record_launch_failure_write(2, &failure, now())),
+            (vec![Transition::RecordLaunchFailure], record_launch_failure_write(2, &failure, None, now())),
             (vec![Transition::RecordCancelledLaunch], record_cancelled_launch_write(2, &launched(), now())),
             (vec![Transition::RecordCancelledLaunchFailure], record_cancelled_launch_failure_write(2, &failure, now())),
             (vec![Transition::ApplyEvent], event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap()),
@@ -1843,11 +1873,14 @@ mod tests {
         let claim = update_of(&claim_launch_write(1, now(), 5));
         assert!(claim.starts_with("SET status = 'SUBMITTED', leaseUntil = 5"), "{claim}");
         assert_eq!(Transition::ClaimAbandonedLaunch.rule().to, Transition::ClaimFailedLaunch.rule().to);
-        assert!(claim.ends_with("REMOVE launchError, launchErrorKind, launchRetryable, launchTries"), "{claim}");
+        assert!(
+            claim.ends_with("REMOVE launchError, launchErrorKind, launchRetryable, launchTries, relaunchAt"),
+            "{claim}"
+        );
         let launch = update_of(&record_launch_write(1, &launched(), now()));
         assert!(launch.starts_with("SET status = 'STARTING', taskArn = 'arn:task', clusterArn = 'arn:cluster'"));
         let failure = LaunchFailure { kind: LaunchErrorKind::Rejected, code: None, reason: "r".into(), tries: 1 };
-        let failed = update_of(&record_launch_failure_write(1, &failure, now()));
+        let failed = update_of(&record_launch_failure_write(1, &failure, None, now()));
         assert!(failed.contains("status = 'LAUNCH_FAILED'") && failed.contains("launchRetryable = false"), "{failed}");
         let cancelled_launch = update_of(&record_cancelled_launch_write(1, &launched(), now()));
         assert!(!cancelled_launch.contains("status"), "{cancelled_launch}");
@@ -1856,7 +1889,11 @@ mod tests {
         assert!(cancel.ends_with("REMOVE queueKey, queueOrder"), "a queued job leaves its queue: {cancel}");
         assert!(!cancel.contains("leaseUntil"), "the lease tells when a cancelled launch is over: {cancel}");
         assert!(launch.contains("REMOVE leaseUntil") && launch.ends_with("queueKey, queueOrder"), "{launch}");
-        assert!(failed.ends_with("REMOVE leaseUntil, queueKey, queueOrder"), "{failed}");
+        assert!(failed.ends_with("REMOVE relaunchAt, leaseUntil, queueKey, queueOrder"), "{failed}");
+        let throttled = LaunchFailure { kind: LaunchErrorKind::Throttled, ..failure.clone() };
+        let backing_off =
+            update_of(&record_launch_failure_write(1, &throttled, Some(Relaunch { round: 2, at: now() }), now()));
+        assert!(backing_off.contains("launchRound = 2, relaunchAt = '2026-01-02T03:04:05.006Z'"), "{backing_off}");
         let cancelled_failure = update_of(&record_cancelled_launch_failure_write(1, &failure, now()));
         assert!(!cancelled_failure.contains("status"), "{cancelled_failure}");
         assert!(cancelled_failure.contains("launchRetryable = false"), "{cancelled_failure}");
@@ -1870,7 +1907,10 @@ mod tests {
         assert_eq!(update_of(&release_write(2)), "REMOVE slot", "a release changes nothing but the slot");
         let requeue = update_of(&requeue_write(2, "report", "o", now()));
         assert!(requeue.starts_with("SET status = 'QUEUED', queueKey = 'report', queueOrder = 'o'"), "{requeue}");
-        assert!(requeue.ends_with("REMOVE leaseUntil, launchError, launchErrorKind, launchRetryable, launchTries"));
+        assert!(
+            requeue
+                .ends_with("REMOVE leaseUntil, launchError, launchErrorKind, launchRetryable, launchTries, relaunchAt")
+        );
 
         let running = event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap();
         let running = update_of(&running);

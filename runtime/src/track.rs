@@ -427,6 +427,7 @@ mod handler {
                 Fired::Stopped(_) => "stopped",
                 Fired::Retried(Retried::Launched(_)) => "retried",
                 Fired::Retried(Retried::Queued(_)) => "queued",
+                Fired::Relaunched(_) => "relaunched",
             };
             tracing::info!(job_id = %timer.job_id, kind = ?timer.kind, attempt = timer.attempt, action, "timer fired");
             Ok(TrackOutcome::Timer { timer, action })
