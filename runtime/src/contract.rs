@@ -52,6 +52,24 @@ pub fn schedule_group(project: &str) -> String {
 /// `{"jobgenTimer": {"kind": ..., "jobId": ..., "attempt": ...}}`.
 pub const TIMER_KEY: &str = "jobgenTimer";
 
+/// The member of the reconciler's invocation payload: `{"jobgenReconcile": {}}`, sent to track by
+/// the stack's recurring schedule every [`RECONCILE_INTERVAL_MINUTES`].
+pub const RECONCILE_KEY: &str = "jobgenReconcile";
+/// How often the reconciler runs: well inside the hour ECS keeps a stopped task describable, so a
+/// job whose STOPPED event was lost is repaired from ECS itself.
+pub const RECONCILE_INTERVAL_MINUTES: u32 = 5;
+/// The reconciler's schedule's name in the project's schedule group.
+pub const RECONCILE_SCHEDULE: &str = "reconcile";
+
+/// The reconciler's payload.
+pub fn reconcile_payload() -> serde_json::Value {
+    serde_json::json!({ RECONCILE_KEY: {} })
+}
+
+/// The `stopCode` of the STOPPED event the reconciler writes for a task that ECS no longer knows
+/// (not an ECS code: jobgen's own, so the outcome says why).
+pub const STOP_CODE_TASK_LOST: &str = "jobgen:TaskLost";
+
 /// What a one-shot timer does when it fires. Every kind acts only when the job is still in the
 /// status and attempt it was armed for, so a timer that fires late or twice changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
