@@ -98,3 +98,45 @@ fn the_simulator_fires_timeouts_and_retries_at_scaled_time() {
         drop(moto);
     });
 }
+
+#[test]
+fn a_dropped_final_stopped_event_is_repaired_by_the_reconciler() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let moto = Moto::start_serial();
+        let dir = tempfile::tempdir().unwrap();
+        let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+        let local = deploy_and_connect(&options).await;
+        // Every final STOPPED event is lost; at 0.01 the reconciler runs every 3 s.
+        let faults = Faults { drop_final: 1.0, seed: 3, ..Faults::default() };
+        let sim_options =
+            SimOptions { time_scale: 0.01, poll_interval: Duration::from_millis(100), faults, write_logs: false };
+        let simulator = Arc::new(local.simulator(sim_options).unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(simulator.clone().run(stopped));
+        let request = CreateJobRequest { job_type: "hello".into(), ..CreateJobRequest::default() };
+        let view = local.functions.create_job.create(request, chrono::Utc::now(), None).await.unwrap();
+        let store = Store::new(local.ddb.clone(), local.config.table_name.clone());
+        let mut seen_running = false;
+        let mut last = None;
+        for _ in 0..300 {
+            let job = store.get(&view.job_id).await.unwrap().unwrap();
+            seen_running |= job.status == JobStatus::Running;
+            let done = job.status.is_terminal();
+            last = Some(job);
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
+        running.await.unwrap();
+        let job = last.unwrap();
+        let stats = simulator.stats()[&view.job_id].clone();
+        assert_eq!(stats.dropped, 1, "the STOPPED event was dropped: {stats:?}");
+        assert!(seen_running, "RUNNING was delivered");
+        assert!(job.status.is_terminal(), "repaired from ECS, not stuck RUNNING: {job:?}");
+        assert_eq!(job.attempt.ecs_last_status.as_deref(), Some("STOPPED"), "{job:?}");
+        drop(moto);
+    });
+}

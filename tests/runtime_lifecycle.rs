@@ -494,3 +494,136 @@ async fn a_burst_refused_on_30_percent_of_run_task_calls_launches_every_job_exac
         flaky.calls.load(std::sync::atomic::Ordering::SeqCst)
     );
 }
+
+async fn set(world: &World, job_id: &str, attribute: &str, value: aws_sdk_dynamodb::types::AttributeValue) {
+    world
+        .ddb
+        .update_item()
+        .table_name(&world.config.table_name)
+        .key(contract::KEY_ATTR, aws_sdk_dynamodb::types::AttributeValue::S(job_id.into()))
+        .update_expression("SET #a = :v")
+        .expression_attribute_names("#a", attribute)
+        .expression_attribute_values(":v", value)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn reconcile(track: &Tracker) -> jobgen_runtime::track::Reconciled {
+    match track.handle(contract::reconcile_payload(), Utc::now()).await.unwrap() {
+        TrackOutcome::Reconciled(report) => report,
+        other => panic!("not a reconcile outcome: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reconciler_repairs_lost_events_lost_timers_and_orphans_from_ecs_itself() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let policy = Retry {
+        attempts: 2,
+        interval_seconds: 3_600,
+        rate: 1.0,
+        max_delay_seconds: 3_600,
+        on: RetryOn::DEFAULT.to_vec(),
+        spot_fallback: false,
+    };
+    let (world, scheduler) = timed_world("lc-reconcile", |e| e.retry = Some(policy.clone())).await;
+    let track = tracker(&world, &scheduler);
+    let long_ago = |minutes: i64| {
+        AttributeValue::S(jobgen_runtime::job::format_ts(&(Utc::now() - chrono::Duration::minutes(minutes))))
+    };
+
+    // (a) Its task stopped, but the STOPPED event was lost (dead-lettered): only RUNNING arrived.
+    let lost_event = submit(&world, &scheduler, REPORT, "lost-event").await;
+    deliver(&track, &events(&world, "success", &lost_event, 1)[..3]).await;
+    let task = lost_event.attempt.task_arn.clone().unwrap();
+    world
+        .ecs
+        .stop_task()
+        .cluster(&world.cluster_arn)
+        .task(&task)
+        .reason("exited while nobody listened")
+        .send()
+        .await
+        .unwrap();
+    // (b) ECS no longer knows its task (stopped more than an hour ago, events lost).
+    let lost_task = submit(&world, &scheduler, REPORT, "lost-task").await;
+    set(
+        &world,
+        &lost_task.job_id,
+        "taskArn",
+        AttributeValue::S(format!("{}-gone", lost_task.attempt.task_arn.clone().unwrap())),
+    )
+    .await;
+    set(&world, &lost_task.job_id, "launchedAt", long_ago(90)).await;
+    // (c) A retry whose timer was lost: RETRYING, due long ago, no schedule.
+    let lost_timer = submit(&world, &scheduler, SPOT_REPORT, "lost-timer").await;
+    deliver(&track, &events(&world, "spot_interruption", &lost_timer, 1)).await;
+    assert_eq!(job(&world, &lost_timer.job_id).await.status, JobStatus::Retrying);
+    let group = world.config.timers.as_ref().unwrap().group.clone();
+    let retry = Timer::new(TimerKind::Retry, &lost_timer.job_id, 1);
+    scheduler.delete_schedule().group_name(&group).name(retry.schedule_name()).send().await.unwrap();
+    set(&world, &lost_timer.job_id, "retryAt", long_ago(10)).await;
+    // (d) A task of this project that no job owns (its job's record is gone).
+    let orphan = world
+        .ecs
+        .run_task()
+        .cluster(&world.cluster_arn)
+        .task_definition(&world.task_definition_arn)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .started_by(contract::started_by(&world.config.project))
+        .group(contract::task_group("nosuchjob0000000000000000", 1))
+        .network_configuration(
+            aws_sdk_ecs::types::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                        .set_subnets(Some(world.config.launch_table.networks[0].subnets.clone()))
+                        .set_security_groups(Some(world.config.launch_table.networks[0].security_groups.clone()))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let orphan_arn = orphan.tasks()[0].task_arn().unwrap().to_string();
+    // (e) A healthy running job: left alone.
+    let healthy = submit(&world, &scheduler, REPORT, "healthy").await;
+    deliver(&track, &events(&world, "success", &healthy, 1)[..3]).await;
+
+    let report = reconcile(&track).await;
+    // Three orphans: (d), and two tasks the emulator still runs because the events above were
+    // delivered by hand: (c)'s first attempt (its job is on attempt 2) and (b)'s real task (its job
+    // is finished). On ECS those two would have stopped; stopping a task no job owns is the rule.
+    assert_eq!(
+        (report.stopped_events, report.lost_tasks, report.overdue_timers, report.orphans_stopped),
+        (1, 1, 1, 3),
+        "{report:?}"
+    );
+    assert_eq!(world.describe(lost_timer.attempt.task_arn.as_deref().unwrap()).await.desired_status(), Some("STOPPED"));
+
+    let a = job(&world, &lost_event.job_id).await;
+    assert!(a.status.is_terminal() && a.attempt.ecs_last_status.as_deref() == Some("STOPPED"), "{a:?}");
+    assert_eq!(a.attempt.stopped_reason.as_deref(), Some("exited while nobody listened"));
+    let b = job(&world, &lost_task.job_id).await;
+    assert_eq!((b.status, b.attempt.failure_class), (JobStatus::Failed, Some(FailureClass::TaskLost)), "{b:?}");
+    let c = job(&world, &lost_timer.job_id).await;
+    assert_eq!((c.status, c.attempt.number), (JobStatus::Starting, 2), "{c:?}");
+    let d = world.describe(&orphan_arn).await;
+    assert_eq!(d.desired_status(), Some("STOPPED"));
+    assert_eq!(d.stopped_reason(), Some(jobgen_runtime::track::RECONCILE_ORPHAN_REASON));
+    let e = job(&world, &healthy.job_id).await;
+    assert_eq!(e.status, JobStatus::Running);
+    assert_eq!(world.describe(e.attempt.task_arn.as_deref().unwrap()).await.desired_status(), Some("RUNNING"));
+
+    // Run again (the schedule fires every five minutes, or twice): nothing more to repair.
+    let again = reconcile(&track).await;
+    assert_eq!(job(&world, &healthy.job_id).await.status, JobStatus::Running, "still running: nothing to repair");
+    assert_eq!(
+        (again.stopped_events, again.lost_tasks, again.overdue_timers, again.orphans_stopped, again.claimed),
+        (0, 0, 0, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(job(&world, &lost_timer.job_id).await.attempt.number, 2, "the retry started once");
+}

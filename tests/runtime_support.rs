@@ -60,6 +60,8 @@ impl World {
     /// group of that emulator).
     pub async fn on(moto: &Moto, network: (String, String), project: &str) -> World {
         let (subnet, sg) = network;
+        // Tasks stop when stopped, as on ECS, not on the emulator's own schedule (as jobgen dev sets it).
+        jobgen_local::deploy::hold_emulator_tasks(&moto.endpoint).await.unwrap();
         let sdk = moto.sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
         let ecs = aws_sdk_ecs::Client::new(&sdk);

@@ -100,7 +100,7 @@ async fn every_sequence_ends_in_the_same_record_in_any_delivery_order() {
                     TrackOutcome::Applied { .. } => applied += 1,
                     TrackOutcome::Unchanged { exists, .. } => assert_eq!(exists, Some(true)),
                     TrackOutcome::Skipped(skip) => panic!("{name}/{order_name}: skipped {skip}"),
-                    timer @ TrackOutcome::Timer { .. } => panic!("{name}/{order_name}: an event taken for {timer:?}"),
+                    other => panic!("{name}/{order_name}: an event taken for {other:?}"),
                 }
             }
             if order_name == "in-order" || order_name == "duplicated" {

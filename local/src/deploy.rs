@@ -6,7 +6,8 @@
 //! Emulator gaps handled here, each said out loud: moto's CloudFormation cannot create
 //! `AWS::Lambda::Url`, `AWS::Lambda::EventInvokeConfig`, `AWS::SQS::QueuePolicy` and `AWS::Scheduler::ScheduleGroup` (they are left
 //! out of the emulator's copy, with the outputs that read them and the DependsOn that name them;
-//! the schedule group is created through the Scheduler API instead); moto's FARGATE RunTask needs a
+//! the schedule group is created through the Scheduler API instead, and the simulator runs the
+//! reconcile schedule itself); moto's FARGATE RunTask needs a
 //! subnet and a security group that exist in the emulator, so a project whose network is not there
 //! gets a VPC, subnet and security group created in the emulator and its network rewritten before
 //! synthesis; moto runs no Lambda code, so a missing `dist/lambda/*.zip` is replaced by an empty
@@ -24,8 +25,13 @@ use jobgen_runtime::contract;
 use jobgen_synth::config::{Config, Network};
 
 /// Resource types moto's CloudFormation cannot create.
-pub const EMULATOR_UNSUPPORTED: [&str; 4] =
-    ["AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig", "AWS::SQS::QueuePolicy", "AWS::Scheduler::ScheduleGroup"];
+pub const EMULATOR_UNSUPPORTED: [&str; 5] = [
+    "AWS::Lambda::Url",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Scheduler::ScheduleGroup",
+    "AWS::Scheduler::Schedule",
+];
 
 /// Creates the project's schedule group (the timers' group, [`contract::schedule_group`]) through
 /// the Scheduler API, since the emulator's CloudFormation cannot create one. Idempotent: a group
@@ -105,6 +111,36 @@ pub async fn emulator_post(
     headers: &[(&str, &str)],
     body: String,
 ) -> Result<(u16, String), String> {
+    let date = chrono::Utc::now().format("%Y%m%d");
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/{date}/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let mut all = vec![("authorization", authorization.as_str())];
+    all.extend_from_slice(headers);
+    post(endpoint, "/", &all, body).await
+}
+
+/// Lets the emulator's ECS tasks change state only when asked (StopTask), never by themselves:
+/// moto otherwise moves a task one step towards STOPPED on every DescribeTasks (its state
+/// manager's default for `ecs::task`), which would end running jobs behind the simulator's back
+/// and make a DescribeTasks-based repair (the reconciler) see stops that never happened.
+pub async fn hold_emulator_tasks(endpoint: &str) -> Result<(), DeployError> {
+    let body = json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000_000}});
+    match post(
+        endpoint,
+        "/moto-api/state-manager/set-transition",
+        &[("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
+    {
+        Ok((200..=299, _)) => Ok(()),
+        Ok((status, text)) => Err(emulator("moto state manager", format!("HTTP {status}: {text}"))),
+        Err(e) => Err(emulator("moto state manager", e)),
+    }
+}
+
+async fn post(endpoint: &str, path: &str, headers: &[(&str, &str)], body: String) -> Result<(u16, String), String> {
     use http_body_util::BodyExt;
     let Some(rest) = endpoint.strip_prefix("http://") else {
         return Err(format!("the emulator endpoint {endpoint} must start with http://"));
@@ -115,11 +151,7 @@ pub async fn emulator_post(
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
-    let date = chrono::Utc::now().format("%Y%m%d");
-    let mut request = hyper::Request::post("/").header("host", &authority).header(
-        "authorization",
-        format!("AWS4-HMAC-SHA256 Credential=testing/{date}/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"),
-    );
+    let mut request = hyper::Request::post(path).header("host", &authority);
     for (k, v) in headers {
         request = request.header(*k, *v);
     }

@@ -283,6 +283,7 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
             n.security_groups.join(",")
         );
     }
+    deploy::hold_emulator_tasks(&emulator.endpoint).await?;
     let sdk = emulator.sdk_config().await;
     let stand_ins = deploy::ensure_existing_clusters(&config, &aws_sdk_ecs::Client::new(&sdk)).await?;
     if !stand_ins.is_empty() {

@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Architecture, Capacity, RetryOn, STOP_REASON_START_TIMEOUT, STOP_REASON_TIMEOUT, attr};
+use crate::contract::{
+    Architecture, Capacity, RetryOn, STOP_CODE_TASK_LOST, STOP_REASON_START_TIMEOUT, STOP_REASON_TIMEOUT, attr,
+};
 
 /// The status of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,6 +128,9 @@ pub enum FailureClass {
     /// jobgen stopped the task: it was not RUNNING within its type's `start_timeout` (image pull,
     /// capacity, ENI or secrets taking too long).
     StartTimeout,
+    /// ECS no longer knows the task and its STOPPED event never arrived: the reconciler ended the
+    /// attempt (its outcome is unknown; the job's logs may tell).
+    TaskLost,
     /// Anything else (or a class written by a newer version).
     #[serde(other)]
     Unknown,
@@ -143,6 +148,7 @@ impl FailureClass {
             FailureClass::StoppedByUser => "STOPPED_BY_USER",
             FailureClass::TimedOut => "TIMED_OUT",
             FailureClass::StartTimeout => "START_TIMEOUT",
+            FailureClass::TaskLost => "TASK_LOST",
             FailureClass::Unknown => "UNKNOWN",
         }
     }
@@ -159,7 +165,9 @@ impl FailureClass {
             FailureClass::FailedToStart => Some(RetryOn::FailedToStart),
             FailureClass::SpotInterrupted => Some(RetryOn::SpotInterrupted),
             FailureClass::StartTimeout => Some(RetryOn::StartTimeout),
-            FailureClass::StoppedByUser | FailureClass::TimedOut | FailureClass::Unknown => None,
+            FailureClass::StoppedByUser | FailureClass::TimedOut | FailureClass::TaskLost | FailureClass::Unknown => {
+                None
+            }
         }
     }
 }
@@ -554,6 +562,9 @@ pub fn outcome(task: &StoppedTask<'_>) -> (JobStatus, Option<FailureClass>) {
             || task.stopped_reason.is_some_and(|r| r.contains(needle))
     };
     let failed = |class| (JobStatus::Failed, Some(class));
+    if task.stop_code == Some(STOP_CODE_TASK_LOST) {
+        return failed(FailureClass::TaskLost);
+    }
     match code {
         Some(StopCode::SpotInterruption | StopCode::TerminationNotice) => return failed(FailureClass::SpotInterrupted),
         // jobgen's own timers stop with reasons of their own (contract::STOP_REASON_*).

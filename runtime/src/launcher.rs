@@ -74,6 +74,36 @@ pub trait RunTaskApi: Send + Sync {
         task_arn: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), EcsError>> + Send;
+
+    /// DescribeTasks once for at most 100 `task_arns` in `cluster`: the tasks ECS still knows
+    /// (about an hour after they stopped); the ones it does not are missing from the answer. The
+    /// reconciler's read; a launch double that never reconciles keeps this default.
+    fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> impl Future<Output = Result<Vec<aws_sdk_ecs::types::Task>, EcsError>> + Send {
+        let _ = (cluster, task_arns);
+        async {
+            Err(EcsError {
+                kind: LaunchErrorKind::Rejected,
+                code: None,
+                message: "DescribeTasks: not supported".into(),
+            })
+        }
+    }
+
+    /// ListTasks of `cluster` started by `started_by` with desired status RUNNING, every page.
+    fn list_running_tasks(
+        &self,
+        cluster: &str,
+        started_by: &str,
+    ) -> impl Future<Output = Result<Vec<String>, EcsError>> + Send {
+        let _ = (cluster, started_by);
+        async {
+            Err(EcsError { kind: LaunchErrorKind::Rejected, code: None, message: "ListTasks: not supported".into() })
+        }
+    }
 }
 
 /// A StopTask that still failed after the in-call retries.
@@ -208,6 +238,38 @@ impl RunTaskApi for aws_sdk_ecs::Client {
         match self.stop_task().cluster(cluster).task(task_arn).reason(reason).send().await {
             Ok(_) => Ok(()),
             Err(err) => Err(classify_ecs_error(&err, "StopTask")),
+        }
+    }
+
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, EcsError> {
+        match self.describe_tasks().cluster(cluster).set_tasks(Some(task_arns.to_vec())).send().await {
+            Ok(out) => Ok(out.tasks().to_vec()),
+            Err(err) => Err(classify_ecs_error(&err, "DescribeTasks")),
+        }
+    }
+
+    async fn list_running_tasks(&self, cluster: &str, started_by: &str) -> Result<Vec<String>, EcsError> {
+        let mut arns = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(started_by)
+                .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|err| classify_ecs_error(&err, "ListTasks"))?;
+            arns.extend(out.task_arns().iter().cloned());
+            match out.next_token() {
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
+                _ => return Ok(arns),
+            }
         }
     }
 }

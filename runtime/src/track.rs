@@ -201,12 +201,101 @@ mod handler {
 
     use super::{EventUpdate, Skip, plan};
     use crate::config::RuntimeConfig;
-    use crate::contract::{Timer, TimerKind};
+    use crate::contract::{self, Timer, TimerKind};
+    use crate::event::{self, TaskDetail};
     use crate::job::{Job, JobStatus};
     use crate::launcher::RunTaskApi;
     use crate::machine::{self, Transition};
     use crate::service::{AdmitBudget, Fault, Fired, LaunchService, Retried, ServiceError};
+    use crate::store::ListFilter;
     use crate::store::{ApplyOutcome, ReleaseOutcome, Store, StoreError};
+
+    /// What one run of the reconciler did ([`Tracker::reconcile`]).
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Reconciled {
+        /// Jobs looked at.
+        pub checked: usize,
+        /// Lost STOPPED events applied from DescribeTasks.
+        pub stopped_events: usize,
+        /// Tasks ECS no longer knows: attempts ended TASK_LOST.
+        pub lost_tasks: usize,
+        /// Deadlines, retries and relaunches whose timer was lost, fired.
+        pub overdue_timers: usize,
+        /// Slots of attempts that were over, released.
+        pub released: usize,
+        /// Abandoned launches claimed.
+        pub claimed: usize,
+        /// Tasks no job owns, stopped.
+        pub orphans_stopped: usize,
+        /// Jobs launched by the final admission.
+        pub launched: usize,
+    }
+
+    /// The statuses the reconciler lists: every status a task may still run in, or that waits on
+    /// a timer or a launcher.
+    const RECONCILE_STATUSES: [JobStatus; 7] = [
+        JobStatus::Submitted,
+        JobStatus::Starting,
+        JobStatus::Running,
+        JobStatus::LaunchFailed,
+        JobStatus::Retrying,
+        JobStatus::Cancelled,
+        JobStatus::TimedOut,
+    ];
+
+    /// Jobs listed per run, at most (a larger backlog is worked through over the next runs).
+    pub const RECONCILE_MAX_JOBS: usize = 1_000;
+    /// How far back the listing goes.
+    const RECONCILE_LOOKBACK_DAYS: i64 = 14;
+    /// How late a timer, or how long a launched task unknown to ECS, before the reconciler acts:
+    /// Scheduler fires within a minute, and DescribeTasks may lag a fresh RunTask.
+    pub const RECONCILE_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+    /// StopTask reason for a task no job owns.
+    pub const RECONCILE_ORPHAN_REASON: &str = "jobgen: reconciler: no job owns this task";
+
+    /// Whether a listed job may need the reconciler: a finished job only while its task may still
+    /// run (cancelled or timed out, task not reported stopped) or it still holds a slot.
+    fn needs_a_look(job: &Job) -> bool {
+        match job.status {
+            JobStatus::Cancelled | JobStatus::TimedOut => {
+                job.slot.is_some()
+                    || (job.attempt.task_arn.is_some() && job.attempt.ecs_last_status.as_deref() != Some("STOPPED"))
+            }
+            _ => true,
+        }
+    }
+
+    /// The STOPPED detail the reconciler applies for a task ECS no longer knows: stop code
+    /// [`contract::STOP_CODE_TASK_LOST`], a version above the record's, and the job type in the
+    /// overrides (for the retry policy).
+    fn lost_task(job: &Job, task_arn: &str, cluster: &str, config: &RuntimeConfig) -> TaskDetail {
+        TaskDetail {
+            cluster_arn: Some(cluster.to_string()),
+            task_arn: Some(task_arn.to_string()),
+            group: Some(contract::task_group(&job.job_id, job.attempt.number)),
+            started_by: Some(config.started_by()),
+            last_status: Some("STOPPED".into()),
+            desired_status: Some("STOPPED".into()),
+            version: Some(job.attempt.ecs_version.unwrap_or(0) + 1),
+            stop_code: Some(contract::STOP_CODE_TASK_LOST.into()),
+            stopped_reason: Some(
+                "jobgen: reconciler: ECS no longer knows this task and its STOPPED event never arrived".into(),
+            ),
+            started_at: job.attempt.started_at,
+            created_at: job.attempt.task_created_at,
+            overrides: Some(event::Overrides {
+                container_overrides: vec![event::ContainerOverride {
+                    name: String::new(),
+                    environment: vec![event::Attribute {
+                        name: contract::TASK_ENV_JOB_TYPE.into(),
+                        value: Some(job.job_type.clone()),
+                    }],
+                }],
+            }),
+            ..TaskDetail::default()
+        }
+    }
 
     /// Most launches one event's admission makes (see [`AdmitBudget`]): one event frees one slot,
     /// so this leaves room to catch up after a crash or a larger limit.
@@ -231,6 +320,8 @@ mod handler {
         },
         /// Not ours or unreadable: dropped without error.
         Skipped(Skip),
+        /// The reconciler ran.
+        Reconciled(Reconciled),
         /// A timer fired.
         Timer {
             /// The timer.
@@ -251,6 +342,7 @@ mod handler {
                     json!({"outcome": "unchanged", "jobId": job_id, "jobExists": exists})
                 }
                 TrackOutcome::Skipped(skip) => json!({"outcome": "skipped", "reason": skip.to_string()}),
+                TrackOutcome::Reconciled(report) => json!({"outcome": "reconciled", "report": report}),
                 TrackOutcome::Timer { timer, action } => {
                     json!({"outcome": "timer", "timer": timer, "jobId": timer.job_id, "action": action})
                 }
@@ -374,6 +466,10 @@ mod handler {
             if let Some(timer) = Timer::from_payload(&event) {
                 return self.fire(timer, now, deadline_ms).await;
             }
+            if event.get(contract::RECONCILE_KEY).is_some() {
+                let report = Box::pin(self.reconcile(now, deadline_ms)).await?;
+                return Ok(TrackOutcome::Reconciled(report));
+            }
             let update = match plan(event, &self.config, now) {
                 Ok(update) => update,
                 Err(skip) => {
@@ -400,6 +496,195 @@ mod handler {
                 })?;
             }
             Ok(outcome)
+        }
+
+        /// The reconciler (the stack's recurring schedule, every
+        /// [`contract::RECONCILE_INTERVAL_MINUTES`]): repairs from ECS itself what lost events,
+        /// lost timers or a crash between two calls left behind, through the same writes and the
+        /// same launch service as everything else, so running it twice, late, or beside the events
+        /// it stands in for changes nothing more.
+        ///
+        /// 1. The jobs that are not finished (and finished ones whose task may still run), from the
+        ///    `byStatus` index, at most [`RECONCILE_MAX_JOBS`] per run.
+        /// 2. Their tasks, with DescribeTasks (100 per call): a task ECS reports STOPPED is applied
+        ///    as its STOPPED event (the same plan and write as track's; a lost or dead-lettered
+        ///    event is repaired); a task ECS no longer knows, launched more than
+        ///    [`RECONCILE_GRACE`] ago, ends its attempt with failure class TASK_LOST.
+        /// 3. A deadline, a retry or a relaunch overdue by more than [`RECONCILE_GRACE`] (its timer
+        ///    was lost): fired as its timer would have been. A launch abandoned by a dead launcher
+        ///    (SUBMITTED, no task, lease expired): claimed and launched. A slot held by an attempt
+        ///    that is over: released.
+        /// 4. Orphans: every task of this project that ECS runs (ListTasks by `startedBy`) whose
+        ///    job does not own it (no such job, another attempt, or a finished job) is stopped.
+        /// 5. Admission from every queue.
+        pub async fn reconcile(&self, now: DateTime<Utc>, deadline_ms: Option<i64>) -> Result<Reconciled, TrackError> {
+            let fail = |source: ServiceError| {
+                let retryable = source.is_retryable();
+                tracing::error!(retryable, error = %source, "reconcile failed");
+                TrackError::Slot { job_id: "*".into(), retryable, source }
+            };
+            let Some(service) = self.service.clone() else {
+                return Ok(Reconciled::default());
+            };
+            let mut report = Reconciled::default();
+            let budget =
+                || AdmitBudget::for_invocation(deadline_ms, Utc::now().timestamp_millis(), ADMIT_LAUNCHES_PER_EVENT);
+            // 1. Jobs that may need repair.
+            let mut jobs: Vec<Job> = Vec::new();
+            let since = now - chrono::Duration::days(RECONCILE_LOOKBACK_DAYS);
+            for status in RECONCILE_STATUSES {
+                let mut page: Option<String> = None;
+                loop {
+                    let listed = self
+                        .store
+                        .list(&ListFilter::Status(status), Some(since), 100, page.as_deref())
+                        .await
+                        .map_err(|e| fail(e.into()))?;
+                    jobs.extend(listed.jobs.into_iter().filter(|j| needs_a_look(j)));
+                    page = listed.next;
+                    if page.is_none() || jobs.len() >= RECONCILE_MAX_JOBS {
+                        break;
+                    }
+                }
+            }
+            report.checked = jobs.len();
+            // 2. Their tasks, as ECS sees them.
+            let mut by_cluster: std::collections::BTreeMap<String, Vec<&Job>> = Default::default();
+            for job in jobs
+                .iter()
+                .filter(|j| j.attempt.task_arn.is_some() && j.attempt.ecs_last_status.as_deref() != Some("STOPPED"))
+            {
+                let cluster = job
+                    .attempt
+                    .cluster_arn
+                    .clone()
+                    .or_else(|| self.config.launch_table.resolve(&job.job_type).map(|r| r.cluster.to_string()));
+                if let Some(cluster) = cluster {
+                    by_cluster.entry(cluster).or_default().push(job);
+                }
+            }
+            let api = service.launcher().api();
+            for (cluster, cluster_jobs) in &by_cluster {
+                for chunk in cluster_jobs.chunks(100) {
+                    let arns: Vec<String> = chunk.iter().filter_map(|j| j.attempt.task_arn.clone()).collect();
+                    let tasks = api.describe_tasks(cluster, &arns).await.map_err(|e| {
+                        fail(ServiceError::Stop {
+                            job_id: "*".into(),
+                            failure: crate::launcher::StopFailure {
+                                kind: e.kind,
+                                code: e.code,
+                                reason: e.message,
+                                tries: 1,
+                            },
+                        })
+                    })?;
+                    for job in chunk {
+                        let arn = job.attempt.task_arn.as_deref().unwrap_or_default();
+                        match tasks.iter().find(|t| t.task_arn() == Some(arn)) {
+                            Some(task) if task.last_status() == Some("STOPPED") => {
+                                let mut detail = TaskDetail::from_task(task);
+                                let recorded = job.attempt.ecs_version.unwrap_or(0);
+                                detail.version = Some(detail.version.unwrap_or(0).max(recorded + 1));
+                                tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task stopped but its STOPPED event was not applied; applying it from DescribeTasks");
+                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
+                                report.stopped_events += 1;
+                            }
+                            Some(_) => {}
+                            None if job.attempt.launched_at.is_some_and(|t| t + RECONCILE_GRACE < now) => {
+                                tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: ECS no longer knows the task; ending the attempt TASK_LOST");
+                                let detail = lost_task(job, arn, cluster, &self.config);
+                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
+                                report.lost_tasks += 1;
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+            // 3. Overdue timers, abandoned launches, spent slots (on the records as they are now).
+            for listed in &jobs {
+                let Some(job) = self.store.get(&listed.job_id).await.map_err(|e| fail(e.into()))? else { continue };
+                let entry = self.config.launch_table.job_types.get(&job.job_type);
+                let overdue = |due: Option<DateTime<Utc>>| due.is_some_and(|d| d + RECONCILE_GRACE < now);
+                let seconds = |s: Option<u32>| s.map(|s| chrono::Duration::seconds(i64::from(s)));
+                let timer = match job.status {
+                    JobStatus::Running
+                        if overdue(
+                            job.attempt
+                                .started_at
+                                .zip(seconds(entry.and_then(|e| e.timeout_seconds)))
+                                .map(|(t, d)| t + d),
+                        ) =>
+                    {
+                        Some(Timer::new(TimerKind::RunDeadline, &job.job_id, job.attempt.number))
+                    }
+                    JobStatus::Starting | JobStatus::Submitted
+                        if overdue(
+                            job.attempt
+                                .launched_at
+                                .zip(seconds(entry.and_then(|e| e.start_timeout_seconds)))
+                                .map(|(t, d)| t + d),
+                        ) =>
+                    {
+                        Some(Timer::new(TimerKind::StartDeadline, &job.job_id, job.attempt.number))
+                    }
+                    JobStatus::Retrying if overdue(job.attempt.retry_at) => {
+                        Some(Timer::new(TimerKind::Retry, &job.job_id, job.attempt.number))
+                    }
+                    JobStatus::LaunchFailed if overdue(job.attempt.relaunch_at) => Some(Timer {
+                        round: job.attempt.launch_round.unwrap_or(0),
+                        ..Timer::new(TimerKind::Relaunch, &job.job_id, job.attempt.number)
+                    }),
+                    _ => None,
+                };
+                if let Some(timer) = timer {
+                    tracing::warn!(job_id = %job.job_id, kind = ?timer.kind, "reconcile: overdue timer fired");
+                    Box::pin(service.fire(&timer, now, &budget())).await.map_err(fail)?;
+                    report.overdue_timers += 1;
+                } else if machine::holds_spent_slot(&job, now.timestamp_millis()) {
+                    Box::pin(service.release_and_admit(&job, &budget())).await.map_err(fail)?;
+                    report.released += 1;
+                } else if job.status == JobStatus::Submitted
+                    && machine::claimable(&job, now.timestamp_millis()).is_some()
+                {
+                    Box::pin(service.resume(job, now, &budget())).await.map_err(fail)?;
+                    report.claimed += 1;
+                }
+            }
+            // 4. Orphans.
+            let started_by = self.config.started_by();
+            let mut clusters = self.config.launch_table.clusters.clone();
+            clusters.sort();
+            clusters.dedup();
+            for cluster in &clusters {
+                let Ok(arns) = api.list_running_tasks(cluster, &started_by).await else { continue };
+                for chunk in arns.chunks(100) {
+                    let Ok(tasks) = api.describe_tasks(cluster, chunk).await else { continue };
+                    for task in tasks.iter().filter(|t| t.last_status() != Some("STOPPED")) {
+                        let Some((job_id, attempt)) = task.group().and_then(contract::parse_task_group) else {
+                            continue;
+                        };
+                        let job = self.store.get(job_id).await.map_err(|e| fail(e.into()))?;
+                        let owned = job.as_ref().is_some_and(|j| {
+                            j.attempt.number == attempt && !j.status.is_terminal() && j.status != JobStatus::Retrying
+                        });
+                        if owned {
+                            continue;
+                        }
+                        let arn = task.task_arn().unwrap_or_default();
+                        tracing::warn!(job_id, attempt, task_arn = arn, "reconcile: stopping a task no job owns");
+                        if service.launcher().stop(cluster, arn, RECONCILE_ORPHAN_REASON).await.is_ok() {
+                            report.orphans_stopped += 1;
+                        }
+                    }
+                }
+            }
+            // 5. Every queue.
+            let admissions =
+                Box::pin(service.admit_all(&self.config.launch_table.queue_keys(), &budget())).await.map_err(fail)?;
+            report.launched = admissions.iter().map(|a| a.launched.len()).sum();
+            tracing::info!(?report, "reconciled");
+            Ok(report)
         }
 
         /// A timer's invocation ([`LaunchService::fire`]). Its errors are returned, so Lambda's

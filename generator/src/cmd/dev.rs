@@ -61,6 +61,9 @@ pub struct Args {
     /// Chance (0-1) that a matched event other than the final STOPPED is not delivered.
     #[arg(long, default_value_t = 0.0)]
     pub drop: f64,
+    /// Chance (0-1) that a task's final STOPPED event is not delivered (the reconciler repairs it).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_final: f64,
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -83,6 +86,7 @@ pub fn run(args: Args) -> i32 {
             duplicate: probability("duplicate", args.duplicate)?,
             reorder: probability("reorder", args.reorder)?,
             drop: probability("drop", args.drop)?,
+            drop_final: probability("drop-final", args.drop_final)?,
             seed: args.seed,
         })
     })() {

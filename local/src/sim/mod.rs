@@ -41,9 +41,11 @@ pub struct Faults {
     pub duplicate: f64,
     /// Chance that a task's events are delivered in reverse order (all at once, after it stopped).
     pub reorder: f64,
-    /// Chance that an event is not delivered. The final STOPPED event is never dropped: nothing
-    /// would recover it (reconciliation of lost events is a later capability).
+    /// Chance that an event other than the final STOPPED is not delivered.
     pub drop: f64,
+    /// Chance that a task's final STOPPED event is not delivered (as when it is dead-lettered): the
+    /// reconciler, which the simulator runs at scaled time, repairs the job from ECS.
+    pub drop_final: f64,
     /// Seed of the fault decisions; each task's decisions depend only on the seed and its ARN.
     pub seed: u64,
 }
@@ -51,7 +53,7 @@ pub struct Faults {
 impl Faults {
     /// Whether any fault is on.
     pub fn any(&self) -> bool {
-        self.duplicate > 0.0 || self.reorder > 0.0 || self.drop > 0.0
+        self.duplicate > 0.0 || self.reorder > 0.0 || self.drop > 0.0 || self.drop_final > 0.0
     }
 }
 
@@ -312,9 +314,22 @@ impl Simulator {
         }
     }
 
-    /// Polls ECS until `shutdown` turns true, simulating every task this stack launches.
+    /// Polls ECS until `shutdown` turns true, simulating every task this stack launches, firing
+    /// due timers, and running the reconciler every [`contract::RECONCILE_INTERVAL_MINUTES`] of
+    /// scaled time (the stack's recurring schedule, which the emulator does not fire).
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let every = Duration::from_secs_f64(
+            f64::from(jobgen_runtime::contract::RECONCILE_INTERVAL_MINUTES) * 60.0 * self.options.time_scale.max(0.0),
+        );
+        let mut last_reconcile = Instant::now();
         loop {
+            if self.scheduler.is_some() && last_reconcile.elapsed() >= every {
+                last_reconcile = Instant::now();
+                match self.tracker.handle(jobgen_runtime::contract::reconcile_payload(), Utc::now()).await {
+                    Ok(outcome) => tracing::info!(outcome = %outcome.to_json(), "simulator: reconciled"),
+                    Err(e) => tracing::warn!(error = %e, "simulator: reconcile failed"),
+                }
+            }
             if let Err(e) = self.clone().tick().await {
                 tracing::warn!(error = %e, "simulator: polling ECS failed; retrying");
             }
@@ -553,7 +568,8 @@ impl Simulator {
                 s.matched += u32::from(matched);
             });
             if matched {
-                if !last && rng.chance(self.options.faults.drop) {
+                let dropped = if last { self.options.faults.drop_final } else { self.options.faults.drop };
+                if rng.chance(dropped) {
                     self.with_stats(&facts.job_id, |s| s.dropped += 1);
                     return;
                 }
