@@ -1,7 +1,7 @@
 //! The lifecycle operator commands (`jobgen retry`, `jobgen stats`, a queued job's `jobgen status`),
 //! run as the real binary against the local stack of a `jobgen dev` process with the exports it
 //! prints: a failed job retried by hand through the deployed track function (attempt 2, one history
-//! entry), retries of a running, a queued and a succeeded job refused with a clear message and
+//! entry), a RETRYING job's next attempt started before its backoff ends, retries of a running, a queued and a succeeded job refused with a clear message and
 //! nothing changed, the per-type figures of `stats`, and the queue position and start estimate of
 //! jobs waiting behind quickstart's `hello` limit (`max_concurrency: 2`).
 
@@ -119,8 +119,9 @@ fn a_failed_job_is_retried_by_hand_and_stats_count_it() {
 #[test]
 fn queued_jobs_show_their_position_and_an_estimated_start() {
     let dev = &dev();
-    // hello has max_concurrency 2: the first two run, the next two wait in submission order.
-    let jobs: Vec<String> = (0..4).map(|_| dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=600"])).collect();
+    // hello has max_concurrency 2: the first two run, the next two wait in submission order. 3000
+    // simulated seconds (5 real minutes): none of them ends by itself during the test.
+    let jobs: Vec<String> = (0..4).map(|_| dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=3000"])).collect();
     let third = dev.json(&["status", &jobs[2]], 0);
     let fourth = dev.json(&["status", &jobs[3]], 0);
     assert_eq!((third["status"].as_str(), fourth["status"].as_str()), (Some("QUEUED"), Some("QUEUED")), "{fourth}");
@@ -158,4 +159,24 @@ fn queued_jobs_show_their_position_and_an_estimated_start() {
     assert!((ahead - chrono::Duration::hours(1)).num_seconds().abs() <= 30, "{ahead} from now: {fourth}");
     let text = String::from_utf8_lossy(&dev.jobgen(&["status", &jobs[3]]).stdout).into_owned();
     assert!(text.contains("(an estimate: 1 hello job(s) stopped in the last hour)"), "{text}");
+}
+
+/// A job RETRYING on its own (hello retries a failure to start once, 30 s later) starts its next
+/// attempt at once with `jobgen retry`: no write, just the retry timer's payload sent to track (the
+/// timer's own firing later finds the job moved on). Real time, so the 30 s backoff outlasts the
+/// test's steps by far.
+#[test]
+fn a_retrying_job_starts_its_next_attempt_without_waiting_for_its_backoff() {
+    let dev = &Dev::start(&["--time-scale", "1"]);
+    let job = dev.submit(&["hello", "--env", "DEV_OUTCOME=fail-to-start"]);
+    let retrying = wait_until(dev, &job, "was RETRYING", |r| r["status"] == "RETRYING");
+    assert_eq!(retrying["attempt"], 1, "{retrying}");
+    let retry_at = chrono::DateTime::parse_from_rfc3339(retrying["retryAt"].as_str().unwrap()).unwrap();
+
+    let report = dev.json(&["retry", &job], 0);
+    assert!(chrono::Utc::now() < retry_at, "the backoff had not passed: {report}");
+    assert_eq!((report["previousStatus"].as_str(), report["action"].as_str()), (Some("RETRYING"), Some("retried")));
+    assert_eq!((report["track"]["outcome"].as_str(), report["retriedAttempt"].as_u64()), (Some("timer"), Some(1)));
+    assert_eq!(report["job"]["attempt"], 2, "{report}");
+    assert_eq!(report["job"]["history"].as_array().map(Vec::len), Some(1), "{report}");
 }
