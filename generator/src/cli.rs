@@ -1,7 +1,7 @@
 //! The `jobgen` command line: clap-derive subcommands whose doc comments are the help text. Each
 //! subcommand calls into the library; this module only parses arguments, renders errors and picks
 //! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error). The operator
-//! commands' exit codes are documented in `jobgen_ops` (0 ok, 1 job failed/not found, 2 usage,
+//! commands' exit codes are documented in `jobgen_ops` (0 ok, 1 job failed/not found/refused, 2 usage,
 //! 3 AWS error).
 
 use clap::{Parser, Subcommand};
@@ -51,9 +51,11 @@ pub enum Command {
     /// Submit a job (invokes the stack's create-job function).
     #[command(after_help = cmd::submit::HELP)]
     Submit(cmd::submit::Args),
-    /// Show one job's record.
+    /// Show one job's record (a QUEUED job's also with its queue position and estimated start).
     #[command(
-        after_help = "Exit codes: 0 found, 1 not found, 2 usage, 3 AWS error.\n\nExample:\n  jobgen status 01jabcdexyz0123456789abcde --stack jobgen-quickstart\n  jobgen status $JOB --output json | jq .status"
+        after_help = "A QUEUED job also shows queuePosition (1 = next) and estimatedStartAt (from how many jobs of \
+                      its type stopped in the last hour; unknown when none did): both estimates.\n\n\
+                      Exit codes: 0 found, 1 not found, 2 usage, 3 AWS error.\n\nExample:\n  jobgen status 01jabcdexyz0123456789abcde --stack jobgen-quickstart\n  jobgen status $JOB --output json | jq .status"
     )]
     Status(cmd::JobArgs),
     /// List jobs, newest first.
@@ -71,6 +73,12 @@ pub enum Command {
         after_help = "A job that already finished cannot be cancelled (exit 1).\n\nExample:\n  jobgen cancel $JOB --reason 'wrong input file'"
     )]
     Cancel(cmd::cancel::Args),
+    /// Retry a finished job: its next attempt starts now (through the stack's track function).
+    #[command(after_help = cmd::retry::HELP)]
+    Retry(cmd::retry::Args),
+    /// Per job type: counts by status and failure class, durations, retries and cost.
+    #[command(after_help = cmd::stats::HELP)]
+    Stats(cmd::stats::Args),
     /// Print the CloudWatch log lines of a job's task.
     #[command(
         after_help = "Exit codes: 0 printed, 1 the job has no task or no log stream yet, or is not found.\n\nExample:\n  jobgen logs $JOB"
@@ -106,6 +114,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::List(args) => cmd::list::run(args),
         Command::Watch(args) => cmd::watch::run(args),
         Command::Cancel(args) => cmd::cancel::run(args),
+        Command::Retry(args) => cmd::retry::run(args),
+        Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
     }
 }

@@ -4,6 +4,9 @@
 use std::io::Write;
 use std::time::Duration;
 
+use jobgen_ops::queue::QueueEstimate;
+use jobgen_ops::retry::RetryReport;
+use jobgen_ops::stats::{StatsReport, Summary};
 use jobgen_runtime::job::{Job, format_ts};
 use serde_json::{Value, json};
 
@@ -69,19 +72,117 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The `status` view: every attribute that is set, one per line.
-pub fn job_details(job: &Job) -> String {
-    let mut out = String::new();
+/// The `status` view: every attribute that is set, one per line, then `extra` lines (a queued
+/// job's position and estimated start).
+pub fn job_details(job: &Job, extra: &[(String, String)]) -> String {
+    let mut lines: Vec<(String, String)> = Vec::new();
     if let Value::Object(map) = job.to_json() {
-        let width = map.keys().map(String::len).max().unwrap_or(0);
         for (k, v) in map {
             let text = match v {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
-            out.push_str(&format!("{k:<width$}  {text}\n"));
+            lines.push((k, text));
         }
     }
+    lines.extend(extra.iter().cloned());
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    lines.iter().map(|(k, text)| format!("{k:<width$}  {text}\n")).collect()
+}
+
+/// The `status` lines of a queued job's place and estimated start, marked as estimates.
+pub fn queue_lines(job: &Job, estimate: &QueueEstimate) -> Vec<(String, String)> {
+    let start = match &estimate.estimated_start_at {
+        Some(at) => format!(
+            "{} (an estimate: {} {} job(s) stopped in the last hour)",
+            format_ts(at),
+            estimate.completions_last_hour,
+            job.job_type
+        ),
+        None => {
+            format!("unknown (an estimate needs recent completions: no {} job stopped in the last hour)", job.job_type)
+        }
+    };
+    vec![
+        (
+            "queuePosition".into(),
+            format!(
+                "{} in queue {} (1 = next; an estimate from the queue index)",
+                estimate.position, estimate.queue_key
+            ),
+        ),
+        ("estimatedStartAt".into(), start),
+    ]
+}
+
+/// The `retry` summary line.
+pub fn retry_line(report: &RetryReport) -> String {
+    let job = &report.job;
+    let what = match report.action.as_str() {
+        "retried" => format!("attempt {} started", job.attempt.number),
+        "queued" => format!("attempt {} is QUEUED for a slot of its concurrency limit", job.attempt.number),
+        _ => format!("attempt {} was already started", job.attempt.number),
+    };
+    format!(
+        "retried job {} ({}, attempt {}): {what}; now {} (track: {})",
+        job.job_id, report.previous_status, report.retried_attempt, job.status, report.action
+    )
+}
+
+fn ms_text(ms: Option<i64>) -> String {
+    if ms.is_some() { secs(ms) } else { "n/a".into() }
+}
+
+fn summary_row(job_type: &str, figure: &str, s: &Summary) -> Vec<String> {
+    vec![
+        job_type.to_string(),
+        figure.to_string(),
+        s.count.to_string(),
+        ms_text(s.p50_ms),
+        ms_text(s.p95_ms),
+        ms_text(s.max_ms),
+    ]
+}
+
+/// The `stats` tables: one row per job type (counts, retries, cost), then the duration figures.
+pub fn stats_tables(report: &StatsReport) -> String {
+    if report.types.is_empty() {
+        return format!("no jobs created since {}\n", format_ts(&report.since));
+    }
+    let counts = |m: &std::collections::BTreeMap<String, usize>| {
+        let parts: Vec<String> = m.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{k} {n}")).collect();
+        if parts.is_empty() { "-".to_string() } else { parts.join(", ") }
+    };
+    let rows: Vec<Vec<String>> = report
+        .types
+        .iter()
+        .map(|t| {
+            vec![
+                t.job_type.clone(),
+                t.jobs.to_string(),
+                counts(&t.by_status),
+                counts(&t.by_failure_class),
+                format!("{} ({} job(s))", t.retries, t.jobs_retried),
+                t.cost_mean_usd.map(|c| format!("${c:.6}")).unwrap_or_else(|| "n/a".into()),
+                format!("${:.6}", t.cost_total_usd),
+            ]
+        })
+        .collect();
+    let mut out = format!("jobs created since {}\n", format_ts(&report.since));
+    out.push_str(&render_table(&["TYPE", "JOBS", "STATUS", "FAILURES", "RETRIES", "COST/JOB", "COST TOTAL"], &rows));
+    out.push('\n');
+    let figures: Vec<Vec<String>> = report
+        .types
+        .iter()
+        .flat_map(|t| {
+            [
+                summary_row(&t.job_type, "queue wait", &t.queue_wait),
+                summary_row(&t.job_type, "start-up", &t.startup),
+                summary_row(&t.job_type, "run time", &t.run),
+            ]
+        })
+        .collect();
+    out.push_str(&render_table(&["TYPE", "FIGURE", "JOBS", "P50", "P95", "MAX"], &figures));
     out
 }
 

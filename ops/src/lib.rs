@@ -1,16 +1,20 @@
-//! The operator library: `submit`, `status`, `list`, `watch`, `cancel` and `logs` against a
-//! deployed stack, as data (no terminal formatting: the `jobgen` CLI renders it, and a dashboard
+//! The operator library: `submit`, `status`, `list`, `watch`, `cancel`, `retry`, `stats` and
+//! `logs` against a deployed stack, as data (no terminal formatting: the `jobgen` CLI renders it, and a dashboard
 //! can). The stack is found by name from its CloudFormation Outputs (the names come from
 //! [`jobgen_runtime::contract::outputs`], the one definition the templates also use), with
 //! credentials and endpoints from the standard AWS chain. The same commands work against `jobgen dev`'s local stack:
 //! `AWS_ENDPOINT_URL` points them at the emulator and `AWS_ENDPOINT_URL_LAMBDA` at jobgen dev's
 //! Lambda Invoke endpoint (the standard per-service endpoint variable the SDK honours).
 //!
-//! Exit codes: 0 ok; 1 the job failed, was cancelled, is not found, or cannot be cancelled; 2 usage
+//! Exit codes: 0 ok; 1 the job failed, was cancelled, is not found, or cannot be cancelled or
+//! retried in its state; 2 usage
 //! or configuration errors (bad flags, malformed `--env`, unknown job type, stack or output not
 //! found); 3 an AWS call failed (endpoint unreachable, credentials, throttling).
 
 pub mod logs;
+pub mod queue;
+pub mod retry;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -105,7 +109,7 @@ pub struct Ops {
     pub outputs: BTreeMap<String, String>,
     /// The jobs table.
     pub store: Store,
-    /// Lambda (create-job invocations).
+    /// Lambda (create-job invocations; track's for `retry`).
     pub lambda: aws_sdk_lambda::Client,
     /// ECS (StopTask, task definitions for logs).
     pub ecs: aws_sdk_ecs::Client,

@@ -8,6 +8,8 @@ pub mod dev;
 pub mod init;
 pub mod list;
 pub mod logs;
+pub mod retry;
+pub mod stats;
 pub mod status;
 pub mod submit;
 pub mod synth;
