@@ -267,6 +267,80 @@ fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: 
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+#[cfg(feature = "aws")]
+impl TaskDetail {
+    /// The detail of a task as DescribeTasks returns it: the same members a task state change
+    /// event carries (its `version` included, so applying it and the real event is idempotent).
+    pub fn from_task(task: &aws_sdk_ecs::types::Task) -> TaskDetail {
+        let time = |t: Option<&aws_sdk_ecs::primitives::DateTime>| {
+            t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+        };
+        let attribute =
+            |name: &str, value: Option<&str>| Attribute { name: name.to_string(), value: value.map(str::to_string) };
+        TaskDetail {
+            cluster_arn: task.cluster_arn().map(str::to_string),
+            task_arn: task.task_arn().map(str::to_string),
+            task_definition_arn: task.task_definition_arn().map(str::to_string),
+            group: task.group().map(str::to_string),
+            started_by: task.started_by().map(str::to_string),
+            last_status: task.last_status().map(str::to_string),
+            desired_status: task.desired_status().map(str::to_string),
+            version: Some(task.version()),
+            cpu: task.cpu().and_then(|c| c.parse().ok()),
+            memory: task.memory().and_then(|m| m.parse().ok()),
+            capacity_provider_name: task.capacity_provider_name().map(str::to_string),
+            launch_type: task.launch_type().map(|l| l.as_str().to_string()),
+            platform_family: task.platform_family().map(str::to_string),
+            attributes: task.attributes().iter().map(|a| attribute(a.name(), a.value())).collect(),
+            containers: task
+                .containers()
+                .iter()
+                .map(|c| Container {
+                    name: c.name().unwrap_or_default().to_string(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_string),
+                    last_status: c.last_status().map(str::to_string),
+                })
+                .collect(),
+            overrides: task.overrides().map(|o| Overrides {
+                container_overrides: o
+                    .container_overrides()
+                    .iter()
+                    .map(|c| ContainerOverride {
+                        name: c.name().unwrap_or_default().to_string(),
+                        environment: c
+                            .environment()
+                            .iter()
+                            .map(|e| attribute(e.name().unwrap_or_default(), e.value()))
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+            stop_code: task.stop_code().map(|c| c.as_str().to_string()),
+            stopped_reason: task.stopped_reason().map(str::to_string),
+            created_at: time(task.created_at()),
+            pull_started_at: time(task.pull_started_at()),
+            pull_stopped_at: time(task.pull_stopped_at()),
+            started_at: time(task.started_at()),
+            stopping_at: time(task.stopping_at()),
+            stopped_at: time(task.stopped_at()),
+            updated_at: None,
+        }
+    }
+}
+
+/// A task state change event around `detail` (what the reconciler applies for a task whose own
+/// event was lost).
+pub fn event_json(detail: &TaskDetail) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "detail-type": DETAIL_TYPE,
+        "source": SOURCE,
+        "resources": detail.task_arn.iter().collect::<Vec<_>>(),
+        "detail": detail,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,78 +416,4 @@ mod tests {
         assert!(parse_detail(serde_json::json!({"version": "two"})).is_err());
         assert!(parse_detail(serde_json::json!({"createdAt": "yesterday"})).is_err());
     }
-}
-
-#[cfg(feature = "aws")]
-impl TaskDetail {
-    /// The detail of a task as DescribeTasks returns it: the same members a task state change
-    /// event carries (its `version` included, so applying it and the real event is idempotent).
-    pub fn from_task(task: &aws_sdk_ecs::types::Task) -> TaskDetail {
-        let time = |t: Option<&aws_sdk_ecs::primitives::DateTime>| {
-            t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
-        };
-        let attribute =
-            |name: &str, value: Option<&str>| Attribute { name: name.to_string(), value: value.map(str::to_string) };
-        TaskDetail {
-            cluster_arn: task.cluster_arn().map(str::to_string),
-            task_arn: task.task_arn().map(str::to_string),
-            task_definition_arn: task.task_definition_arn().map(str::to_string),
-            group: task.group().map(str::to_string),
-            started_by: task.started_by().map(str::to_string),
-            last_status: task.last_status().map(str::to_string),
-            desired_status: task.desired_status().map(str::to_string),
-            version: Some(task.version()),
-            cpu: task.cpu().and_then(|c| c.parse().ok()),
-            memory: task.memory().and_then(|m| m.parse().ok()),
-            capacity_provider_name: task.capacity_provider_name().map(str::to_string),
-            launch_type: task.launch_type().map(|l| l.as_str().to_string()),
-            platform_family: task.platform_family().map(str::to_string),
-            attributes: task.attributes().iter().map(|a| attribute(a.name(), a.value())).collect(),
-            containers: task
-                .containers()
-                .iter()
-                .map(|c| Container {
-                    name: c.name().unwrap_or_default().to_string(),
-                    exit_code: c.exit_code(),
-                    reason: c.reason().map(str::to_string),
-                    last_status: c.last_status().map(str::to_string),
-                })
-                .collect(),
-            overrides: task.overrides().map(|o| Overrides {
-                container_overrides: o
-                    .container_overrides()
-                    .iter()
-                    .map(|c| ContainerOverride {
-                        name: c.name().unwrap_or_default().to_string(),
-                        environment: c
-                            .environment()
-                            .iter()
-                            .map(|e| attribute(e.name().unwrap_or_default(), e.value()))
-                            .collect(),
-                    })
-                    .collect(),
-            }),
-            stop_code: task.stop_code().map(|c| c.as_str().to_string()),
-            stopped_reason: task.stopped_reason().map(str::to_string),
-            created_at: time(task.created_at()),
-            pull_started_at: time(task.pull_started_at()),
-            pull_stopped_at: time(task.pull_stopped_at()),
-            started_at: time(task.started_at()),
-            stopping_at: time(task.stopping_at()),
-            stopped_at: time(task.stopped_at()),
-            updated_at: None,
-        }
-    }
-}
-
-/// A task state change event around `detail` (what the reconciler applies for a task whose own
-/// event was lost).
-pub fn event_json(detail: &TaskDetail) -> serde_json::Value {
-    serde_json::json!({
-        "version": "0",
-        "detail-type": DETAIL_TYPE,
-        "source": SOURCE,
-        "resources": detail.task_arn.iter().collect::<Vec<_>>(),
-        "detail": detail,
-    })
 }

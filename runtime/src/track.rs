@@ -540,7 +540,7 @@ mod handler {
                         .list(&ListFilter::Status(status), Some(since), 100, page.as_deref())
                         .await
                         .map_err(|e| fail(e.into()))?;
-                    jobs.extend(listed.jobs.into_iter().filter(|j| needs_a_look(j)));
+                    jobs.extend(listed.jobs.into_iter().filter(needs_a_look));
                     page = listed.next;
                     if page.is_none() || jobs.len() >= RECONCILE_MAX_JOBS {
                         break;
