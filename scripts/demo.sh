@@ -70,7 +70,7 @@ second=$(run "$JOBGEN" submit hello --idempotency-key demo-order-42)
 [ "$first" = "$second" ] || { echo "error: the idempotency key gave two jobs: $first $second" >&2; exit 1; }
 echo "both submissions returned job $first"
 
-say "4. A job whose task fails to start (scripted: DEV_OUTCOME=fail-to-start)"
+say "4. A job whose task fails to start (scripted: DEV_OUTCOME=fail-to-start): hello retries a failure to start once"
 nostart=$(run "$JOBGEN" submit hello --env DEV_OUTCOME=fail-to-start)
 
 say "Watching them to their final states"
@@ -82,8 +82,12 @@ done
 say "Logs of job $ok (written by the simulator into the task's CloudWatch log stream)"
 run "$JOBGEN" logs "$ok"
 
-say "Summary"
+say "The job that failed to start, after its retry: attempt 2, the first attempt in its history"
+run "$JOBGEN" status "$nostart"
+
+say "Summary (hello runs at most 2 at once: the third waited QUEUED and started as one finished)"
 run "$JOBGEN" list --since 1h
+run "$JOBGEN" stats --since 1h
 
 expect() {
   local job=$1 want=$2 got
@@ -97,8 +101,8 @@ expect "$first" "SUCCEEDED -"
 expect "$nostart" "FAILED FAILED_TO_START"
 tasks=$("$VENV_BIN/aws" --endpoint-url "$AWS_ENDPOINT_URL" ecs list-tasks --cluster quickstart-main \
   --started-by jobgen/quickstart --query 'length(taskArns)' --output text)
-echo "ECS tasks started: $tasks (4 jobs, 5 submissions)"
-[ "$tasks" = 4 ] || status=1
+echo "ECS tasks started: $tasks (4 jobs from 5 submissions, one of them retried once)"
+[ "$tasks" = 5 ] || status=1
 
 say "Events per job (emitted by the simulator / matched by the deployed rule / delivered to track)"
 sleep 1

@@ -142,7 +142,7 @@ async fn success_record_has_durations_and_the_billed_cost() {
     let job = world.store().get(&job_id).await.unwrap().unwrap();
     let a = &job.attempt;
     assert_eq!(job.status, JobStatus::Succeeded);
-    assert_eq!((a.wait_ms, a.run_ms, a.exit_code), (Some(13_265), Some(349_354), Some(0)));
+    assert_eq!((a.wait_ms, a.run_ms, a.exit_code), (Some(13_265), Some(326_631), Some(0)));
     assert_eq!(
         (a.cpu, a.memory, a.capacity, a.architecture),
         (Some(256), Some(512), Some(Capacity::Fargate), Some(Architecture::X86_64))

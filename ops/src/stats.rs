@@ -5,7 +5,8 @@
 //! Definitions (every duration in milliseconds, from the record's own timestamps):
 //! - **queue wait**: `createdAt` → the first attempt's `launchedAt` (RunTask accepted it);
 //! - **start-up**: `createdAt` → the current attempt's `startedAt` (its task RUNNING);
-//! - **run time**: the current attempt's `startedAt` → `stoppedAt`;
+//! - **run time**: the current attempt's `runMs` (the tracker's figure: `startedAt` → `stoppingAt`, when the
+//!   main container exited, not when ECS finished stopping the task);
 //! - **retries**: the sum of the jobs' `history` lengths, and how many jobs have any history;
 //! - **cost**: the sum of `costUsd` over every attempt, history included; the mean is per job,
 //!   over the jobs that have a cost on any attempt.
@@ -160,9 +161,8 @@ fn type_stats(job_type: &str, jobs: &[&Job]) -> TypeStats {
         let first = job.history.first().unwrap_or(&job.attempt);
         queue_wait.extend(ms_between(job.created_at, first.launched_at));
         startup.extend(ms_between(job.created_at, job.attempt.started_at));
-        if let Some(started) = job.attempt.started_at {
-            run.extend(ms_between(started, job.attempt.stopped_at));
-        }
+        // The tracker's own figure (start → the task began stopping), the same `jobgen status` shows.
+        run.extend(job.attempt.run_ms);
         retries += job.history.len();
         jobs_retried += usize::from(!job.history.is_empty());
         let costs: Vec<f64> = job.history.iter().chain([&job.attempt]).filter_map(|a| a.cost_usd).collect();
@@ -248,6 +248,7 @@ mod tests {
             launched_at: Some(t(launched)),
             started_at: started.map(t),
             stopped_at: stopped.map(t),
+            run_ms: started.zip(stopped).map(|(a, b)| (b - a) * 1000),
             cost_usd: cost,
             ..Attempt::default()
         }

@@ -172,7 +172,10 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
         (attr::STOPPING_AT, ts(d.stopping_at)),
         (attr::STOPPED_AT, ts(d.stopped_at)),
         (attr::WAIT_MS, json(ms_between(d.created_at, d.started_at))),
-        (attr::RUN_MS, json(ms_between(d.started_at, d.stopped_at))),
+        // Run time ends when the task began stopping (the main container exited, or a stop was
+        // asked for), not when ECS finished stopping it: a 5 s job is 5 s, not 5 s plus ECS's
+        // deprovisioning. Without stoppingAt (an older event shape), at the stop.
+        (attr::RUN_MS, json(ms_between(d.started_at, d.stopping_at.or(d.stopped_at)))),
         (attr::EXIT_CODE, json(exit_code)),
         (attr::CONTAINER_REASON, container_reason.map(Value::String)),
         (attr::STOP_CODE, d.stop_code.clone().map(Value::String)),
