@@ -12,6 +12,9 @@
 //! - `iam:PassRole` without `iam:PassedToService`; `ecs:RunTask` without `ecs:cluster`;
 //!   `ecs:StopTask` without `aws:ResourceTag/jobgen:project` naming the project;
 //!   `ecs:TagResource` without `ecs:CreateAction` RunTask;
+//! - `ecs:DescribeTasks` or `ecs:ListTasks` (the reconciler's reads) on any role but track's, on
+//!   `*`, on anything but this stack's task or container-instance ARNs, or without `ecs:cluster`
+//!   naming exactly the clusters RunTask may use;
 //! - a Lambda permission without `SourceArn`; a function URL without AWS_IAM auth;
 //! - a table or queue not encrypted at rest; a log group without retention;
 //! - a resource with more than 50 tags;
@@ -414,4 +417,51 @@ fn timers_are_created_only_in_the_projects_group_with_only_the_timer_role() {
             "{name}"
         );
     }
+}
+
+#[test]
+fn the_reconcilers_reads_are_on_track_only_and_scoped_to_the_stacks_clusters() {
+    let mut seen = BTreeSet::new();
+    for (name, s) in templates() {
+        let track = s.stack.track.role.id.clone();
+        let sts = statements(&s);
+        // RunTask's clusters: the only clusters the reconciler may read.
+        let run_task_clusters: Vec<Value> = sts
+            .iter()
+            .filter(|(at, st)| at.starts_with(&format!("{track}/")) && actions(st).contains(&"ecs:RunTask"))
+            .flat_map(|(_, st)| as_list(&st["Condition"]["ArnEquals"]["ecs:cluster"]).into_iter().cloned())
+            .collect();
+        for (at, st) in &sts {
+            for action in actions(st) {
+                let kind = match action {
+                    "ecs:DescribeTasks" => ":task/",
+                    "ecs:ListTasks" => ":container-instance/",
+                    _ => continue,
+                };
+                seen.insert(action.to_string());
+                assert!(at.starts_with(&format!("{track}/")), "{name}: {at}: {action} outside track's role");
+                assert_eq!(actions(st), [action], "{name}: {at}: one action per statement");
+                let resources = as_list(&st["Resource"]);
+                assert!(!resources.is_empty(), "{name}: {at}");
+                for r in &resources {
+                    let text = r["Fn::Sub"].as_str().or_else(|| r.as_str()).unwrap_or_default();
+                    assert!(
+                        text != "*" && text.contains(kind) && text.ends_with("/*"),
+                        "{name}: {at}: {action} on {r}"
+                    );
+                }
+                let clusters: Vec<Value> =
+                    as_list(&st["Condition"]["ArnEquals"]["ecs:cluster"]).into_iter().cloned().collect();
+                assert!(!clusters.is_empty(), "{name}: {at}: {action} without ecs:cluster");
+                assert_eq!(clusters, run_task_clusters, "{name}: {at}: {action} in other clusters than RunTask's");
+                assert_eq!(st["Condition"].as_object().map(|c| c.len()), Some(1), "{name}: {at}");
+                assert_eq!(resources.len(), clusters.len(), "{name}: {at}: one resource per cluster");
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        ["ecs:DescribeTasks", "ecs:ListTasks"].into_iter().map(String::from).collect(),
+        "some template grants both: the check would prove nothing otherwise"
+    );
 }

@@ -90,11 +90,15 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let table = table::jobs_table(config);
     let config_layer = config_layer::config_layer(config);
 
-    // RunTask and StopTask only in clusters some job type runs on.
-    let used: Vec<(serde_json::Value, serde_json::Value)> = used_clusters
+    // RunTask, StopTask and the reconciler's reads only in clusters some job type runs on.
+    let used: Vec<iam::ClusterArns> = used_clusters
         .iter()
         .filter_map(|i| cluster_refs.get(*i))
-        .map(|c| (c.arn.clone(), c.task_arns.clone()))
+        .map(|c| iam::ClusterArns {
+            cluster: c.arn.clone(),
+            tasks: c.task_arns.clone(),
+            container_instances: c.container_instance_arns.clone(),
+        })
         .collect();
     let timers =
         timers::timers(project, &names::track_function(project), functions::TRACK_DLQ_ID, &names::track_dlq(project));
