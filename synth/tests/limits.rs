@@ -114,9 +114,9 @@ fn job_type_path(n: usize) -> String {
 
 /// Resources every stack has whatever its job types and clusters: the table, the config layer,
 /// per function its function, log group and role, the URL, the caller's managed policy, track's DLQ
-/// and async invoke config, the schedule group and the timer role, the rule with its DLQ, queue
-/// policy and permission, three alarms.
-const FIXED_RESOURCES: usize = 21;
+/// and async invoke config, the schedule group, the timer role and the reconciler's schedule, the
+/// rule with its DLQ, queue policy and permission, three alarms.
+const FIXED_RESOURCES: usize = 22;
 /// The most job types (with `task`) one stack holds: with one created cluster, the fixed resources
 /// and 4 per job type fit CloudFormation's 500.
 const LARGEST: usize = (500 - FIXED_RESOURCES - 1) / 4;

@@ -480,9 +480,12 @@ impl Resolver {
         for c in &stack.clusters {
             add(&c.id, c.name.len(), arn_len("ecs", true, "cluster/".len() + c.name.len()));
         }
-        // Ref of a schedule group is its name.
+        // Ref of a schedule group is its name; of a schedule, its name too.
         let group = &stack.timers.group;
         add(&group.id, group.name.len(), arn_len("scheduler", true, "schedule-group/".len() + group.name.len()));
+        let schedule = &stack.timers.reconcile;
+        let schedule_arn = arn_len("scheduler", true, "schedule/".len() + group.name.len() + 1 + schedule.name.len());
+        add(&schedule.id, schedule.name.len(), schedule_arn);
         let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role, &stack.timers.role];
         for td in &stack.task_definitions {
             // Ref of a task definition is its ARN, `…:task-definition/FAMILY:REVISION` (at most

@@ -8,8 +8,8 @@
 //! validation error.
 //!
 //! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
-//! [`functions`] (create-job and track), [`timers`] (the schedule group and the role that delivers
-//! timers), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
+//! [`functions`] (create-job and track), [`timers`] (the schedule group, the role that delivers
+//! timers and the reconciler's recurring schedule), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
 //! [`iam`] (every role, and the callers' managed policy), [`outputs`], and the template's
 //! [`rules`]; [`shapes`] holds what several share (`macros.yaml.j2`), [`suppressions`] is the
 //! allow-list of every scanner suppression a resource may carry, [`job_types`] resolves each job
@@ -49,7 +49,7 @@ pub use stack::{Header, Stack};
 pub use suppressions::{Suppression, Suppressions};
 pub use table::JobsTable;
 pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
-pub use timers::{ScheduleGroup, Timers};
+pub use timers::{ReconcileSchedule, ScheduleGroup, Timers};
 
 use jobgen_runtime::contract;
 
@@ -100,8 +100,15 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
             container_instances: c.container_instance_arns.clone(),
         })
         .collect();
-    let timers =
-        timers::timers(project, &names::track_function(project), functions::TRACK_DLQ_ID, &names::track_dlq(project));
+    let timers = timers::timers(
+        project,
+        timers::Track {
+            id: functions::TRACK_FUNCTION_ID,
+            name: &names::track_function(project),
+            dlq_id: functions::TRACK_DLQ_ID,
+            dlq_name: &names::track_dlq(project),
+        },
+    );
     let shared = functions::Shared {
         table_id: &table.id,
         layer_id: &config_layer.id,
