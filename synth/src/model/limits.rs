@@ -298,8 +298,8 @@ fn job_type_path(path: &str) -> String {
 /// Every role, with the config path its policies grow with and how to shrink them.
 fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String)> {
     // The functions' policies grow only with existing task definitions (their ARNs and role ARNs)
-    // and clusters (their ARNs and task ARN patterns, which both get: both launch tasks; track,
-    // the larger, names each cluster about six times with the reconciler's statements): blame
+    // and clusters (their ARNs and task ARN patterns, which both get: both launch tasks; track, the
+    // larger, names each cluster seven times with the reconciler's statements): blame
     // whichever contributes more.
     let existing: usize = config
         .job_types
@@ -311,7 +311,7 @@ fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String
         })
         .sum();
     let clusters: usize =
-        config.clusters.iter().map(|(n, c)| 6 * (n.len() + c.existing.as_ref().map_or(0, String::len) + 60)).sum();
+        config.clusters.iter().map(|(n, c)| 7 * (n.len() + c.existing.as_ref().map_or(0, String::len) + 60)).sum();
     let functions_path = if existing > clusters { "job_types" } else { "clusters" };
     let functions_help = "reference fewer existing task definitions (each adds its ARN and role ARNs to the policies of create-job and track), or use fewer clusters";
     let mut out = vec![
