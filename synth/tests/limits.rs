@@ -114,9 +114,9 @@ fn job_type_path(n: usize) -> String {
 
 /// Resources every stack has whatever its job types and clusters: the table, the config layer,
 /// per function its function, log group and role, the URL, the caller's managed policy, track's DLQ
-/// and async invoke config, the schedule group and the timer role, the rule with its DLQ, queue
-/// policy and permission, three alarms.
-const FIXED_RESOURCES: usize = 21;
+/// and async invoke config, the schedule group, the timer role and the reconciler's schedule, the
+/// rule with its DLQ, queue policy and permission, three alarms.
+const FIXED_RESOURCES: usize = 22;
 /// The most job types (with `task`) one stack holds: with one created cluster, the fixed resources
 /// and 4 per job type fit CloudFormation's 500.
 const LARGEST: usize = (500 - FIXED_RESOURCES - 1) / 4;
@@ -223,8 +223,9 @@ fn iam_inline_policies_of_create_job_and_track_grow_only_with_existing_task_defi
         c
     };
     let (n_at, paths) = boundary(&quotas::IAM_ROLE_INLINE_POLICIES, 3000, make);
-    // track's policy is the larger (its dead-letter queue against create-job's PutItem), so it
-    // reaches the limit first; both are blamed on the same field.
+    // track's policy is the larger (its dead-letter queue and the reconciler's DescribeTasks and
+    // ListTasks against create-job's PutItem), so it reaches the limit first; both are blamed on
+    // the same field.
     assert_eq!(paths, ["job_types"]);
     let report = build(&make(n_at + 1)).unwrap_err();
     assert!(report.diagnostics[0].message.contains("role TrackRole"), "{report}");
@@ -237,7 +238,9 @@ fn iam_inline_policies_of_create_job_and_track_grow_only_with_existing_task_defi
     let (cj, track) = sizes(n_at);
     let (cj_smaller, track_smaller) = sizes(n_at - 100);
     assert_eq!((cj - cj_smaller, track - track_smaller), (100, 100));
-    assert!(track > cj && track - cj < 200, "create-job {cj}, track {track}");
+    // The difference is fixed (one cluster here): the dead-letter queue and the reconciler's two
+    // statements.
+    assert!(track > cj && track - cj < 800, "create-job {cj}, track {track}");
 }
 
 #[test]

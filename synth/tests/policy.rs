@@ -9,9 +9,16 @@
 //! - `scheduler:CreateSchedule` outside the project's schedule group (`schedule/jobgen-PROJECT/*`);
 //!   `iam:PassRole` to Scheduler of anything but the timer role; a timer role Scheduler may
 //!   assume for another account or schedule group;
+//! - a reconciler's schedule other than one, named `reconcile`, in the project's group, invoking
+//!   track every `RECONCILE_INTERVAL_MINUTES` with the reconcile payload through the timer role,
+//!   with track's dead-letter queue; or a timer role whose policy does not cover that target and
+//!   queue;
 //! - `iam:PassRole` without `iam:PassedToService`; `ecs:RunTask` without `ecs:cluster`;
 //!   `ecs:StopTask` without `aws:ResourceTag/jobgen:project` naming the project;
 //!   `ecs:TagResource` without `ecs:CreateAction` RunTask;
+//! - `ecs:DescribeTasks` or `ecs:ListTasks` (the reconciler's reads) on any role but track's, on
+//!   `*`, on anything but this stack's task or container-instance ARNs, or without `ecs:cluster`
+//!   naming exactly the clusters RunTask may use;
 //! - a Lambda permission without `SourceArn`; a function URL without AWS_IAM auth;
 //! - a table or queue not encrypted at rest; a log group without retention;
 //! - a resource with more than 50 tags;
@@ -413,5 +420,106 @@ fn timers_are_created_only_in_the_projects_group_with_only_the_timer_role() {
             serde_json::json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule-group/{group}")}),
             "{name}"
         );
+    }
+}
+
+#[test]
+fn the_reconcilers_reads_are_on_track_only_and_scoped_to_the_stacks_clusters() {
+    let mut seen = BTreeSet::new();
+    for (name, s) in templates() {
+        let track = s.stack.track.role.id.clone();
+        let sts = statements(&s);
+        // RunTask's clusters: the only clusters the reconciler may read.
+        let run_task_clusters: Vec<Value> = sts
+            .iter()
+            .filter(|(at, st)| at.starts_with(&format!("{track}/")) && actions(st).contains(&"ecs:RunTask"))
+            .flat_map(|(_, st)| as_list(&st["Condition"]["ArnEquals"]["ecs:cluster"]).into_iter().cloned())
+            .collect();
+        for (at, st) in &sts {
+            for action in actions(st) {
+                let kind = match action {
+                    "ecs:DescribeTasks" => ":task/",
+                    "ecs:ListTasks" => ":container-instance/",
+                    _ => continue,
+                };
+                seen.insert(action.to_string());
+                assert!(at.starts_with(&format!("{track}/")), "{name}: {at}: {action} outside track's role");
+                assert_eq!(actions(st), [action], "{name}: {at}: one action per statement");
+                let resources = as_list(&st["Resource"]);
+                assert!(!resources.is_empty(), "{name}: {at}");
+                for r in &resources {
+                    let text = r["Fn::Sub"].as_str().or_else(|| r.as_str()).unwrap_or_default();
+                    assert!(
+                        text != "*" && text.contains(kind) && text.ends_with("/*"),
+                        "{name}: {at}: {action} on {r}"
+                    );
+                }
+                let clusters: Vec<Value> =
+                    as_list(&st["Condition"]["ArnEquals"]["ecs:cluster"]).into_iter().cloned().collect();
+                assert!(!clusters.is_empty(), "{name}: {at}: {action} without ecs:cluster");
+                assert_eq!(clusters, run_task_clusters, "{name}: {at}: {action} in other clusters than RunTask's");
+                assert_eq!(st["Condition"].as_object().map(|c| c.len()), Some(1), "{name}: {at}");
+                assert_eq!(resources.len(), clusters.len(), "{name}: {at}: one resource per cluster");
+            }
+        }
+    }
+    assert_eq!(
+        seen,
+        ["ecs:DescribeTasks", "ecs:ListTasks"].into_iter().map(String::from).collect(),
+        "some template grants both: the check would prove nothing otherwise"
+    );
+}
+
+#[test]
+fn the_reconcilers_schedule_invokes_track_with_the_timer_role_which_may_do_just_that() {
+    use jobgen_runtime::contract;
+    for (name, s) in templates() {
+        let resources = s.document["Resources"].as_object().unwrap();
+        let schedules: Vec<(&String, &Value)> =
+            resources.iter().filter(|(_, r)| r["Type"] == "AWS::Scheduler::Schedule").collect();
+        assert_eq!(schedules.len(), 1, "{name}: one recurring schedule");
+        let (id, r) = schedules[0];
+        let p = &r["Properties"];
+        let group = contract::schedule_group(&s.config.project.name);
+        assert_eq!(p["Name"], contract::RECONCILE_SCHEDULE, "{name}");
+        assert_eq!(p["GroupName"], Value::from(group.clone()), "{name}");
+        assert_eq!(r["DependsOn"], serde_json::json!([s.stack.timers.group.id]), "{name}: {id}");
+        assert_eq!(
+            p["ScheduleExpression"],
+            Value::from(format!("rate({} minutes)", contract::RECONCILE_INTERVAL_MINUTES))
+        );
+        assert_eq!(p["FlexibleTimeWindow"], serde_json::json!({"Mode": "OFF"}), "{name}");
+        assert_eq!(p["State"], "ENABLED", "{name}");
+        let t = &p["Target"];
+        let input: Value = serde_json::from_str(t["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input, contract::reconcile_payload(), "{name}");
+        assert_eq!(t["Arn"], serde_json::json!({"Fn::GetAtt": [s.stack.track.id, "Arn"]}), "{name}");
+        let role = &s.stack.timers.role.id;
+        assert_eq!(t["RoleArn"], serde_json::json!({"Fn::GetAtt": [role, "Arn"]}), "{name}");
+        let dlq = serde_json::json!({"Fn::GetAtt": [s.stack.track_dlq.id, "Arn"]});
+        assert_eq!(t["DeadLetterConfig"]["Arn"], dlq, "{name}");
+        assert_eq!(t["RetryPolicy"], serde_json::json!({"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 300}));
+        // The timer role's policy covers the schedule: it may invoke the function the target names
+        // (by its ARN built from the function's fixed name) and send to that queue, and nothing else.
+        let track_arn = serde_json::json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{}",
+            s.stack.track.name
+        )});
+        let granted: BTreeSet<(String, String)> = statements(&s)
+            .into_iter()
+            .filter(|(at, _)| at.starts_with(&format!("{role}/")))
+            .flat_map(|(_, st)| {
+                let actions: Vec<String> = actions(&st).into_iter().map(String::from).collect();
+                let resources: Vec<String> = as_list(&st["Resource"]).into_iter().map(|r| r.to_string()).collect();
+                actions.into_iter().flat_map(move |a| resources.clone().into_iter().map(move |r| (a.clone(), r)))
+            })
+            .collect();
+        let wanted: BTreeSet<(String, String)> = [
+            ("lambda:InvokeFunction".to_string(), track_arn.to_string()),
+            ("sqs:SendMessage".to_string(), dlq.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(granted, wanted, "{name}");
     }
 }

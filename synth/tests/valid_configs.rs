@@ -95,7 +95,7 @@ fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refu
     let d = &report.diagnostics[0];
     assert_eq!((d.path.as_str(), d.span.map(|l| l.line)), ("job_types", Some(7)), "{report}");
     // The fixed resources, the cluster and 4 per job type.
-    assert!(d.message.contains("2022 resources"), "{}", d.message);
+    assert!(d.message.contains("2023 resources"), "{}", d.message);
     assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
 }
 

@@ -46,6 +46,9 @@ pub struct ClusterRef {
     pub arn_template: String,
     /// ARN pattern of every task in the cluster (`…:task/CLUSTER_NAME/*`), as an intrinsic value.
     pub task_arns: Value,
+    /// ARN pattern of every container instance in the cluster (`…:container-instance/CLUSTER_NAME/*`),
+    /// as an intrinsic value: the resource IAM authorizes `ecs:ListTasks` on.
+    pub container_instance_arns: Value,
     /// What create-job passes as `cluster`: the cluster's name or ARN, known at synth time.
     pub launch_value: String,
 }
@@ -88,6 +91,7 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
                 arn: get_att(&id, "Arn"),
                 arn_template: local_arn("ecs", &format!("cluster/{physical}")),
                 task_arns: sub(&local_arn("ecs", &format!("task/{physical}/*"))),
+                container_instance_arns: sub(&local_arn("ecs", &format!("container-instance/{physical}/*"))),
                 launch_value: physical.clone(),
             });
             clusters.push(Cluster {
@@ -101,16 +105,22 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
                 suppressions: cluster_suppressions,
             });
         } else if let Some(existing) = &c.existing {
-            let (arn, arn_template, task_arns) = if existing.starts_with("arn:") {
-                // Validation admits only `arn:…:cluster/NAME`; a task ARN is `arn:…:task/NAME/ID`.
-                let tasks = match existing.rsplit_once(":cluster/") {
-                    Some((prefix, cluster)) => format!("{prefix}:task/{cluster}/*"),
+            let (arn, arn_template, task_arns, container_instance_arns) = if existing.starts_with("arn:") {
+                // Validation admits only `arn:…:cluster/NAME`; a task ARN is `arn:…:task/NAME/ID`,
+                // a container instance's `arn:…:container-instance/NAME/ID`.
+                let in_cluster = |kind: &str| match existing.rsplit_once(":cluster/") {
+                    Some((prefix, cluster)) => format!("{prefix}:{kind}/{cluster}/*"),
                     None => format!("{existing}/*"),
                 };
-                (json!(existing), existing.clone(), json!(tasks))
+                (json!(existing), existing.clone(), json!(in_cluster("task")), json!(in_cluster("container-instance")))
             } else {
                 let t = local_arn("ecs", &format!("cluster/{existing}"));
-                (sub(&t), t, sub(&local_arn("ecs", &format!("task/{existing}/*"))))
+                (
+                    sub(&t),
+                    t,
+                    sub(&local_arn("ecs", &format!("task/{existing}/*"))),
+                    sub(&local_arn("ecs", &format!("container-instance/{existing}/*"))),
+                )
             };
             refs.push(ClusterRef {
                 name: name.clone(),
@@ -118,6 +128,7 @@ pub fn clusters(config: &Config, diags: &mut Vec<Diagnostic>) -> (Vec<Cluster>, 
                 arn,
                 arn_template,
                 task_arns,
+                container_instance_arns,
                 launch_value: existing.clone(),
             });
         } else {

@@ -6,7 +6,7 @@ use jobgen_runtime::contract::{self, LaunchTable};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::iam::{self, LaunchAccess, LaunchGrants, Role, TableArns};
+use super::iam::{self, ClusterArns, LaunchAccess, LaunchGrants, Role, TableArns};
 use super::shapes::{LogGroup, Queue, get_att, queue_suppressions, r#ref};
 use super::suppressions::{self, Suppressions};
 use super::timers::Timers;
@@ -88,8 +88,8 @@ pub struct Shared<'a> {
     pub lambda_dir: &'a str,
     /// What both may launch (create-job a new job, track an admitted queued one), and where.
     pub grants: &'a LaunchGrants,
-    /// (ARN, task ARN pattern) of the clusters some job type runs on.
-    pub clusters: &'a [(Value, Value)],
+    /// The clusters some job type runs on.
+    pub clusters: &'a [ClusterArns],
     /// The project name.
     pub project: &'a str,
     /// The project's timers: both functions arm them.

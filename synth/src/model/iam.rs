@@ -4,7 +4,8 @@
 //! ([`launch_statements`]): run this project's task definitions in this stack's clusters, tag
 //! the tasks they start, stop this project's tasks there, pass this stack's task roles to ECS. Both read and write job records and limit
 //! items in the jobs table and query its queue index ([`table_statements`]); create-job also puts
-//! new jobs, track also writes its dead-letter queue; both arm timers (`super::timers`: CreateSchedule
+//! new jobs, track also writes its dead-letter queue and reads the tasks of this stack's clusters
+//! for the reconciler ([`reconcile_statements`]); both arm timers (`super::timers`: CreateSchedule
 //! in the project's schedule group, PassRole of the timer role to Scheduler). Per job type, a task role (the job's own
 //! statements) and an execution role (image pull, its log group, its secrets). And the managed
 //! policy a caller of create-job attaches ([`create_job_invoke_policy`]).
@@ -192,15 +193,26 @@ impl TableArns {
     }
 }
 
+/// A cluster some job type runs on, as the functions' policies name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterArns {
+    /// The cluster's ARN: the value of the `ecs:cluster` conditions.
+    pub cluster: Value,
+    /// Every task in it, `…:task/CLUSTER/*`.
+    pub tasks: Value,
+    /// Every container instance in it, `…:container-instance/CLUSTER/*` (what IAM authorizes
+    /// `ecs:ListTasks` on).
+    pub container_instances: Value,
+}
+
 /// What a function launches in: the task definitions and roles ([`LaunchGrants`]) and the clusters
-/// some job type runs on, each as (cluster ARN, the ARN pattern of its tasks), and whose tasks it
-/// launches.
+/// some job type runs on ([`ClusterArns`]), and whose tasks it launches.
 #[derive(Debug, Clone, Copy)]
 pub struct LaunchAccess<'a> {
     /// RunTask and PassRole resources.
     pub grants: &'a LaunchGrants,
-    /// (cluster ARN, task ARN pattern) per cluster some job type runs on.
-    pub clusters: &'a [(Value, Value)],
+    /// The clusters some job type runs on.
+    pub clusters: &'a [ClusterArns],
     /// The project: the value of the [`contract::PROJECT_TAG`] tag on its tasks.
     pub project: &'a str,
     /// Whether RunTask tags the tasks (the configuration document carries tags), which needs
@@ -248,8 +260,8 @@ pub fn table_statements(arns: &TableArns, actions: &[&str]) -> Vec<Statement> {
 /// tasks only. The same whoever launches, so that admitting a queued job needs nothing create-job
 /// lacks and nothing more.
 pub fn launch_statements(access: LaunchAccess<'_>) -> Vec<Statement> {
-    let cluster_arns: Vec<Value> = access.clusters.iter().map(|(arn, _)| arn.clone()).collect();
-    let cluster_task_arns: Vec<Value> = access.clusters.iter().map(|(_, tasks)| tasks.clone()).collect();
+    let cluster_arns: Vec<Value> = access.clusters.iter().map(|c| c.cluster.clone()).collect();
+    let cluster_task_arns: Vec<Value> = access.clusters.iter().map(|c| c.tasks.clone()).collect();
     let mut statements = Vec::new();
     if !access.grants.run_task.is_empty() {
         statements.push(Statement {
@@ -321,8 +333,49 @@ pub fn create_job_role(
     }
 }
 
+/// What the reconciler reads, for track only (the recurring schedule invokes track: see
+/// `super::timers`): the tasks of this stack's clusters, to repair a job whose task state event was
+/// lost from what ECS still knows of its task. Both actions are read-only, and both are scoped to
+/// the clusters some job type runs on as tightly as IAM allows, following the Service Authorization
+/// Reference ("Actions, resources, and condition keys for Amazon Elastic Container Service",
+/// <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html>):
+///
+/// - `ecs:DescribeTasks` takes the `task` resource type and supports `ecs:cluster`: the task ARNs
+///   of those clusters (the pattern StopTask uses), with `ecs:cluster` ArnEquals their ARNs.
+/// - `ecs:ListTasks` takes the `container-instance` resource type (required; its ARN is
+///   `container-instance/CLUSTER/ID`) and supports `ecs:cluster`: the container-instance ARNs of
+///   those clusters, with the same `ecs:cluster` condition, never `*`.
+///
+/// No `aws:ResourceTag` condition: the reconciler asks ECS about tasks by this project's
+/// `startedBy` and by the task ARNs its own job records hold, so the cluster scope is the bound;
+/// and a task another project started in a shared cluster tells the reconciler nothing it acts on.
+pub fn reconcile_statements(clusters: &[ClusterArns]) -> Vec<Statement> {
+    if clusters.is_empty() {
+        return Vec::new();
+    }
+    let in_clusters =
+        json!({ "ArnEquals": { "ecs:cluster": clusters.iter().map(|c| c.cluster.clone()).collect::<Vec<_>>() } });
+    vec![
+        Statement {
+            sid: "ReconcileDescribeTasks".into(),
+            effect: "Allow",
+            actions: vec!["ecs:DescribeTasks".into()],
+            resources: clusters.iter().map(|c| c.tasks.clone()).collect(),
+            condition: in_clusters.clone(),
+        },
+        Statement {
+            sid: "ReconcileListTasks".into(),
+            effect: "Allow",
+            actions: vec!["ecs:ListTasks".into()],
+            resources: clusters.iter().map(|c| c.container_instances.clone()).collect(),
+            condition: in_clusters,
+        },
+    ]
+}
+
 /// track's role: conditional updates per event, its dead-letter queue, what admitting and
-/// launching the next queued job takes when a running one stops, and arming timers (`timers`).
+/// launching the next queued job takes when a running one stops, arming timers (`timers`), and
+/// what the reconciler reads ([`reconcile_statements`]).
 pub fn track_role(
     project: &str,
     log: &LogGroup,
@@ -346,6 +399,7 @@ pub fn track_role(
     });
     statements.extend(launch_statements(access));
     statements.extend(timers);
+    statements.extend(reconcile_statements(access.clusters));
     Role {
         id: "TrackRole".into(),
         path: None,
@@ -535,7 +589,11 @@ mod tests {
         assert!(launch_statements(access(&none, &[], true)).is_empty());
         let mut grants = LaunchGrants::default();
         grants.created("media");
-        let clusters = [(json!("arn:c"), json!("arn:c-tasks/*"))];
+        let clusters = [ClusterArns {
+            cluster: json!("arn:c"),
+            tasks: json!("arn:c-tasks/*"),
+            container_instances: json!("arn:c-instances/*"),
+        }];
         let statements = launch_statements(access(&grants, &clusters, true));
         let sids: Vec<&str> = statements.iter().map(|s| s.sid.as_str()).collect();
         assert_eq!(sids, ["RunTask", "TagNewTasks", "StopCancelledTask", "PassTaskRoles"]);
@@ -550,6 +608,35 @@ mod tests {
         let sids: Vec<String> =
             launch_statements(access(&grants, &clusters, false)).into_iter().map(|s| s.sid).collect();
         assert_eq!(sids, ["RunTask", "StopCancelledTask", "PassTaskRoles"]);
+    }
+
+    #[test]
+    fn the_reconciler_reads_tasks_only_in_the_clusters_and_nothing_without_one() {
+        assert!(reconcile_statements(&[]).is_empty());
+        let clusters = [
+            ClusterArns {
+                cluster: json!("arn:a"),
+                tasks: json!("arn:a-tasks/*"),
+                container_instances: json!("arn:a-instances/*"),
+            },
+            ClusterArns {
+                cluster: json!("arn:b"),
+                tasks: json!("arn:b-tasks/*"),
+                container_instances: json!("arn:b-instances/*"),
+            },
+        ];
+        let statements = reconcile_statements(&clusters);
+        let got: Vec<(&str, &[Value], &Value)> =
+            statements.iter().map(|s| (s.actions[0].as_str(), s.resources.as_slice(), &s.condition)).collect();
+        let condition = json!({"ArnEquals": {"ecs:cluster": ["arn:a", "arn:b"]}});
+        assert_eq!(
+            got,
+            [
+                ("ecs:DescribeTasks", &[json!("arn:a-tasks/*"), json!("arn:b-tasks/*")][..], &condition),
+                ("ecs:ListTasks", &[json!("arn:a-instances/*"), json!("arn:b-instances/*")][..], &condition),
+            ]
+        );
+        assert!(statements.iter().all(|s| s.actions.len() == 1));
     }
 
     #[test]

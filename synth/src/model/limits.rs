@@ -298,7 +298,8 @@ fn job_type_path(path: &str) -> String {
 /// Every role, with the config path its policies grow with and how to shrink them.
 fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String)> {
     // The functions' policies grow only with existing task definitions (their ARNs and role ARNs)
-    // and clusters (their ARNs and task ARN patterns), which both get (both launch tasks): blame
+    // and clusters (their ARNs and task ARN patterns, which both get: both launch tasks; track, the
+    // larger, names each cluster seven times with the reconciler's statements): blame
     // whichever contributes more.
     let existing: usize = config
         .job_types
@@ -310,7 +311,7 @@ fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String
         })
         .sum();
     let clusters: usize =
-        config.clusters.iter().map(|(n, c)| 2 * (n.len() + c.existing.as_ref().map_or(0, String::len) + 60)).sum();
+        config.clusters.iter().map(|(n, c)| 7 * (n.len() + c.existing.as_ref().map_or(0, String::len) + 60)).sum();
     let functions_path = if existing > clusters { "job_types" } else { "clusters" };
     let functions_help = "reference fewer existing task definitions (each adds its ARN and role ARNs to the policies of create-job and track), or use fewer clusters";
     let mut out = vec![
@@ -479,9 +480,12 @@ impl Resolver {
         for c in &stack.clusters {
             add(&c.id, c.name.len(), arn_len("ecs", true, "cluster/".len() + c.name.len()));
         }
-        // Ref of a schedule group is its name.
+        // Ref of a schedule group is its name; of a schedule, its name too.
         let group = &stack.timers.group;
         add(&group.id, group.name.len(), arn_len("scheduler", true, "schedule-group/".len() + group.name.len()));
+        let schedule = &stack.timers.reconcile;
+        let schedule_arn = arn_len("scheduler", true, "schedule/".len() + group.name.len() + 1 + schedule.name.len());
+        add(&schedule.id, schedule.name.len(), schedule_arn);
         let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role, &stack.timers.role];
         for td in &stack.task_definitions {
             // Ref of a task definition is its ARN, `…:task-definition/FAMILY:REVISION` (at most

@@ -8,8 +8,8 @@
 //! validation error.
 //!
 //! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
-//! [`functions`] (create-job and track), [`timers`] (the schedule group and the role that delivers
-//! timers), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
+//! [`functions`] (create-job and track), [`timers`] (the schedule group, the role that delivers
+//! timers and the reconciler's recurring schedule), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
 //! [`iam`] (every role, and the callers' managed policy), [`outputs`], and the template's
 //! [`rules`]; [`shapes`] holds what several share (`macros.yaml.j2`), [`suppressions`] is the
 //! allow-list of every scanner suppression a resource may carry, [`job_types`] resolves each job
@@ -49,7 +49,7 @@ pub use stack::{Header, Stack};
 pub use suppressions::{Suppression, Suppressions};
 pub use table::JobsTable;
 pub use task_definitions::{LOG_STREAM_PREFIX, NameValue, TaskDefinition};
-pub use timers::{ScheduleGroup, Timers};
+pub use timers::{ReconcileSchedule, ScheduleGroup, Timers};
 
 use jobgen_runtime::contract;
 
@@ -90,14 +90,25 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let table = table::jobs_table(config);
     let config_layer = config_layer::config_layer(config);
 
-    // RunTask and StopTask only in clusters some job type runs on.
-    let used: Vec<(serde_json::Value, serde_json::Value)> = used_clusters
+    // RunTask, StopTask and the reconciler's reads only in clusters some job type runs on.
+    let used: Vec<iam::ClusterArns> = used_clusters
         .iter()
         .filter_map(|i| cluster_refs.get(*i))
-        .map(|c| (c.arn.clone(), c.task_arns.clone()))
+        .map(|c| iam::ClusterArns {
+            cluster: c.arn.clone(),
+            tasks: c.task_arns.clone(),
+            container_instances: c.container_instance_arns.clone(),
+        })
         .collect();
-    let timers =
-        timers::timers(project, &names::track_function(project), functions::TRACK_DLQ_ID, &names::track_dlq(project));
+    let timers = timers::timers(
+        project,
+        timers::Track {
+            id: functions::TRACK_FUNCTION_ID,
+            name: &names::track_function(project),
+            dlq_id: functions::TRACK_DLQ_ID,
+            dlq_name: &names::track_dlq(project),
+        },
+    );
     let shared = functions::Shared {
         table_id: &table.id,
         layer_id: &config_layer.id,

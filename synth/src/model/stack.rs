@@ -50,7 +50,7 @@ pub struct Stack {
     pub track: Function,
     /// Track's async-failure dead-letter queue (undeliverable timers go there too).
     pub track_dlq: Queue,
-    /// The schedule group and the role that delivers the project's timers.
+    /// The schedule group, the role that delivers the project's timers, and the reconciler's schedule.
     pub timers: Timers,
     /// Logical ID of track's async invoke config.
     pub track_invoke_config_id: String,
@@ -84,9 +84,9 @@ impl Stack {
     /// Number of CloudFormation resources the templates render for this model.
     pub fn resource_count(&self) -> usize {
         // table; config layer; per function: function, log group, role; URL; the caller's managed
-        // policy; track DLQ + invoke config; schedule group + timer role; rule + DLQ + queue policy
-        // + permission.
-        let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 2 + 4;
+        // policy; track DLQ + invoke config; schedule group + timer role + the reconciler's
+        // schedule; rule + DLQ + queue policy + permission.
+        let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 3 + 4;
         fixed + self.alarms.len() + self.clusters.len() + self.task_definitions.len() * 4
     }
 
@@ -107,6 +107,7 @@ impl Stack {
             self.track_invoke_config_id.clone(),
             self.timers.group.id.clone(),
             self.timers.role.id.clone(),
+            self.timers.reconcile.id.clone(),
             self.rule.id.clone(),
             self.rule.dlq.id.clone(),
             self.rule.dlq_policy_id.clone(),

@@ -11,6 +11,11 @@
 //! track's dead-letter queue (which holds the events track failed on, so one alarm covers both).
 //! The role names track's ARN built from its fixed name, not `GetAtt`: track's environment names
 //! the role's ARN, so a `GetAtt` back would be a dependency cycle.
+//!
+//! The group also holds the one recurring schedule ([`ReconcileSchedule`]): every
+//! [`contract::RECONCILE_INTERVAL_MINUTES`] it invokes track with [`contract::reconcile_payload`],
+//! with the same role and dead-letter queue as the timers. It is the one thing that runs between
+//! jobs: it repairs a job whose task state event was lost while ECS still describes the task.
 
 use jobgen_runtime::contract;
 use serde::Serialize;
@@ -31,6 +36,31 @@ pub struct ScheduleGroup {
     pub name: String,
 }
 
+/// The reconciler's recurring schedule (`AWS::Scheduler::Schedule`), in the project's group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconcileSchedule {
+    /// Logical ID.
+    pub id: String,
+    /// `Name`: [`contract::RECONCILE_SCHEDULE`].
+    pub name: &'static str,
+    /// `Description`: fixed text (it names no project, so no quota applies to it).
+    pub description: &'static str,
+    /// `ScheduleExpression`: `rate(N minutes)` from [`contract::RECONCILE_INTERVAL_MINUTES`].
+    pub expression: String,
+    /// `Target.Arn`: track's ARN (a `GetAtt`: nothing track depends on names the schedule).
+    pub target_arn: Value,
+    /// `Target.RoleArn`: the timer role.
+    pub role_arn: Value,
+    /// `Target.Input`: the JSON text of [`contract::reconcile_payload`].
+    pub input: String,
+    /// `Target.DeadLetterConfig.Arn`: track's dead-letter queue.
+    pub dlq_arn: Value,
+    /// `Target.RetryPolicy.MaximumRetryAttempts`.
+    pub max_retry_attempts: u32,
+    /// `Target.RetryPolicy.MaximumEventAgeInSeconds`.
+    pub max_event_age_seconds: u32,
+}
+
 /// One timer variable of both functions' environment: name, value, worst-case resolved length.
 pub type TimerVar = (&'static str, Value, usize);
 
@@ -39,8 +69,10 @@ pub type TimerVar = (&'static str, Value, usize);
 pub struct Timers {
     /// Where the handlers create their schedules.
     pub group: ScheduleGroup,
-    /// The role Scheduler assumes to deliver a timer.
+    /// The role Scheduler assumes to deliver a timer (and the reconciler's invocations).
     pub role: Role,
+    /// The reconciler's recurring schedule in the group.
+    pub reconcile: ReconcileSchedule,
     /// The track function's ARN, built from its name (what a timer invokes).
     #[serde(skip)]
     pub track_arn: Value,
@@ -69,9 +101,28 @@ pub fn group_arn(group: &str) -> Value {
     sub(&local_arn("scheduler", &format!("schedule-group/{group}")))
 }
 
-/// The project's timers: the group, and the role that invokes track (`track_function`, its fixed
-/// name) and sends to its dead-letter queue (`track_dlq_id`, named `track_dlq_name`).
-pub fn timers(project: &str, track_function: &str, track_dlq_id: &str, track_dlq_name: &str) -> Timers {
+/// Names the track function and its dead-letter queue for [`timers`].
+#[derive(Debug, Clone, Copy)]
+pub struct Track<'a> {
+    /// The function's logical ID (the reconciler's schedule targets its `GetAtt`).
+    pub id: &'a str,
+    /// Its fixed name (the timer role names its ARN built from it).
+    pub name: &'a str,
+    /// The dead-letter queue's logical ID.
+    pub dlq_id: &'a str,
+    /// The dead-letter queue's name.
+    pub dlq_name: &'a str,
+}
+
+/// The project's timers: the group, the role that invokes track and sends to its dead-letter
+/// queue, and the reconciler's schedule.
+///
+/// The role's policy covers the schedule as it is: its `InvokeTrack` names the function the
+/// schedule targets, its `UndeliveredTimers` the queue the schedule's dead-letter config names,
+/// and its trust policy admits Scheduler for this account's group, which the schedule is in
+/// (Scheduler sets `aws:SourceArn` to the schedule's group, not to the schedule).
+pub fn timers(project: &str, track: Track<'_>) -> Timers {
+    let Track { id: track_id, name: track_function, dlq_id: track_dlq_id, dlq_name: track_dlq_name } = track;
     let name = contract::schedule_group(project);
     let track_arn = sub(&local_arn("lambda", &format!("function:{track_function}")));
     let dlq_arn = get_att(track_dlq_id, "Arn");
@@ -107,9 +158,24 @@ pub fn timers(project: &str, track_function: &str, track_dlq_id: &str, track_dlq
         policies: vec![Policy { name: "timer".into(), statements }],
         suppressions: Suppressions::default(),
     };
+    let reconcile = ReconcileSchedule {
+        id: "ReconcileSchedule".into(),
+        name: contract::RECONCILE_SCHEDULE,
+        description: "jobgen: invokes track to repair jobs whose task state events were lost, from what ECS still knows of their tasks",
+        expression: format!("rate({} minutes)", contract::RECONCILE_INTERVAL_MINUTES),
+        target_arn: get_att(track_id, "Arn"),
+        role_arn: get_att(&role.id, "Arn"),
+        input: contract::reconcile_payload().to_string(),
+        dlq_arn: dlq_arn.clone(),
+        // A run that cannot be delivered is replaced by the next one: retry briefly, then leave it
+        // in the dead-letter queue (its alarm says Scheduler could not reach track).
+        max_retry_attempts: 2,
+        max_event_age_seconds: 300,
+    };
     Timers {
         group: ScheduleGroup { id: "ScheduleGroup".into(), name },
         role,
+        reconcile,
         track_arn,
         track_arn_len: quotas::worst_arn_len("lambda", true, "function:".len() + track_function.len()),
         dlq_arn,
@@ -159,7 +225,10 @@ mod tests {
 
     #[test]
     fn the_group_scopes_creating_and_the_trust_policy() {
-        let t = timers("media", "media-track", "TrackDlq", "media-track-dlq");
+        let t = timers(
+            "media",
+            Track { id: "TrackFunction", name: "media-track", dlq_id: "TrackDlq", dlq_name: "media-track-dlq" },
+        );
         assert_eq!(t.group.name, "jobgen-media");
         let statements = t.statements();
         assert_eq!(
@@ -179,5 +248,24 @@ mod tests {
         );
         let names: Vec<&str> = t.environment(t.track_arn.clone()).iter().map(|v| v.0).collect();
         assert_eq!(names, contract::TIMER_ENV);
+    }
+
+    #[test]
+    fn the_reconciler_runs_every_interval_on_track_with_the_timers_role_and_queue() {
+        let t = timers(
+            "media",
+            Track { id: "TrackFunction", name: "media-track", dlq_id: "TrackDlq", dlq_name: "media-track-dlq" },
+        );
+        let r = &t.reconcile;
+        assert_eq!((r.name, r.expression.as_str()), ("reconcile", "rate(5 minutes)"));
+        assert_eq!(serde_json::from_str::<Value>(&r.input).ok(), Some(contract::reconcile_payload()));
+        assert_eq!(r.target_arn, json!({"Fn::GetAtt": ["TrackFunction", "Arn"]}));
+        assert_eq!(r.role_arn, json!({"Fn::GetAtt": ["TimerRole", "Arn"]}));
+        // The role may do what the schedule asks of it: invoke that function, send to that queue.
+        let policy = &t.role.policies[0].statements;
+        assert_eq!(policy[0].actions, ["lambda:InvokeFunction"]);
+        assert_eq!(policy[0].resources, std::slice::from_ref(&t.track_arn));
+        assert_eq!(policy[1].resources, std::slice::from_ref(&r.dlq_arn));
+        assert!((60..=86_400).contains(&r.max_event_age_seconds) && r.max_retry_attempts <= 185);
     }
 }
