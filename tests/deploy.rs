@@ -156,7 +156,11 @@ fn deploy_example(name: &str) {
     // the outputs that read it.
     let all_outputs: BTreeSet<String> = doc["Outputs"].as_object().unwrap().keys().cloned().collect();
     let dropped = jobgen_local::deploy::emulator_copy(&mut doc);
-    assert_eq!(dropped.len(), 5, "the URL, track's invoke config, the DLQ policy, the schedule group and the reconcile schedule: {dropped:?}");
+    assert_eq!(
+        dropped.len(),
+        5,
+        "the URL, track's invoke config, the DLQ policy, the schedule group and the reconcile schedule: {dropped:?}"
+    );
     let outputs_obj = doc["Outputs"].as_object().unwrap();
     let expected_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
     assert_eq!(
