@@ -88,13 +88,12 @@ fn the_simulator_fires_timeouts_and_retries_at_scaled_time() {
         let ok = &jobs["ok"];
         assert_eq!((ok.status, ok.attempt.number, ok.history.len()), (JobStatus::Succeeded, 1, 0), "{ok:?}");
 
-        // Every timer was fired and deleted (ActionAfterCompletion: DELETE), none left behind
-        // but a run deadline of a job that finished first (it fires later and does nothing).
+        // Every timer was fired and deleted (ActionAfterCompletion: DELETE), or disarmed when its
+        // attempt ended first (the finished jobs' run deadlines): none is left to fire for nothing.
         let left =
             local.scheduler.list_schedules().group_name(contract::schedule_group("quickstart")).send().await.unwrap();
         let names: Vec<&str> = left.schedules().iter().filter_map(|s| s.name()).collect();
-        assert!(names.iter().all(|n| n.starts_with("run-")), "{names:?}");
-        assert!(!names.iter().any(|n| n.contains(&ids["hung"])), "the hung job's deadline fired: {names:?}");
+        assert!(names.is_empty(), "{names:?}");
         drop(moto);
     });
 }

@@ -180,6 +180,17 @@ async fn a_job_running_past_its_timeout_is_stopped_and_ends_timed_out() {
     // The same timer delivered again (Scheduler at least once), late: nothing happens.
     assert_eq!(fire_payload(&track, run_timer.payload()).await, "moved-on");
     assert_eq!(job(&world, &submitted.job_id).await, done);
+
+    // A job that finishes in time: its run deadline is disarmed with its STOPPED event, so it
+    // never fires (a Scheduler and a track invocation saved).
+    let quick = submit(&world, &scheduler, REPORT, "quick").await;
+    let sequence = events(&world, "success", &quick, 1);
+    deliver(&track, &sequence[..3]).await;
+    let quick_timer = Timer::new(TimerKind::RunDeadline, &quick.job_id, 1);
+    assert!(schedule(&scheduler, &world, &quick_timer).await.is_some(), "armed while it runs");
+    deliver(&track, &sequence[3..]).await;
+    assert_eq!(job(&world, &quick.job_id).await.status, JobStatus::Succeeded);
+    assert!(schedule(&scheduler, &world, &quick_timer).await.is_none(), "disarmed once it stopped");
 }
 
 #[tokio::test(flavor = "multi_thread")]

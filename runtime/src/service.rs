@@ -429,6 +429,28 @@ impl<A: RunTaskApi> LaunchService<A> {
         Ok(true)
     }
 
+    /// Disarms the deadline timers of `job`'s current attempt once it is over (its STOPPED event
+    /// was applied): 1 DeleteSchedule per deadline its type sets. A deadline left armed would still
+    /// fire later and find the job moved on: harmless, but a Scheduler invocation and a track
+    /// invocation billed for nothing, so this saves them; a failure is only logged.
+    pub async fn disarm_deadlines(&self, job: &Job) {
+        let Some(timers) = &self.timers else { return };
+        let Some(entry) = self.config.launch_table.job_types.get(&job.job_type) else { return };
+        let kinds = [
+            (TimerKind::RunDeadline, entry.timeout_seconds.is_some()),
+            (TimerKind::StartDeadline, entry.start_timeout_seconds.is_some()),
+        ];
+        for (kind, set) in kinds {
+            if !set {
+                continue;
+            }
+            let timer = Timer::new(kind, &job.job_id, job.attempt.number);
+            if let Err(e) = timers.disarm(&timer).await {
+                tracing::warn!(job_id = %job.job_id, ?kind, error = %e, "deadline timer not disarmed: it will fire and do nothing");
+            }
+        }
+    }
+
     /// Acts on a timer that fired (see [`crate::timers`]): reads the job (1 GetItem) and acts only
     /// when it is still in the attempt and status the timer was armed for.
     /// - StartDeadline: the task is not RUNNING yet (SUBMITTED or STARTING with a task): StopTask

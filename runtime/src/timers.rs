@@ -71,6 +71,22 @@ impl Timers {
         &self.settings
     }
 
+    /// Disarms `timer` (1 DeleteSchedule): `Ok(true)` when its schedule was deleted, `Ok(false)`
+    /// when there was none (never armed, fired already, or deleted before). Only deadline timers
+    /// are disarmed (the handlers' role may delete `run-*` and `start-*` schedules only).
+    pub async fn disarm(&self, timer: &Timer) -> Result<bool, TimerError> {
+        let name = timer.schedule_name();
+        match self.client.delete_schedule().name(&name).group_name(&self.settings.group).send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.code() == Some("ResourceNotFoundException") => Ok(false),
+            Err(err) => {
+                let retryable = matches!(err.code(), Some("ThrottlingException" | "InternalServerException"))
+                    || err.as_service_error().is_none();
+                Err(TimerError { name, reason: error_chain(&err), retryable })
+            }
+        }
+    }
+
     /// Arms `timer` to fire at `due` or within the minute after it (1 CreateSchedule).
     pub async fn arm(&self, timer: &Timer, due: DateTime<Utc>) -> Result<Armed, TimerError> {
         let name = timer.schedule_name();

@@ -734,6 +734,10 @@ mod handler {
             }
             let entry = self.config.launch_table.job_types.get(&job.job_type);
             let now = Utc::now();
+            // The attempt is over: its deadlines have nothing left to guard.
+            if update.status.is_terminal() || update.status == JobStatus::Retrying {
+                service.disarm_deadlines(job).await;
+            }
             match job.status {
                 JobStatus::Running if update.status == JobStatus::Running => {
                     let Some(seconds) = entry.and_then(|e| e.timeout_seconds) else { return Ok(()) };

@@ -371,6 +371,7 @@ fn every_suppression_is_on_the_reviewed_list_and_every_entry_is_used() {
 
 #[test]
 fn timers_are_created_only_in_the_projects_group_with_only_the_timer_role() {
+    // (and only deadline timers are deleted)
     for (name, s) in templates() {
         let project = s.config.project.name.clone();
         let group = jobgen_runtime::contract::schedule_group(&project);
@@ -391,6 +392,18 @@ fn timers_are_created_only_in_the_projects_group_with_only_the_timer_role() {
                     {
                         assert_eq!(st["Resource"], serde_json::json!([timer_role]), "{name}: {at}");
                         assert_eq!(st["Condition"].as_object().map(|c| c.len()), Some(1), "{name}: {at}");
+                    }
+                    // Deleting: only the deadline timers (`run-*`, `start-*`), never the reconcile
+                    // schedule or a retry.
+                    "scheduler:DeleteSchedule" => {
+                        let prefix = format!(
+                            "arn:${{AWS::Partition}}:scheduler:${{AWS::Region}}:${{AWS::AccountId}}:schedule/{group}/"
+                        );
+                        let deadlines = serde_json::json!([
+                            {"Fn::Sub": format!("{prefix}run-*")},
+                            {"Fn::Sub": format!("{prefix}start-*")}
+                        ]);
+                        assert_eq!(st["Resource"], deadlines, "{name}: {at}");
                     }
                     a if a.starts_with("scheduler:") => panic!("{name}: {at}: {a}"),
                     _ => {}

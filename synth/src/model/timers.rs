@@ -93,6 +93,16 @@ pub fn schedules_arn(group: &str) -> Value {
     sub(&local_arn("scheduler", &format!("schedule/{group}/*")))
 }
 
+/// The ARN pattern of the deadline timers in the group (`schedule/<group>/run-*`, `start-*`): the
+/// only schedules the handlers delete (a job's deadlines once its attempt is over), so neither can
+/// delete the reconcile schedule or another job's retry.
+pub fn deadline_timers_arns(group: &str) -> Vec<Value> {
+    [contract::TimerKind::RunDeadline, contract::TimerKind::StartDeadline]
+        .iter()
+        .map(|kind| sub(&local_arn("scheduler", &format!("schedule/{group}/{}-*", kind.as_str()))))
+        .collect()
+}
+
 /// The group's own ARN, `schedule-group/<group>`: what Scheduler sets as `aws:SourceArn` when it
 /// assumes an execution role. AWS's confused-deputy guidance says to scope the trust policy to a
 /// schedule group, never to a schedule or a schedule name prefix:
@@ -196,6 +206,13 @@ impl Timers {
                 condition: Value::Null,
             },
             Statement {
+                sid: "DeleteDeadlines".into(),
+                effect: "Allow",
+                actions: vec!["scheduler:DeleteSchedule".into()],
+                resources: deadline_timers_arns(&self.group.name),
+                condition: Value::Null,
+            },
+            Statement {
                 sid: "PassTimerRole".into(),
                 effect: "Allow",
                 actions: vec!["iam:PassRole".into()],
@@ -237,7 +254,19 @@ mod tests {
                 json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/jobgen-media/*"})
             ]
         );
-        assert_eq!(statements[1].resources, [json!({"Fn::GetAtt": ["TimerRole", "Arn"]})]);
+        // Deleting: the deadline timers only, never the reconcile schedule or a retry.
+        assert_eq!(statements[1].actions, ["scheduler:DeleteSchedule"]);
+        assert_eq!(
+            statements[1].resources,
+            [
+                json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/jobgen-media/run-*"}),
+                json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/jobgen-media/start-*"})
+            ]
+        );
+        assert!(
+            !contract::RECONCILE_SCHEDULE.starts_with("run-") && !contract::RECONCILE_SCHEDULE.starts_with("start-")
+        );
+        assert_eq!(statements[2].resources, [json!({"Fn::GetAtt": ["TimerRole", "Arn"]})]);
         assert_eq!(
             t.role.assume_condition["ArnEquals"]["aws:SourceArn"],
             json!({"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule-group/jobgen-media"})
