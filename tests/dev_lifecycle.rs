@@ -139,3 +139,71 @@ fn a_dropped_final_stopped_event_is_repaired_by_the_reconciler() {
         drop(moto);
     });
 }
+
+#[test]
+fn a_burst_under_throttling_drains_through_the_launch_backoff_one_task_per_job() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let moto = Moto::start_serial();
+        let dir = tempfile::tempdir().unwrap();
+        let options = dev_options(&moto, repo_root().join("examples/quickstart/jobgen.yaml"), None, dir.path());
+        let local = deploy_and_connect(&options).await;
+        // 70 % of RunTask calls refused: with the launcher's 4 tries per launch, about a quarter of the
+        // launches reach the launch backoff. quickstart's hello runs at most 2 at once.
+        let faults = Faults { throttle: 0.7, seed: 11, ..Faults::default() };
+        let sim_options =
+            SimOptions { time_scale: 0.01, poll_interval: Duration::from_millis(100), faults, write_logs: false };
+        let simulator = Arc::new(local.simulator(sim_options).unwrap());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(simulator.clone().run(stopped));
+        const JOBS: usize = 20;
+        let mut ids = Vec::new();
+        for i in 0..JOBS {
+            let request = CreateJobRequest {
+                job_type: "hello".into(),
+                idempotency_key: Some(format!("burst-{i}")),
+                environment: BTreeMap::from([("DEV_RUN_SECONDS".to_string(), "5".to_string())]),
+                ..CreateJobRequest::default()
+            };
+            let view = local.functions.create_job.create(request, chrono::Utc::now(), None).await.unwrap();
+            ids.push(view.job_id);
+        }
+        let store = Store::new(local.ddb.clone(), local.config.table_name.clone());
+        let mut jobs = Vec::new();
+        for _ in 0..1200 {
+            jobs.clear();
+            for id in &ids {
+                jobs.push(store.get(id).await.unwrap().unwrap());
+            }
+            if jobs.iter().all(|j| j.status.is_terminal()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(true);
+        running.await.unwrap();
+        let (calls, refused) = local.refusals.counts();
+        assert!(refused > 0, "the throttle refused some launches: {calls} calls");
+        let relaunched = jobs.iter().filter(|j| j.attempt.launch_round.is_some()).count();
+        assert!(relaunched > 0, "some jobs went through the launch backoff");
+        for j in &jobs {
+            assert_eq!((j.status, j.attempt.number), (JobStatus::Succeeded, 1), "{j:?}");
+        }
+        let mut tasks = 0;
+        for desired in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+            let out = local
+                .ecs
+                .list_tasks()
+                .cluster("quickstart-main")
+                .started_by(contract::started_by("quickstart"))
+                .desired_status(desired)
+                .send()
+                .await
+                .unwrap();
+            tasks += out.task_arns().len();
+        }
+        assert_eq!(tasks, JOBS, "one task per job: {calls} RunTask calls, {refused} refused");
+        eprintln!("dev burst: {JOBS} jobs, {calls} RunTask calls, {refused} refused, {relaunched} jobs relaunched");
+        drop(moto);
+    });
+}

@@ -19,6 +19,8 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::{Request, Response, StatusCode};
 use jobgen_runtime::create_job::CreateJob;
 use jobgen_runtime::track::Tracker;
+
+use crate::ecs::DevEcs;
 use serde_json::{Value, json};
 
 /// Largest synchronous (RequestResponse) Invoke payload Lambda accepts: "6 MB" in the Invoke API
@@ -46,9 +48,9 @@ pub struct Functions {
     /// track's name and ARN.
     pub track_ids: Vec<String>,
     /// The create-job handler.
-    pub create_job: CreateJob<aws_sdk_ecs::Client>,
+    pub create_job: CreateJob<DevEcs>,
     /// The track handler.
-    pub tracker: Tracker,
+    pub tracker: Tracker<DevEcs>,
     /// create-job's timeout (the invocation deadline it gets), in milliseconds.
     pub create_job_timeout_ms: i64,
     /// What GetFunctionConfiguration answers for each function (as deployed): ids → configuration.
@@ -272,8 +274,12 @@ mod tests {
         Arc::new(Functions {
             create_job_ids: vec!["create".into()],
             track_ids: vec!["track".into()],
-            create_job: CreateJob::new(store.clone(), Launcher::new(ecs, RetryPolicy::immediate(1)), config.clone()),
-            tracker: Tracker::new(store, config),
+            create_job: CreateJob::new(
+                store.clone(),
+                Launcher::new(DevEcs::new(ecs, Default::default()), RetryPolicy::immediate(1)),
+                config.clone(),
+            ),
+            tracker: Tracker::without_service(store, config),
             create_job_timeout_ms: 30_000,
             configurations: Vec::new(),
         })

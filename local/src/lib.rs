@@ -9,6 +9,7 @@
 //! unchanged (`AWS_ENDPOINT_URL_LAMBDA`).
 
 pub mod deploy;
+pub mod ecs;
 pub mod invoke;
 pub mod sim;
 pub mod zip;
@@ -28,6 +29,8 @@ use jobgen_runtime::service::LaunchService;
 use jobgen_runtime::store::Store;
 use jobgen_runtime::timers::Timers;
 use jobgen_runtime::track::Tracker;
+
+use crate::ecs::DevEcs;
 use serde_json::Value;
 
 use crate::sim::pattern::RulePattern;
@@ -107,7 +110,9 @@ pub struct LocalStack {
     /// create-job and track, ready to serve.
     pub functions: Arc<invoke::Functions>,
     /// A tracker for the simulator.
-    pub tracker: Tracker,
+    pub tracker: Tracker<DevEcs>,
+    /// The share of RunTask calls the handlers' ECS refuses (`jobgen dev --throttle`).
+    pub refusals: Arc<ecs::Refusals>,
     /// Clients on the emulator.
     pub ecs: aws_sdk_ecs::Client,
     /// CloudWatch Logs on the emulator.
@@ -174,10 +179,11 @@ impl LocalStack {
             aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build(),
         );
         let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let refusals = Arc::new(ecs::Refusals::default());
         let create_timers = Timers::for_config(&sdk, &create_config);
         let create_job = CreateJob::new(
             Store::new(ddb.clone(), create_config.table_name.clone()),
-            Launcher::new(ecs_launch, RetryPolicy::default()),
+            Launcher::new(DevEcs::new(ecs_launch, refusals.clone()), RetryPolicy::default()),
             create_config,
         )
         .with_timers(create_timers);
@@ -189,7 +195,7 @@ impl LocalStack {
         let tracker = Tracker::with_service(
             LaunchService::new(
                 Store::new(ddb.clone(), config.table_name.clone()),
-                Launcher::new(track_launch, RetryPolicy::default()),
+                Launcher::new(DevEcs::new(track_launch, refusals.clone()), RetryPolicy::default()),
                 config.clone(),
             )
             .with_timers(Timers::for_config(&sdk, &config)),
@@ -212,6 +218,7 @@ impl LocalStack {
             pattern: events,
             functions,
             tracker,
+            refusals,
             ecs,
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             scheduler: aws_sdk_scheduler::Client::new(&sdk),
@@ -221,6 +228,7 @@ impl LocalStack {
 
     /// A simulator for this stack.
     pub fn simulator(&self, options: SimOptions) -> Result<Simulator, DevError> {
+        self.refusals.set_share(options.faults.throttle, options.faults.seed);
         let pattern = RulePattern::new(&self.pattern)
             .map_err(|e| DevError::Stack { stack: self.stack.clone(), why: e.to_string() })?;
         Ok(Simulator::new(

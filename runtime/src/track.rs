@@ -422,6 +422,13 @@ mod handler {
     impl Tracker {
         /// A tracker writing to `store` that admits no queued job (see [`Tracker`]).
         pub fn new(store: Store, config: RuntimeConfig) -> Self {
+            Tracker::without_service(store, config)
+        }
+    }
+
+    impl<A> Tracker<A> {
+        /// [`Tracker::new`] for a tracker whose launcher type is `A` (none is used).
+        pub fn without_service(store: Store, config: RuntimeConfig) -> Self {
             Tracker { store, config, service: None }
         }
     }

@@ -64,6 +64,10 @@ pub struct Args {
     /// Chance (0-1) that a task's final STOPPED event is not delivered (the reconciler repairs it).
     #[arg(long, default_value_t = 0.0)]
     pub drop_final: f64,
+    /// Share (0-1) of RunTask calls the emulator's ECS refuses (throttled or no capacity): watch the
+    /// launch backoff relaunch them.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle: f64,
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -87,6 +91,7 @@ pub fn run(args: Args) -> i32 {
             reorder: probability("reorder", args.reorder)?,
             drop: probability("drop", args.drop)?,
             drop_final: probability("drop-final", args.drop_final)?,
+            throttle: probability("throttle", args.throttle)?,
             seed: args.seed,
         })
     })() {

@@ -29,6 +29,8 @@ use jobgen_runtime::config::RuntimeConfig;
 use jobgen_runtime::contract::{self, Architecture};
 use jobgen_runtime::event::{self, Attribute, Container, ContainerOverride, Envelope, Overrides, TaskDetail};
 use jobgen_runtime::track::{TrackOutcome, Tracker};
+
+use crate::ecs::DevEcs;
 use serde_json::Value;
 
 use self::pattern::RulePattern;
@@ -46,6 +48,9 @@ pub struct Faults {
     /// Chance that a task's final STOPPED event is not delivered (as when it is dead-lettered): the
     /// reconciler, which the simulator runs at scaled time, repairs the job from ECS.
     pub drop_final: f64,
+    /// Share of the handlers' RunTask calls the emulator's ECS refuses (throttled, or no capacity):
+    /// the launch backoff relaunches them ([`crate::ecs::DevEcs`]).
+    pub throttle: f64,
     /// Seed of the fault decisions; each task's decisions depend only on the seed and its ARN.
     pub seed: u64,
 }
@@ -53,7 +58,7 @@ pub struct Faults {
 impl Faults {
     /// Whether any fault is on.
     pub fn any(&self) -> bool {
-        self.duplicate > 0.0 || self.reorder > 0.0 || self.drop > 0.0 || self.drop_final > 0.0
+        self.duplicate > 0.0 || self.reorder > 0.0 || self.drop > 0.0 || self.drop_final > 0.0 || self.throttle > 0.0
     }
 }
 
@@ -149,7 +154,7 @@ pub struct Simulator {
     ecs: aws_sdk_ecs::Client,
     scheduler: Option<aws_sdk_scheduler::Client>,
     logs: aws_sdk_cloudwatchlogs::Client,
-    tracker: Tracker,
+    tracker: Tracker<DevEcs>,
     config: RuntimeConfig,
     pattern: RulePattern,
     options: SimOptions,
@@ -223,7 +228,7 @@ impl Simulator {
     pub fn new(
         ecs: aws_sdk_ecs::Client,
         logs: aws_sdk_cloudwatchlogs::Client,
-        tracker: Tracker,
+        tracker: Tracker<DevEcs>,
         config: RuntimeConfig,
         pattern: RulePattern,
         options: SimOptions,

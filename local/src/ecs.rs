@@ -1,0 +1,96 @@
+//! The emulator's ECS as `jobgen dev`'s handlers see it: every call goes to the emulator, and a
+//! seeded share of RunTask calls can be refused the way ECS refuses a burst it will not take
+//! (`jobgen dev --throttle 0.3`): half a ThrottlingException, half `failures[]` with no capacity.
+//! The handlers' launch backoff then relaunches those jobs, so a throttled burst can be watched
+//! draining locally. The share can be changed while the stack runs ([`Refusals::set_share`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jobgen_runtime::contract;
+use jobgen_runtime::launch::{LaunchSpec, classify_error_code};
+use jobgen_runtime::launcher::{EcsError, RunTaskAnswer, RunTaskApi};
+
+/// The share of RunTask calls to refuse, and how many were made and refused.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    share_bits: AtomicU64,
+    calls: AtomicU64,
+    refused: AtomicU64,
+    seed: AtomicU64,
+}
+
+impl Refusals {
+    /// Refuse `share` (0 to 1) of the RunTask calls from now on, drawn from `seed`.
+    pub fn set_share(&self, share: f64, seed: u64) {
+        self.share_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
+        self.seed.store(seed, Ordering::SeqCst);
+    }
+
+    /// RunTask calls made, and how many of them were refused.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.calls.load(Ordering::SeqCst), self.refused.load(Ordering::SeqCst))
+    }
+
+    fn refuse(&self) -> Option<u64> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let share = f64::from_bits(self.share_bits.load(Ordering::SeqCst));
+        if share <= 0.0 {
+            return None;
+        }
+        let seed = self.seed.load(Ordering::SeqCst);
+        let draw =
+            contract::jitter_seed(&format!("dev-throttle-{seed}"), u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));
+        let fraction = (draw >> 11) as f64 / (1u64 << 53) as f64;
+        (fraction < share).then(|| {
+            self.refused.fetch_add(1, Ordering::SeqCst);
+            n
+        })
+    }
+}
+
+/// The emulator's ECS client, with [`Refusals`] on RunTask.
+#[derive(Debug, Clone)]
+pub struct DevEcs {
+    client: aws_sdk_ecs::Client,
+    refusals: Arc<Refusals>,
+}
+
+impl DevEcs {
+    /// `client`, refusing RunTask calls as `refusals` says.
+    pub fn new(client: aws_sdk_ecs::Client, refusals: Arc<Refusals>) -> DevEcs {
+        DevEcs { client, refusals }
+    }
+}
+
+impl RunTaskApi for DevEcs {
+    async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        match self.refusals.refuse() {
+            Some(n) if n % 2 == 0 => RunTaskAnswer::Error {
+                kind: classify_error_code(Some("ThrottlingException")),
+                code: Some("ThrottlingException".into()),
+                message: "Rate exceeded (simulated by jobgen dev --throttle)".into(),
+            },
+            Some(_) => RunTaskAnswer::Failures(vec![
+                "RESOURCE:FARGATE: Capacity is unavailable at this time (simulated by jobgen dev --throttle)".into(),
+            ]),
+            None => RunTaskApi::run_task(&self.client, spec).await,
+        }
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        RunTaskApi::stop_task(&self.client, cluster, task_arn, reason).await
+    }
+
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, EcsError> {
+        RunTaskApi::describe_tasks(&self.client, cluster, task_arns).await
+    }
+
+    async fn list_running_tasks(&self, cluster: &str, started_by: &str) -> Result<Vec<String>, EcsError> {
+        RunTaskApi::list_running_tasks(&self.client, cluster, started_by).await
+    }
+}
