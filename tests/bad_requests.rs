@@ -155,8 +155,8 @@ async fn every_bad_request_is_refused_with_a_clear_message_and_changes_nothing()
     let functions = Arc::new(Functions {
         create_job_ids: vec!["create-job".into()],
         track_ids: vec!["track".into()],
-        create_job: world.create_job(),
-        tracker: world.tracker(),
+        create_job: world.create_job_with(jobgen_local::ecs::DevEcs::new(world.ecs.clone(), Default::default())),
+        tracker: jobgen_runtime::track::Tracker::without_service(world.store(), world.config.clone()),
         create_job_timeout_ms: 30_000,
         configurations: Vec::new(),
     });
