@@ -462,6 +462,16 @@ async fn a_burst_refused_on_30_percent_of_run_task_calls_launches_every_job_exac
         ids.push(response["jobId"].as_str().unwrap().to_string());
     }
     assert!(accepted > 0, "the refusals reached some first launches");
+    // One job backing off its launch is cancelled: its relaunch timer must do nothing.
+    let mut cancelled = None;
+    for id in &ids {
+        if job(&world, id).await.attempt.relaunch_at.is_some() {
+            world.store().cancel(id, Utc::now(), None).await.unwrap().expect("a backing-off launch is cancellable");
+            cancelled = Some(id.clone());
+            break;
+        }
+    }
+    let cancelled = cancelled.unwrap();
 
     // Scheduler's part: fire every armed relaunch timer (at or after its time), until none is left.
     let group = world.config.timers.as_ref().unwrap().group.clone();
@@ -481,6 +491,11 @@ async fn a_burst_refused_on_30_percent_of_run_task_calls_launches_every_job_exac
             let record = job(&world, &timer.job_id).await;
             assert!(at >= record.attempt.relaunch_at.unwrap(), "{name}: never before relaunchAt");
             scheduler.delete_schedule().group_name(&group).name(&name).send().await.unwrap();
+            if timer.job_id == cancelled {
+                assert_eq!(fire_payload(&track, input).await, "moved-on", "a cancelled job is not relaunched");
+                fired += 1;
+                continue;
+            }
             assert_eq!(fire_payload(&track, input.clone()).await, "relaunched");
             // Delivered twice (Scheduler at least once): the second finds it relaunched.
             assert_eq!(fire_payload(&track, input).await, "moved-on");
@@ -490,12 +505,17 @@ async fn a_burst_refused_on_30_percent_of_run_task_calls_launches_every_job_exac
     let mut rounds = 0;
     for id in &ids {
         let j = job(&world, id).await;
+        if *id == cancelled {
+            assert_eq!((j.status, j.attempt.task_arn.as_deref()), (JobStatus::Cancelled, None), "{j:?}");
+            rounds += j.attempt.launch_round.unwrap_or(0);
+            continue;
+        }
         assert_eq!(j.status, JobStatus::Starting, "{j:?}");
         assert!(j.attempt.relaunch_at.is_none() && j.attempt.task_arn.is_some(), "{j:?}");
         rounds += j.attempt.launch_round.unwrap_or(0);
     }
     let tasks = world.task_arns().await;
-    assert_eq!(tasks.len(), JOBS, "every job launched exactly once");
+    assert_eq!(tasks.len(), JOBS - 1, "every job launched exactly once, the cancelled one never");
     let refused = flaky.refused.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(u64::from(rounds), refused, "each refused round recorded on its job");
     assert_eq!(fired, refused, "one relaunch per refused round");
