@@ -221,6 +221,8 @@ mod handler {
         pub checked: usize,
         /// Lost STOPPED events applied from DescribeTasks.
         pub stopped_events: usize,
+        /// Lost RUNNING events applied from DescribeTasks (a job still STARTING whose task runs).
+        pub running_events: usize,
         /// Tasks ECS no longer knows: attempts ended TASK_LOST.
         pub lost_tasks: usize,
         /// Deadlines, retries and relaunches whose timer was lost, fired.
@@ -518,7 +520,8 @@ mod handler {
         ///    `byStatus` index, at most [`RECONCILE_MAX_JOBS`] per run.
         /// 2. Their tasks, with DescribeTasks (100 per call): a task ECS reports STOPPED is applied
         ///    as its STOPPED event (the same plan and write as track's; a lost or dead-lettered
-        ///    event is repaired); a task ECS no longer knows, launched more than
+        ///    event is repaired), one it reports RUNNING for a job still STARTING as its RUNNING
+        ///    event (which arms the run deadline); a task ECS no longer knows, launched more than
         ///    [`RECONCILE_GRACE`] ago, ends its attempt with failure class TASK_LOST.
         /// 3. A deadline, a retry or a relaunch overdue by more than [`RECONCILE_GRACE`] (its timer
         ///    was lost): fired as its timer would have been. A launch abandoned by a dead launcher
@@ -598,6 +601,17 @@ mod handler {
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task stopped but its STOPPED event was not applied; applying it from DescribeTasks");
                                 Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
                                 report.stopped_events += 1;
+                            }
+                            // Running, but the record never heard (its RUNNING event was lost): the
+                            // described state is applied as that event, so the job is RUNNING and
+                            // its run deadline is armed.
+                            Some(task) if task.last_status() == Some("RUNNING") && job.status != JobStatus::Running => {
+                                let mut detail = TaskDetail::from_task(task);
+                                let recorded = job.attempt.ecs_version.unwrap_or(0);
+                                detail.version = Some(detail.version.unwrap_or(0).max(recorded + 1));
+                                tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task runs but its RUNNING event was not applied; applying it from DescribeTasks");
+                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
+                                report.running_events += 1;
                             }
                             Some(_) => {}
                             None if job.attempt.launched_at.is_some_and(|t| t + RECONCILE_GRACE < now) => {

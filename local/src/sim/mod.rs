@@ -99,6 +99,8 @@ pub struct JobStats {
     pub duplicated: u32,
     /// Matched events the drop fault withheld.
     pub dropped: u32,
+    /// Of those, final STOPPED events (the drop-final fault): only the reconciler repairs them.
+    pub dropped_final: u32,
     /// Whether the reorder fault reversed this task's events.
     pub reordered: bool,
     /// Whether the task was stopped with StopTask.
@@ -147,6 +149,9 @@ struct State {
     seen: HashSet<String>,
     active: HashMap<String, (String, Arc<Control>)>,
     stats: BTreeMap<String, JobStats>,
+    /// Timers read once (GetSchedule) and kept until fired: name → (when it fires, in scaled
+    /// wall-clock time, and its payload). A schedule is immutable once created, so one read is enough.
+    timers: HashMap<String, (DateTime<Utc>, Value)>,
 }
 
 /// The simulator. Cheap to share: [`Simulator::run`] takes an `Arc`.
@@ -270,23 +275,44 @@ impl Simulator {
             }
         }
         let scale = self.options.time_scale.max(0.0);
+        if let Ok(mut state) = self.state.lock() {
+            // Forget the timers that are gone (fired, or disarmed by the handlers).
+            let listed: HashSet<&String> = names.iter().collect();
+            state.timers.retain(|name, _| listed.contains(name));
+        }
         let mut fired = 0;
         for name in names {
-            let Ok(schedule) = scheduler.get_schedule().group_name(group).name(&name).send().await else { continue };
-            let at = schedule.schedule_expression().and_then(jobgen_runtime::contract::parse_at_expression);
-            let created =
-                schedule.creation_date().and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
-            let (Some(at), Some(created)) = (at, created) else { continue };
-            let wait_ms = ((at - created).num_milliseconds().max(0) as f64 * scale) as i64;
-            if Utc::now() < created + chrono::Duration::milliseconds(wait_ms) {
+            let known = self.state.lock().ok().and_then(|s| s.timers.get(&name).cloned());
+            let (fires_at, input) = match known {
+                Some(known) => known,
+                None => {
+                    let Ok(schedule) = scheduler.get_schedule().group_name(group).name(&name).send().await else {
+                        continue;
+                    };
+                    let at = schedule.schedule_expression().and_then(jobgen_runtime::contract::parse_at_expression);
+                    let created = schedule
+                        .creation_date()
+                        .and_then(|d| DateTime::<Utc>::from_timestamp(d.secs(), d.subsec_nanos()));
+                    let input: Option<Value> =
+                        schedule.target().and_then(|t| t.input()).and_then(|i| serde_json::from_str(i).ok());
+                    let (Some(at), Some(created), Some(input)) = (at, created, input) else { continue };
+                    let wait_ms = ((at - created).num_milliseconds().max(0) as f64 * scale) as i64;
+                    let entry = (created + chrono::Duration::milliseconds(wait_ms), input);
+                    if let Ok(mut state) = self.state.lock() {
+                        state.timers.insert(name.clone(), entry.clone());
+                    }
+                    entry
+                }
+            };
+            if Utc::now() < fires_at {
                 continue;
             }
-            let Some(input) = schedule.target().and_then(|t| t.input()).and_then(|i| serde_json::from_str(i).ok())
-            else {
-                continue;
-            };
             // Deleted first: a schedule that another poll already fired is not fired twice here.
-            if scheduler.delete_schedule().group_name(group).name(&name).send().await.is_err() {
+            let deleted = scheduler.delete_schedule().group_name(group).name(&name).send().await.is_ok();
+            if let Ok(mut state) = self.state.lock() {
+                state.timers.remove(&name);
+            }
+            if !deleted {
                 continue;
             }
             match self.tracker.handle(input, Utc::now()).await {
@@ -575,7 +601,10 @@ impl Simulator {
             if matched {
                 let dropped = if last { self.options.faults.drop_final } else { self.options.faults.drop };
                 if rng.chance(dropped) {
-                    self.with_stats(&facts.job_id, |s| s.dropped += 1);
+                    self.with_stats(&facts.job_id, |s| {
+                        s.dropped += 1;
+                        s.dropped_final += u32::from(last);
+                    });
                     return;
                 }
                 held.push(event.clone());
