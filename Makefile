@@ -109,6 +109,11 @@ fault-harness: tools ## every fault at once on JOBS jobs (default 1000) under jo
 	JOBGEN_HARNESS_JOBS=$(or $(JOBS),1000) JOBGEN_HARNESS_SEED=$(or $(SEED),1) \
 	  cargo test -p jobgen-tests --test fault_harness -- --nocapture
 
+.PHONY: fuzz
+fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) for SECONDS each (default 60), seed SEED
+	JOBGEN_FUZZ_SECONDS=$(or $(SECONDS),60) JOBGEN_FUZZ_SEED=$(or $(SEED),1) \
+	  cargo test -p jobgen-tests --test fuzz -- --nocapture --test-threads 1
+
 .PHONY: bench
 bench: tools bench-synth bench-runtime bench-build ## benchmarks; numbers go in BENCHMARKS.md
 
