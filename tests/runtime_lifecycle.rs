@@ -658,3 +658,82 @@ async fn the_reconciler_repairs_lost_events_lost_timers_and_orphans_from_ecs_its
     );
     assert_eq!(job(&world, &lost_timer.job_id).await.attempt.number, 2, "the retry started once");
 }
+
+/// A `MakeWriter` into a shared buffer: what the handlers log, for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_handlers_never_log_a_jobs_environment_or_command() {
+    // Everything jobgen's own code logs, at every level, while a job with a secret in its
+    // environment and command is created, launched, retried, timed out and reconciled.
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("jobgen_runtime=trace"))
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let policy = Retry {
+        attempts: 2,
+        interval_seconds: 1,
+        rate: 1.0,
+        max_delay_seconds: 1,
+        on: RetryOn::DEFAULT.to_vec(),
+        spot_fallback: false,
+    };
+    let (world, scheduler) = timed_world("lc-secrets", |e| {
+        e.retry = Some(policy.clone());
+        e.timeout_seconds = Some(600);
+        e.allow_command_override = true;
+    })
+    .await;
+    let track = tracker(&world, &scheduler);
+    const SECRET: &str = "s3cr3t-Value-7f1c";
+    let handler = world.create_job().with_timers(timers(&world, &scheduler));
+    let request = serde_json::json!({
+        "jobType": SPOT_REPORT,
+        "idempotencyKey": "secretive",
+        "environment": {"DB_PASSWORD": SECRET, "API_TOKEN": format!("Bearer {SECRET}")},
+        "command": ["sh", "-c", format!("login --password {SECRET}")],
+    });
+    let response = handler.handle(request.clone(), Some(Utc::now().timestamp_millis() + 30_000)).await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let _replay = handler.handle(request, None).await;
+    let first = job(&world, response["jobId"].as_str().unwrap()).await;
+    deliver(&track, &events(&world, "spot_interruption", &first, 1)).await;
+    let retry = Timer::new(TimerKind::Retry, &first.job_id, 1);
+    if schedule(&scheduler, &world, &retry).await.is_some() {
+        fire(&scheduler, &world, &track, &retry).await;
+    }
+    let second = job(&world, &first.job_id).await;
+    deliver(&track, &events(&world, "success", &second, 2)[..3]).await;
+    fire(&scheduler, &world, &track, &Timer::new(TimerKind::RunDeadline, &first.job_id, 2)).await;
+    reconcile(&track).await;
+    // The record does keep them (it is the job), and the task got them.
+    assert_eq!(job(&world, &first.job_id).await.environment["DB_PASSWORD"], SECRET);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() > 10, "the handlers logged: {logs}");
+    assert!(!logs.contains(SECRET), "a secret from the job's environment or command was logged:\n{logs}");
+    assert!(!logs.contains("DB_PASSWORD") && !logs.contains("API_TOKEN"), "environment names were logged:\n{logs}");
+}
