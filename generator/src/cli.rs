@@ -92,10 +92,33 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() { 2 } else { 0 };
+            // A script that asked for JSON gets a JSON error object on stdout for a usage error
+            // too (help and version output stay as they are).
+            if code == 2 && wants_json(std::env::args().skip(1)) {
+                let rendered = e.render().to_string();
+                let message: Vec<&str> = rendered
+                    .lines()
+                    .take_while(|l| !l.starts_with("Usage:"))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                let message = message.join(" ");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
+                let help = "run the command with --help for its arguments";
+                println!("{}", crate::output::error_json("UsageError", message, help, code));
+            }
+            return code;
         }
     };
     run(cli)
+}
+
+/// Whether the command line asks for `--output json` (either spelling), read without clap, since
+/// clap refused the line.
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    args.iter().any(|a| a == "--output=json") || args.windows(2).any(|w| w[0] == "--output" && w[1] == "json")
 }
 
 /// Runs a parsed command line.

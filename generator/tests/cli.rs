@@ -205,3 +205,23 @@ fn the_starter_explains_every_key_of_the_schema() {
         assert!(starter.contains(&format!("{key}:")), "the starter jobgen.yaml never mentions `{key}:`");
     }
 }
+
+#[test]
+fn usage_errors_are_a_json_object_on_stdout_when_json_was_asked_for() {
+    let dir = tempdir();
+    let out = jobgen(dir.path()).env_remove("JOBGEN_STACK").args(["status", "--output", "json"]).assert().code(2);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let error: serde_json::Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON object: {e}: {stdout:?}"));
+    assert_eq!(error["error"]["code"], "UsageError", "{error}");
+    assert_eq!(error["error"]["exitCode"], 2, "{error}");
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--stack") && message.contains("<JOB_ID>"), "names what is missing: {message}");
+    // The usage text still goes to stderr for a person; without --output json, stdout stays empty.
+    jobgen(dir.path())
+        .args(["list", "--bogus", "--output=json"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("UsageError"));
+    jobgen(dir.path()).env_remove("JOBGEN_STACK").args(["status"]).assert().code(2).stdout("");
+}
