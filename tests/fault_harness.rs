@@ -1,6 +1,8 @@
 //! The fault-injection harness: many jobs through `jobgen dev`'s stack (the real handlers on the
 //! serial emulator, the simulator as ECS, EventBridge and Scheduler) with every fault on at once —
-//! events duplicated, reordered and dropped (final STOPPED events too), RunTask refused, jobs that
+//! events duplicated, reordered and dropped (final STOPPED events too), RunTask refused or its
+//! answer lost after the task started (a caller that dies or times out between RunTask and the
+//! record of its launch), jobs that
 //! fail, fail to start, are Spot-interrupted, hang until their timeout, or are cancelled at a random
 //! moment — and the invariants that must hold whatever happened, checked on every job.
 //!
@@ -101,8 +103,13 @@ async fn run(jobs: usize, seed: u64) {
     let local = deploy_and_connect(&options).await;
     let faults = Faults { duplicate: 0.3, reorder: 0.3, drop: 0.3, drop_final: 0.05, throttle: 0.5, seed };
     // 0.01: a 20 s job runs 0.2 s, the 10 min timeout fires after about 6 s, the reconciler runs every 3 s.
-    let sim = SimOptions { time_scale: 0.01, poll_interval: Duration::from_millis(100), faults, write_logs: false };
+    let scale = std::env::var("JOBGEN_HARNESS_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(0.01);
+    let sim = SimOptions { time_scale: scale, poll_interval: Duration::from_millis(100), faults, write_logs: false };
     let simulator = Arc::new(local.simulator(sim).unwrap());
+    // And 10 % of the RunTask calls that start a task lose their answer (the caller sees a
+    // timeout after ECS accepted the call): the retry with the same clientToken must not start a
+    // second task.
+    local.refusals.set_lost_answers(0.1);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(simulator.clone().run(stopped));
     let store = Store::new(local.ddb.clone(), local.config.table_name.clone());
@@ -139,6 +146,9 @@ async fn run(jobs: usize, seed: u64) {
         let view = local.functions.create_job.create(request, chrono::Utc::now(), None).await.unwrap();
         scripts.insert(view.job_id.clone(), script);
         ids.push(view.job_id.clone());
+        if (n + 1) % 100 == 0 {
+            eprintln!("fault harness: {} submitted after {:.1} s", n + 1, started.elapsed().as_secs_f64());
+        }
         // Cancel 5 % of the jobs, each some submissions after its own.
         for (i, id) in ids.iter().enumerate() {
             if draw(seed, "cancel", i) < 0.05 && i + (draw(seed, "cancel-at", i) * 20.0) as usize == n {
@@ -153,16 +163,33 @@ async fn run(jobs: usize, seed: u64) {
 
     // Wait for every job to end (bounded: the hung ones need their timeout, retries their backoff).
     let deadline = Instant::now() + Duration::from_secs(600);
-    let mut records: Vec<Job> = Vec::new();
+    // Finished records are final (but for a retry by hand, which the harness never makes): read
+    // again only the ones that were not, so the polling does not crowd the emulator.
+    let mut done: BTreeMap<String, Job> = BTreeMap::new();
     while Instant::now() < deadline {
-        records.clear();
         for id in &ids {
-            records.push(store.get(id).await.unwrap().unwrap());
+            if done.contains_key(id) {
+                continue;
+            }
+            let job = store.get(id).await.unwrap().unwrap();
+            if job.status.is_terminal() {
+                done.insert(id.clone(), job);
+            }
         }
-        if records.iter().all(|j| j.status.is_terminal()) {
+        if done.len() == ids.len() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        eprintln!(
+            "fault harness: {} of {} ended after {:.1} s",
+            done.len(),
+            ids.len(),
+            started.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let mut records: Vec<Job> = Vec::new();
+    for id in &ids {
+        records.push(store.get(id).await.unwrap().unwrap());
     }
     let drained_in = started.elapsed();
     let _ = sampled_stop.send(true);
@@ -261,13 +288,14 @@ async fn run(jobs: usize, seed: u64) {
         );
     }
     let (calls, refused) = local.refusals.counts();
+    let lost = local.refusals.lost();
     let by_status = records.iter().fold(BTreeMap::<&str, usize>::new(), |mut m, j| {
         *m.entry(j.status.as_str()).or_default() += 1;
         m
     });
     eprintln!(
         "fault harness: seed {seed}: {jobs} jobs ({} cancelled), {attempts} attempts, {} tasks, {calls} RunTask calls \
-         ({refused} refused), peak {peak} of {LIMIT} slots, {checked} outcomes checked as scripted; \
+         ({refused} refused, {lost} answers lost after the task started), peak {peak} of {LIMIT} slots, {checked} outcomes checked as scripted; \
          submitted in {:.1} s, all ended in {:.1} s; {by_status:?}",
         cancelled.len(),
         ecs_tasks.len(),

@@ -3,11 +3,18 @@
 //! (`jobgen dev --throttle 0.3`): half a ThrottlingException, half `failures[]` with no capacity.
 //! The handlers' launch backoff then relaunches those jobs, so a throttled burst can be watched
 //! draining locally. The share can be changed while the stack runs ([`Refusals::set_share`]).
+//!
+//! It also keeps ECS's promise the emulator does not: RunTask with a `clientToken` it has seen
+//! answers with the task that token started instead of starting another (moto ignores the token).
+//! A seeded share of RunTask calls that did start a task can have their answer lost
+//! ([`Refusals::set_lost_answers`]: the caller sees a timeout, as when a Lambda dies after ECS
+//! accepted the call), which only that promise makes safe to retry.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jobgen_runtime::contract;
+use jobgen_runtime::job::LaunchErrorKind;
 use jobgen_runtime::launch::{LaunchSpec, classify_error_code};
 use jobgen_runtime::launcher::{EcsError, RunTaskAnswer, RunTaskApi};
 
@@ -15,6 +22,9 @@ use jobgen_runtime::launcher::{EcsError, RunTaskAnswer, RunTaskApi};
 #[derive(Debug, Default)]
 pub struct Refusals {
     share_bits: AtomicU64,
+    lost_bits: AtomicU64,
+    lost: AtomicU64,
+    tokens: std::sync::Mutex<std::collections::HashMap<String, (String, Option<String>)>>,
     calls: AtomicU64,
     refused: AtomicU64,
     seed: AtomicU64,
@@ -25,6 +35,16 @@ impl Refusals {
     pub fn set_share(&self, share: f64, seed: u64) {
         self.share_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
         self.seed.store(seed, Ordering::SeqCst);
+    }
+
+    /// Lose the answer of `share` (0 to 1) of the RunTask calls that start a task.
+    pub fn set_lost_answers(&self, share: f64) {
+        self.lost_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
+    }
+
+    /// RunTask answers lost after the task started.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::SeqCst)
     }
 
     /// RunTask calls made, and how many of them were refused.
@@ -65,6 +85,10 @@ impl DevEcs {
 
 impl RunTaskApi for DevEcs {
     async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        let known = self.refusals.tokens.lock().ok().and_then(|t| t.get(&spec.client_token).cloned());
+        if let Some((task_arn, cluster_arn)) = known {
+            return RunTaskAnswer::Started { task_arn, cluster_arn };
+        }
         match self.refusals.refuse() {
             Some(n) if n % 2 == 0 => RunTaskAnswer::Error {
                 kind: classify_error_code(Some("ThrottlingException")),
@@ -74,7 +98,27 @@ impl RunTaskApi for DevEcs {
             Some(_) => RunTaskAnswer::Failures(vec![
                 "RESOURCE:FARGATE: Capacity is unavailable at this time (simulated by jobgen dev --throttle)".into(),
             ]),
-            None => RunTaskApi::run_task(&self.client, spec).await,
+            None => {
+                let answer = RunTaskApi::run_task(&self.client, spec).await;
+                if let RunTaskAnswer::Started { task_arn, cluster_arn } = &answer {
+                    if let Ok(mut tokens) = self.refusals.tokens.lock() {
+                        tokens.insert(spec.client_token.clone(), (task_arn.clone(), cluster_arn.clone()));
+                    }
+                    let n = self.refusals.calls.load(Ordering::SeqCst);
+                    let share = f64::from_bits(self.refusals.lost_bits.load(Ordering::SeqCst));
+                    let draw =
+                        contract::jitter_seed("dev-lost-answer", u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));
+                    if share > 0.0 && ((draw >> 11) as f64 / (1u64 << 53) as f64) < share {
+                        self.refusals.lost.fetch_add(1, Ordering::SeqCst);
+                        return RunTaskAnswer::Error {
+                            kind: LaunchErrorKind::Unavailable,
+                            code: None,
+                            message: "timeout: the answer was lost (simulated by jobgen dev; the task started)".into(),
+                        };
+                    }
+                }
+                answer
+            }
         }
     }
 
