@@ -260,7 +260,7 @@ impl Ops {
                     .map_err(|e| OpsError::Aws { operation: "Query".into(), message: e.to_string() })?;
                 jobs.extend(out.jobs);
                 match out.next {
-                    Some(next) if jobs.len() < limit * filters.len() => page = Some(next),
+                    Some(next) if jobs.len() < limit.saturating_mul(filters.len()) => page = Some(next),
                     _ => break,
                 }
             }

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use jobgen_runtime::job::{Job, JobStatus, format_ts};
-use jobgen_runtime::store::ListFilter;
 use serde_json::{Value, json};
 
 use crate::{Ops, OpsError};
@@ -187,37 +186,11 @@ fn type_stats(job_type: &str, jobs: &[&Job]) -> TypeStats {
 }
 
 impl Ops {
-    /// Every job created at or after `since`, of `job_type` (the `byType` index) or, for every
-    /// type, of every status (the `byStatus` index, one Query per status: the set of job types is
-    /// not stored anywhere the table can list, and reading every status covers every type), paged
-    /// to the end. No Scan.
-    pub async fn jobs_since(&self, job_type: Option<&str>, since: DateTime<Utc>) -> Result<Vec<Job>, OpsError> {
-        let filters: Vec<ListFilter> = match job_type {
-            Some(t) => vec![ListFilter::JobType(t.to_string())],
-            None => JobStatus::ALL.into_iter().map(ListFilter::Status).collect(),
-        };
-        let mut jobs = Vec::new();
-        for filter in &filters {
-            let mut page: Option<String> = None;
-            loop {
-                let out = self
-                    .store
-                    .list(filter, Some(since), 500, page.as_deref())
-                    .await
-                    .map_err(|e| OpsError::Aws { operation: "Query".into(), message: e.to_string() })?;
-                jobs.extend(out.jobs);
-                match out.next {
-                    Some(next) => page = Some(next),
-                    None => break,
-                }
-            }
-        }
-        Ok(jobs)
-    }
-
     /// The figures of jobs created since `since`, per job type (or of `job_type` alone).
     pub async fn stats(&self, job_type: Option<&str>, since: DateTime<Utc>) -> Result<StatsReport, OpsError> {
-        let jobs = self.jobs_since(job_type, since).await?;
+        // Every job of the range, paged to the end: the listing `jobgen list` uses (byType, or
+        // byStatus per status for every type; no Scan), without a limit.
+        let jobs = self.list(None, job_type, Some(since), usize::MAX).await?;
         Ok(StatsReport { since, job_type: job_type.map(str::to_string), types: compute(&jobs) })
     }
 }
