@@ -33,14 +33,19 @@ run() { printf '$ %s\n' "$*" >&2; "$@"; }
 [ -x "$JOBGEN" ] || { echo "error: $JOBGEN not found: run 'cargo build -p jobgen' (make demo does)" >&2; exit 2; }
 "$VENV_BIN/python" -c 'import moto' 2>/dev/null || { echo "error: moto is not installed in $VENV_BIN: run 'make tools'" >&2; exit 2; }
 
-port=$("$VENV_BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-say "Starting the AWS emulator (moto, one request at a time: DynamoDB's conditions stay atomic) on 127.0.0.1:$port"
-"$VENV_BIN/python" "$ROOT/scripts/moto_server.py" "$port" serial >"$WORK/moto.log" 2>&1 &
+say "Starting the AWS emulator (moto, one request at a time: DynamoDB's conditions stay atomic)"
+# Port 0: the server takes a free port and prints it once it listens (no race for a port picked here).
+"$VENV_BIN/python" "$ROOT/scripts/moto_server.py" 0 serial >"$WORK/moto.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+port=
+for _ in $(seq 300); do
+  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$WORK/moto.log" | head -1)
+  [ -n "$port" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || break
   sleep 0.1
 done
+[ -n "$port" ] || { cat "$WORK/moto.log" >&2; echo "error: the emulator did not start" >&2; exit 1; }
+echo "emulator on 127.0.0.1:$port"
 
 say "jobgen dev: deploy examples/quickstart into the emulator and run it locally"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1

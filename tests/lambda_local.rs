@@ -78,6 +78,12 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
 }
 
+/// Whether something listens on `port`. A connect to an unbound port in the ephemeral range can
+/// succeed by connecting to itself (TCP simultaneous open), which is no server.
+fn listens(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+}
+
 /// Builds the handler binaries in debug first, as `cargo lambda watch` would on the first invoke: the
 /// build can wait minutes for the shared target dir's lock, which an invoke should not have to.
 fn build_handlers() {
@@ -139,7 +145,7 @@ impl LambdaWatch {
             .unwrap_or_else(|e| panic!("cannot start {} (run `make tools`): {e}", bin.display()));
         let watch = LambdaWatch { child, port, log, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !listens(port) {
             assert!(Instant::now() < deadline, "cargo lambda watch did not listen on {port}:\n{}", watch.log_text());
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -5,11 +5,10 @@
 //! Makefile) or `.venv/tools/bin` finds it. Tests never reach a real AWS endpoint: clients always get
 //! the emulator's endpoint and fake credentials.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::types::{
@@ -66,10 +65,6 @@ impl Drop for Moto {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
-}
-
 // moto's own server, started from the venv's Python with two changes the tests need:
 // - a watchdog thread exits the server when the test binary is gone: a `static` (see [`Moto::shared`])
 //   is never dropped, so without it every test binary would leave a server running;
@@ -93,25 +88,38 @@ impl Moto {
     }
 
     /// Panics (failing the test) with the reason when moto cannot start: the tests cannot run without it.
+    ///
+    /// The server takes a free port itself and names it on its first stdout line once it listens. A
+    /// port picked here and probed with connect() could be taken by another process before moto
+    /// binds it, and a probe of an unbound port in the ephemeral range can connect to itself (TCP
+    /// simultaneous open): either way the test would get an endpoint nobody serves.
     #[allow(clippy::panic)]
     fn spawn(threaded: bool) -> Moto {
         let python = venv_bin().join("python");
-        let port = free_port();
-        let child = Command::new(&python)
-            .args(["-c", MOTO_SERVER, &port.to_string(), if threaded { "threaded" } else { "serial" }])
-            .stdout(Stdio::null())
+        let mut child = Command::new(&python)
+            .args(["-c", MOTO_SERVER, "0", if threaded { "threaded" } else { "serial" }])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start moto with {}: {e} (run `make tools`)", python.display()));
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("moto's stdout is piped"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+            let _ = tx.send(lines.next());
+            // Keep draining, so the server never writes into a closed pipe.
+            lines.for_each(drop);
+        });
+        let mut moto = Moto { child, endpoint: String::new() };
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(Ok(line))) => match line.strip_prefix("listening on ") {
+                Some(address) => moto.endpoint = format!("http://{address}"),
+                None => panic!("moto server printed {line:?} instead of its address"),
+            },
+            Ok(other) => panic!("moto server exited before listening ({other:?}, {:?})", moto.child.try_wait()),
+            Err(_) => panic!("moto server did not listen within 60s"),
         }
-        panic!("moto server on port {port} did not answer within 30s");
+        moto
     }
 
     /// One multi-threaded moto server shared by every test in this test binary (tests use unique
