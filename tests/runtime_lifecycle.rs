@@ -21,6 +21,7 @@ use jobgen_runtime::job::{FailureClass, Job, JobStatus};
 use jobgen_runtime::launch::{LaunchSpec, RetryPolicy};
 use jobgen_runtime::launcher::{EcsError, Launcher, RunTaskAnswer, RunTaskApi};
 use jobgen_runtime::service::LaunchService;
+use jobgen_runtime::store::ListFilter;
 use jobgen_runtime::timers::Timers;
 use jobgen_runtime::track::{TrackOutcome, Tracker};
 use runtime_support::{REPORT, SPOT_REPORT, World, event, fixture};
@@ -647,6 +648,15 @@ async fn the_reconciler_repairs_lost_events_lost_timers_and_orphans_from_ecs_its
     let e = job(&world, &healthy.job_id).await;
     assert_eq!(e.status, JobStatus::Running);
     assert_eq!(world.describe(e.attempt.task_arn.as_deref().unwrap()).await.desired_status(), Some("RUNNING"));
+
+    // The repaired outcomes of these unlimited jobs took them out of the open jobs' index; the
+    // retried and the healthy job are still in it.
+    let open = world.store().list(&ListFilter::open(), None, 100, None).await.unwrap();
+    let mut open: Vec<String> = open.jobs.into_iter().map(|j| j.job_id).collect();
+    open.sort();
+    let mut expected = vec![lost_timer.job_id.clone(), healthy.job_id.clone()];
+    expected.sort();
+    assert_eq!(open, expected);
 
     // Run again (the schedule fires every five minutes, or twice): nothing more to repair.
     let again = reconcile(&track).await;

@@ -27,7 +27,7 @@ use jobgen_runtime::job::{Job, JobStatus, format_ts};
 use jobgen_runtime::launch::{LaunchSpec, RetryPolicy};
 use jobgen_runtime::launcher::{EcsError, Launcher, RunTaskAnswer, RunTaskApi};
 use jobgen_runtime::service::LaunchService;
-use jobgen_runtime::store::Store;
+use jobgen_runtime::store::{ListFilter, Store};
 use jobgen_runtime::track::{TrackError, Tracker};
 use runtime_support::{BROKEN, CallCounter, REPORT, SPOT_REPORT, World, event, fixture, shuffle};
 use serde_json::Value;
@@ -859,4 +859,55 @@ async fn an_unlimited_type_in_a_stack_with_limits_is_never_queued() {
     tracker(&world).handle(stopped_event(&world, "success", &spot), Utc::now()).await.unwrap();
     assert_eq!(counter(&world, REPORT).await, 1);
     assert!(world.store().counter(&contract::limit_item_key(SPOT_REPORT)).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The open jobs' index
+
+/// The ids in the open jobs' index, newest first.
+async fn open_ids(world: &World) -> Vec<String> {
+    let page = world.store().list(&ListFilter::open(), None, 100, None).await.unwrap();
+    assert!(page.next.is_none(), "one page");
+    page.jobs.into_iter().map(|j| j.job_id).collect()
+}
+
+async fn reconcile<A: RunTaskApi>(tracker: &Tracker<A>) -> jobgen_runtime::track::Reconciled {
+    match tracker.handle(contract::reconcile_payload(), Utc::now()).await.unwrap() {
+        jobgen_runtime::track::TrackOutcome::Reconciled(report) => report,
+        other => panic!("not a reconcile outcome: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_limited_job_stays_open_until_its_slot_is_back_and_the_reconciler_closes_it() {
+    let world = limited_world("open-index", &[(REPORT, 1)], None).await;
+    let create = world.create_job();
+    let tracker = tracker(&world);
+    let (_, a) = submit(&world, &create, REPORT, "a").await;
+    let (_, b) = submit(&world, &create, REPORT, "b").await;
+    let (_, c) = submit(&world, &create, REPORT, "c").await;
+    assert_eq!((a.status, b.status, c.status), (JobStatus::Starting, JobStatus::Queued, JobStatus::Queued));
+    // c is cancelled while it waits: finished, no slot, no task.
+    world.store().cancel(&c.job_id, Utc::now(), None).await.unwrap().unwrap();
+    // a ends: its slot goes to b in the same invocation. A limited job's outcome does not take it
+    // out of the open index (the write cannot know the slot is back), so a is still listed.
+    tracker.handle(stopped_event(&world, "success", &a), Utc::now()).await.unwrap();
+    let a_now = job(&world, &a.job_id).await;
+    assert_eq!((a_now.status, a_now.slot), (JobStatus::Succeeded, None));
+    assert_eq!(job(&world, &b.job_id).await.status, JobStatus::Starting);
+    assert_eq!(open_ids(&world).await, [c.job_id.clone(), b.job_id.clone(), a.job_id.clone()]);
+
+    // The reconciler closes the two finished ones; b runs on and stays.
+    let report = reconcile(&tracker).await;
+    assert_eq!(report.closed, 2, "{report:?}");
+    assert_eq!(open_ids(&world).await, [b.job_id.clone()]);
+    // Closing changed nothing else of the records, and a second run closes nothing.
+    assert_eq!(job(&world, &a.job_id).await, a_now);
+    assert_eq!(job(&world, &c.job_id).await.status, JobStatus::Cancelled);
+    assert_eq!(reconcile(&tracker).await.closed, 0);
+    // Close never takes a job that still holds a slot, nor one that is not finished.
+    let b_now = job(&world, &b.job_id).await;
+    assert!(b_now.slot.is_some());
+    assert!(matches!(world.store().close(&b.job_id).await.unwrap(), Err(Some(_))));
+    assert_eq!(open_ids(&world).await, [b.job_id.clone()]);
 }

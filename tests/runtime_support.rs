@@ -114,6 +114,25 @@ impl World {
         Store::new(self.ddb.clone(), self.config.table_name.clone())
     }
 
+    /// A job's item as stored (every attribute, also those a [`jobgen_runtime::job::Job`] does not
+    /// carry, such as the listing indexes' keys); empty when there is none.
+    pub async fn record(
+        &self,
+        job_id: &str,
+    ) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        let key = aws_sdk_dynamodb::types::AttributeValue::S(job_id.to_string());
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.config.table_name)
+            .key(contract::KEY_ATTR, key)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetItem {job_id}: {e:?}"));
+        out.item.unwrap_or_default()
+    }
+
     /// A create-job handler launching on the emulator's ECS.
     pub fn create_job(&self) -> CreateJob<aws_sdk_ecs::Client> {
         self.create_job_with(self.ecs.clone())

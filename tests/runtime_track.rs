@@ -16,7 +16,7 @@ use jobgen_runtime::job::{Job, JobStatus};
 use jobgen_runtime::launcher::Launched;
 use jobgen_runtime::store::ListFilter;
 use jobgen_runtime::track::{Skip, TrackOutcome};
-use runtime_support::{REPORT, World, event, fixture, shuffle};
+use runtime_support::{REPORT, SPOT_REPORT, World, event, fixture, shuffle};
 use serde_json::{Value, json};
 
 const SEQUENCES: [&str; 7] = [
@@ -290,38 +290,78 @@ async fn a_terminal_record_never_regresses_but_a_newer_stopped_event_refines_it(
     assert!(job.attempt.stopped_reason.unwrap().ends_with("(refined)"));
 }
 
-#[tokio::test]
-async fn jobs_are_listed_by_status_and_by_type_newest_first() {
-    let world = World::new("listing").await;
-    let store = world.store();
-    let fixture = fixture("non_zero_exit");
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let (job_id, task_arn) = launch(&world, REPORT, &format!("l{i}")).await;
-        ids.push(job_id.clone());
-        if i == 1 {
-            for text in &fixture.events {
-                world.tracker().handle(event(&world, text, &job_id, &task_arn, REPORT), Utc::now()).await.unwrap();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    }
-    let failed = store.list(&ListFilter::Status(JobStatus::Failed), None, 10, None).await.unwrap();
-    assert_eq!(failed.jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), [ids[1].as_str()]);
-    let starting = store.list(&ListFilter::Status(JobStatus::Starting), None, 10, None).await.unwrap();
-    assert_eq!(starting.jobs.iter().map(|j| j.job_id.as_str()).collect::<Vec<_>>(), [ids[2].as_str(), ids[0].as_str()]);
-    // Paging by one through the type index visits every job once, newest first.
+/// Pages through a listing `size` jobs at a time and returns the ids in the order seen.
+async fn page_through(store: &jobgen_runtime::store::Store, filter: &ListFilter, size: i32) -> Vec<String> {
     let mut seen = Vec::new();
     let mut page = None;
     loop {
-        let result = store.list(&ListFilter::JobType(REPORT.into()), None, 1, page.as_deref()).await.unwrap();
+        let result = store.list(filter, None, size, page.as_deref()).await.unwrap();
+        assert!(result.jobs.len() <= size as usize, "a page holds at most its limit");
         seen.extend(result.jobs.into_iter().map(|j| j.job_id));
         match result.next {
             Some(next) => page = Some(next),
             None => break,
         }
     }
-    assert_eq!(seen, [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
+    seen
+}
+
+#[tokio::test]
+async fn jobs_are_listed_by_status_and_by_type_newest_first_across_shards() {
+    let world = World::new("listing").await;
+    let store = world.store();
+    let fixture = fixture("non_zero_exit");
+    // 12 jobs of two types, spread over every shard; every third of the report jobs fails.
+    let mut ids = Vec::new();
+    let mut failed = Vec::new();
+    for i in 0..12 {
+        let job_type = if i % 4 == 3 { SPOT_REPORT } else { REPORT };
+        let (job_id, task_arn) = launch(&world, job_type, &format!("l{i}")).await;
+        if i % 3 == 1 {
+            for text in &fixture.events {
+                world.tracker().handle(event(&world, text, &job_id, &task_arn, job_type), Utc::now()).await.unwrap();
+            }
+            failed.push(job_id.clone());
+        }
+        ids.push((job_id, job_type));
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let shards: std::collections::BTreeSet<String> = ids.iter().map(|(id, _)| contract::shard_of(id)).collect();
+    assert!(shards.len() > 1, "the jobs span shards: {shards:?}");
+    let newest_first = |keep: &dyn Fn(&str, &str) -> bool| -> Vec<String> {
+        ids.iter().rev().filter(|(id, t)| keep(id, t)).map(|(id, _)| id.clone()).collect()
+    };
+    let all = newest_first(&|_, _| true);
+    // Every job once, newest first, whatever the page size (pages merge the shards).
+    for size in [1, 3, 5, 100] {
+        assert_eq!(page_through(&store, &ListFilter::all(), size).await, all, "page size {size}");
+    }
+    // By status: FAILED (every job's entry, records read for their status) ...
+    let is_failed = |id: &str, _: &str| failed.iter().any(|f| f == id);
+    assert_eq!(
+        page_through(&store, &ListFilter::all().with_status(JobStatus::Failed), 2).await,
+        newest_first(&is_failed)
+    );
+    // ... and STARTING, from the open jobs' index: an unlimited job that failed left it.
+    let starting = newest_first(&|id, t| !is_failed(id, t));
+    assert_eq!(page_through(&store, &ListFilter::all().with_status(JobStatus::Starting), 2).await, starting);
+    assert_eq!(page_through(&store, &ListFilter::open(), 4).await, starting);
+    // By type, and by type and status.
+    let spot = newest_first(&|_, t| t == SPOT_REPORT);
+    assert_eq!(page_through(&store, &ListFilter::all().with_type(SPOT_REPORT), 1).await, spot);
+    let spot_failed = newest_first(&|id, t| t == SPOT_REPORT && is_failed(id, t));
+    assert!(!spot_failed.is_empty());
+    assert_eq!(
+        page_through(&store, &ListFilter::all().with_type(SPOT_REPORT).with_status(JobStatus::Failed), 3).await,
+        spot_failed
+    );
+    // The record of a failed job no longer carries the open index's key; a running one does.
+    let record = world.record(&failed[0]).await;
+    assert!(!record.contains_key(contract::OPEN_SINCE_ATTR), "{record:?}");
+    let record = world.record(&starting[0]).await;
+    assert_eq!(record.get(contract::OPEN_SINCE_ATTR), record.get(contract::CREATED_AT_ATTR));
+    // A page token from elsewhere is refused, not misread.
+    assert!(store.list(&ListFilter::all(), None, 5, Some("bm90LWEtdG9rZW4")).await.is_err());
 }
 
 #[tokio::test]

@@ -236,7 +236,9 @@ impl Ops {
         })
     }
 
-    /// Lists jobs, newest first: by status, by type, or (neither) every status.
+    /// Lists jobs, newest first, of a status and a type or any: at most `limit` (`usize::MAX`:
+    /// every job of the range). A status that is not finished reads the open jobs' index; any other
+    /// listing reads every job's entry of the range (see [`Store::list`]).
     pub async fn list(
         &self,
         status: Option<JobStatus>,
@@ -244,31 +246,22 @@ impl Ops {
         since: Option<DateTime<Utc>>,
         limit: usize,
     ) -> Result<Vec<Job>, OpsError> {
-        let filters: Vec<ListFilter> = match (status, job_type) {
-            (Some(s), _) => vec![ListFilter::Status(s)],
-            (None, Some(t)) => vec![ListFilter::JobType(t.to_string())],
-            (None, None) => JobStatus::ALL.into_iter().map(ListFilter::Status).collect(),
-        };
+        let filter = ListFilter { status, job_type: job_type.map(str::to_string), open: false };
+        let page_size = i32::try_from(limit.clamp(1, 100)).unwrap_or(100);
         let mut jobs = Vec::new();
-        for filter in &filters {
-            let mut page: Option<String> = None;
-            loop {
-                let out = self
-                    .store
-                    .list(filter, since, 100, page.as_deref())
-                    .await
-                    .map_err(|e| OpsError::Aws { operation: "Query".into(), message: e.to_string() })?;
-                jobs.extend(out.jobs);
-                match out.next {
-                    Some(next) if jobs.len() < limit.saturating_mul(filters.len()) => page = Some(next),
-                    _ => break,
-                }
+        let mut page: Option<String> = None;
+        loop {
+            let out = self
+                .store
+                .list(&filter, since, page_size, page.as_deref())
+                .await
+                .map_err(|e| OpsError::Aws { operation: "Query".into(), message: e.to_string() })?;
+            jobs.extend(out.jobs);
+            match out.next {
+                Some(next) if jobs.len() < limit => page = Some(next),
+                _ => break,
             }
         }
-        if let (Some(_), Some(t)) = (status, job_type) {
-            jobs.retain(|j| j.job_type == t);
-        }
-        jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.job_id.cmp(&b.job_id)));
         jobs.truncate(limit);
         Ok(jobs)
     }

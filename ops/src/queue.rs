@@ -3,16 +3,16 @@
 //! admitted job stays in it until its launch is recorded, and the start time assumes jobs keep
 //! finishing at the rate they did in the last hour.
 //!
-//! Reads: the position is a COUNT Query of the job's queue below its `queueOrder`; the rate is a
-//! COUNT Query of the type's jobs created in the last [`RATE_LOOKBACK_CREATED`] whose current
-//! attempt stopped in the last [`RATE_WINDOW`] (a filter on `stoppedAt`). Both paged to the end;
-//! neither returns items.
+//! Reads: the position is a COUNT Query of the job's queue below its `queueOrder`, paged to the
+//! end (no items returned); the rate counts, among the type's newest [`RATE_SAMPLE`] jobs created
+//! in the last [`RATE_LOOKBACK_CREATED`], those whose current attempt stopped in the last
+//! [`RATE_WINDOW`] (the listing `jobgen list --type` reads).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use chrono::{DateTime, Duration, Utc};
-use jobgen_runtime::contract::{self, attr};
+use jobgen_runtime::contract;
 use jobgen_runtime::job::{Job, JobStatus, format_ts};
 use serde_json::{Value, json};
 
@@ -21,10 +21,13 @@ use crate::{Ops, OpsError, aws_error};
 /// The window of recent completions the start estimate is based on.
 pub const RATE_WINDOW: Duration = Duration::hours(1);
 
-/// How far back (by `createdAt`, the `byType` index's sort key) completions are looked for: a job
-/// created earlier that stopped in the last hour is not counted, which only makes the estimate
-/// more cautious.
+/// How far back (by `createdAt`) completions are looked for: a job created earlier that stopped in
+/// the last hour is not counted, which only makes the estimate more cautious.
 pub const RATE_LOOKBACK_CREATED: Duration = Duration::days(1);
+
+/// How many of the type's newest jobs the rate is counted from, at most (each is one record read):
+/// a type finishing more than this many an hour is estimated at this rate, a cautious estimate.
+pub const RATE_SAMPLE: usize = 500;
 
 /// A QUEUED job's place and estimated start.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,28 +79,12 @@ impl Ops {
                 "#k = :k AND #o < :o".to_string(),
                 HashMap::from([("#k", contract::QUEUE_KEY_ATTR), ("#o", contract::QUEUE_ORDER_ATTR)]),
                 HashMap::from([(":k", key.as_str()), (":o", order.as_str())]),
-                None,
             )
             .await?;
-        let (created_since, stopped_since) =
-            (format_ts(&(now - RATE_LOOKBACK_CREATED)), format_ts(&(now - RATE_WINDOW)));
-        let completions = self
-            .count(
-                contract::INDEX_BY_TYPE,
-                "#t = :t AND #c >= :c".to_string(),
-                HashMap::from([
-                    ("#t", contract::JOB_TYPE_ATTR),
-                    ("#c", contract::CREATED_AT_ATTR),
-                    ("#s", attr::STOPPED_AT),
-                ]),
-                HashMap::from([
-                    (":t", job.job_type.as_str()),
-                    (":c", created_since.as_str()),
-                    (":s", stopped_since.as_str()),
-                ]),
-                Some("#s >= :s"),
-            )
-            .await?;
+        // The type's newest jobs of the last day, read by key: how many stopped in the last hour.
+        let recent = self.list(None, Some(&job.job_type), Some(now - RATE_LOOKBACK_CREATED), RATE_SAMPLE).await?;
+        let completions =
+            recent.iter().filter(|j| j.attempt.stopped_at.is_some_and(|t| t >= now - RATE_WINDOW)).count() as u64;
         let position = ahead + 1;
         Ok(Some(QueueEstimate {
             queue_key: key.clone(),
@@ -114,7 +101,6 @@ impl Ops {
         key_condition: String,
         names: HashMap<&str, &str>,
         values: HashMap<&str, &str>,
-        filter: Option<&str>,
     ) -> Result<u64, OpsError> {
         let names: HashMap<String, String> = names.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         let values: HashMap<String, AttributeValue> =
@@ -129,7 +115,6 @@ impl Ops {
                 .table_name(self.store.table())
                 .index_name(index)
                 .key_condition_expression(&key_condition)
-                .set_filter_expression(filter.map(str::to_string))
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .select(Select::Count)

@@ -188,8 +188,8 @@ fn type_stats(job_type: &str, jobs: &[&Job]) -> TypeStats {
 impl Ops {
     /// The figures of jobs created since `since`, per job type (or of `job_type` alone).
     pub async fn stats(&self, job_type: Option<&str>, since: DateTime<Utc>) -> Result<StatsReport, OpsError> {
-        // Every job of the range, paged to the end: the listing `jobgen list` uses (byType, or
-        // byStatus per status for every type; no Scan), without a limit.
+        // Every job of the range, paged to the end: the listing `jobgen list` uses (the byCreated
+        // index, by type when asked, then the records by key; no Scan), without a limit.
         let jobs = self.list(None, job_type, Some(since), usize::MAX).await?;
         Ok(StatsReport { since, job_type: job_type.map(str::to_string), types: compute(&jobs) })
     }

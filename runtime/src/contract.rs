@@ -216,16 +216,49 @@ pub fn is_env_name(name: &str) -> bool {
 
 /// The jobs table's partition key attribute (string): the job id. No sort key.
 pub const KEY_ATTR: &str = "jobId";
-/// Attribute holding the job status (a [`crate::job::JobStatus`] name); partition key of [`INDEX_BY_STATUS`].
+/// Attribute holding the job status (a [`crate::job::JobStatus`] name). No index is keyed on it:
+/// every transition changes it, and an index keyed on it would be rewritten (an entry deleted and
+/// one written) by every transition of every job, all in a few hot partitions.
 pub const STATUS_ATTR: &str = "status";
-/// Attribute holding the job type; partition key of [`INDEX_BY_TYPE`].
+/// Attribute holding the job type (projected into both listing indexes, which filter on it).
 pub const JOB_TYPE_ATTR: &str = "jobType";
-/// Attribute holding the creation time (RFC 3339, UTC, millisecond precision): sort key of both indexes.
+/// Attribute holding the creation time (RFC 3339, UTC, millisecond precision): sort key of
+/// [`INDEX_BY_CREATED`].
 pub const CREATED_AT_ATTR: &str = "createdAt";
-/// Global secondary index: jobs by status, newest last.
-pub const INDEX_BY_STATUS: &str = "byStatus";
-/// Global secondary index: jobs by type, newest last.
-pub const INDEX_BY_TYPE: &str = "byType";
+/// Attribute (string): the job's listing shard, [`shard_of`] its id, written with the record and
+/// never changed; partition key of [`INDEX_BY_CREATED`] and [`INDEX_OPEN`].
+pub const SHARD_ATTR: &str = "shard";
+/// Attribute (string): the creation time again, carried only while the job is open (see
+/// [`INDEX_OPEN`]); sort key of [`INDEX_OPEN`].
+pub const OPEN_SINCE_ATTR: &str = "openSince";
+/// Global secondary index: every job, newest last, per shard ([`SHARD_ATTR`], [`CREATED_AT_ATTR`]).
+/// Projection INCLUDE [`JOB_TYPE_ATTR`] only: its entry is written once, with the record, and no
+/// later write changes a key or a projected attribute, so it costs one index write per job.
+/// Listings read the records themselves by key.
+pub const INDEX_BY_CREATED: &str = "byCreated";
+/// Global secondary index: the open jobs, newest last, per shard ([`SHARD_ATTR`],
+/// [`OPEN_SINCE_ATTR`]). Sparse: a job is in it from its creation until the write that leaves it
+/// finished with nothing left to repair (no slot held, no task that may still run), which removes
+/// [`OPEN_SINCE_ATTR`]: an unlimited job's outcome, or the reconciler's Close. Projection INCLUDE
+/// [`JOB_TYPE_ATTR`]: two index writes per job in all. It holds what the reconciler looks at and
+/// what `jobgen list --status` of a non-terminal status reads.
+pub const INDEX_OPEN: &str = "open";
+/// How many shards the listing indexes spread jobs over. One partition key value of an index takes
+/// about 1,000 writes a second; a burst of submissions lands in all of them. A listing queries
+/// each shard and merges.
+pub const SHARDS: u32 = 4;
+
+/// The listing shard of a job: its id's bytes summed, modulo [`SHARDS`], as a decimal string.
+/// Stable (the same for every writer and version) and spread evenly by random ids.
+pub fn shard_of(job_id: &str) -> String {
+    (job_id.bytes().map(u32::from).sum::<u32>() % SHARDS).to_string()
+}
+
+/// Every shard value, in order.
+pub fn shards() -> impl Iterator<Item = String> {
+    (0..SHARDS).map(|n| n.to_string())
+}
+
 /// The TTL attribute (epoch seconds), set when a job reaches a terminal status.
 pub const TTL_ATTR: &str = "expiresAt";
 /// Global secondary index: the queues of limited jobs, oldest first. Sparse, projection KEYS_ONLY:
@@ -1070,11 +1103,26 @@ mod tests {
     }
 
     #[test]
+    fn shards_are_stable_and_spread_random_ids() {
+        assert_eq!(shard_of("01m8sm8397mrpntj7r6ktp2xrk"), shard_of("01m8sm8397mrpntj7r6ktp2xrk"));
+        let mut counts = [0u32; SHARDS as usize];
+        for n in 0..4_000u32 {
+            let id = format!("{:026x}", u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let shard: usize = shard_of(&id).parse().expect("a number");
+            counts[shard] += 1;
+        }
+        // Every shard gets a fair share (1,000 expected each).
+        assert!(counts.iter().all(|&c| (800..1_200).contains(&c)), "{counts:?}");
+        assert_eq!(shards().collect::<Vec<_>>(), ["0", "1", "2", "3"]);
+    }
+
+    #[test]
     fn limit_items_and_queues_are_named_apart_from_jobs() {
         assert_eq!(limit_item_key("report"), "limit#report");
         assert_eq!(limit_item_key(PROJECT_QUEUE), "limit#*");
         assert_ne!(QUEUE_KEY_ATTR, QUEUE_ORDER_ATTR);
-        assert!(![INDEX_BY_STATUS, INDEX_BY_TYPE].contains(&INDEX_BY_QUEUE));
+        assert!(![INDEX_BY_CREATED, INDEX_OPEN].contains(&INDEX_BY_QUEUE));
+        assert_ne!(INDEX_BY_CREATED, INDEX_OPEN);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 //! | Retry | launch service (the retry timer, jobgen retry) | Store::start_next_attempt | RETRYING | SUBMITTED | this attempt; no slot; the attempt moves to history and the next one starts with a launch lease |
 //! | RetryQueued | launch service (the retry timer, jobgen retry) | Store::start_next_attempt | RETRYING | QUEUED | this attempt; no slot; the attempt moves to history; queueKey and queueOrder set (its place at submission) |
 //! | RetryByHand | jobgen retry | Store::retry_by_hand | FAILED, TIMED_OUT, CANCELLED, LAUNCH_FAILED | RETRYING | this attempt; no slot; its task stopped or it has none and no live launch lease; retryAt now |
+//! | Close | track (the reconciler) | Store::close | SUCCEEDED, FAILED, CANCELLED, TIMED_OUT | unchanged | open; no slot; removes openSince (the reconciler saw its task stopped, none, or unknown to ECS) |
 //!
 //! (A unit test renders this table from [`TRANSITIONS`] and compares, so the two cannot drift.)
 //!
@@ -122,11 +123,13 @@ pub enum Transition {
     RetryQueued,
     /// `jobgen retry` of a finished job: it becomes RETRYING, due now.
     RetryByHand,
+    /// The reconciler takes a finished job that needs nothing more out of the open jobs' index.
+    Close,
 }
 
 impl Transition {
     /// Every transition, in table order.
-    pub const ALL: [Transition; 19] = [
+    pub const ALL: [Transition; 20] = [
         Transition::Submit,
         Transition::Queue,
         Transition::Admit,
@@ -146,6 +149,7 @@ impl Transition {
         Transition::Retry,
         Transition::RetryQueued,
         Transition::RetryByHand,
+        Transition::Close,
     ];
 
     /// The row of this transition.
@@ -231,6 +235,9 @@ const RETRY_FROM: &[JobStatus] = &[Submitted, Starting, Running, LaunchFailed, R
 /// What an operator may retry by hand: a finished attempt that was not a success.
 const RETRYABLE_BY_HAND: &[JobStatus] = &[Failed, TimedOut, Cancelled, LaunchFailed];
 
+/// The terminal statuses ([`JobStatus::is_terminal`]): where Close starts.
+const FINISHED: &[JobStatus] = &[Succeeded, Failed, Cancelled, TimedOut];
+
 /// The other conditions of the two writes that start a job's next attempt.
 const RETRY_REQUIRES: &str =
     "this attempt; no slot; the attempt moves to history and the next one starts with a launch lease";
@@ -239,7 +246,7 @@ const RETRY_REQUIRES: &str =
 const EVENT_REQUIRES: &str = "the record exists; this attempt; no task, or this task; a newer ecsVersion";
 
 /// Every transition of a job record. Indexed by [`Transition`] (rows in declaration order).
-pub const TRANSITIONS: [Rule; 19] = [
+pub const TRANSITIONS: [Rule; 20] = [
     Rule {
         transition: Transition::Submit,
         by: "create-job",
@@ -392,6 +399,14 @@ pub const TRANSITIONS: [Rule; 19] = [
         to: To::Status(Retrying),
         requires: "this attempt; no slot; its task stopped or it has none and no live launch lease; retryAt now",
     },
+    Rule {
+        transition: Transition::Close,
+        by: "track (the reconciler)",
+        write: "Store::close",
+        from: FINISHED,
+        to: To::Unchanged,
+        requires: "open; no slot; removes openSince (the reconciler saw its task stopped, none, or unknown to ECS)",
+    },
 ];
 
 /// ECS `lastStatus` of a task that has stopped.
@@ -430,6 +445,12 @@ pub fn attempt_over(job: &Job, now_ms: i64) -> bool {
         // Queued (no attempt yet), launching or running, or a status this version does not know.
         _ => false,
     }
+}
+
+/// Whether a finished `job` needs nothing more (no slot held, its attempt over, so no task of it can
+/// still run): the test before a [`Transition::Close`].
+pub fn closable(job: &Job, now_ms: i64) -> bool {
+    job.status.is_terminal() && job.slot.is_none() && attempt_over(job, now_ms)
 }
 
 /// Whether `job` holds a slot that its attempt no longer needs: the test before a [`Transition::Release`].

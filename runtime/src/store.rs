@@ -154,6 +154,14 @@ pub fn job_to_item(job: &Job) -> HashMap<String, AttributeValue> {
     }
 }
 
+/// A new job's item: the job, its listing shard, and (open from the start) `openSince`.
+fn new_record_item(job: &Job) -> HashMap<String, AttributeValue> {
+    let mut item = job_to_item(job);
+    item.insert(contract::SHARD_ATTR.into(), s(&contract::shard_of(&job.job_id)));
+    item.insert(contract::OPEN_SINCE_ATTR.into(), ts(&job.created_at));
+    item
+}
+
 /// A DynamoDB item as a job.
 pub fn job_from_item(item: &HashMap<String, AttributeValue>) -> Result<Job, StoreError> {
     let json = item_to_json(item);
@@ -215,6 +223,12 @@ impl Update {
     fn set(&mut self, e: &mut Expr, attribute: &str, value: AttributeValue) {
         let (n, v) = (e.name(attribute), e.value(value));
         self.set.push(format!("{n} = {v}"));
+    }
+
+    /// `SET attribute = from`: another attribute's value, read by DynamoDB in the same write.
+    fn copy(&mut self, e: &mut Expr, attribute: &str, from: &str) {
+        let (n, f) = (e.name(attribute), e.name(from));
+        self.set.push(format!("{n} = {f}"));
     }
 
     fn remove(&mut self, e: &mut Expr, attribute: &str) {
@@ -354,13 +368,61 @@ impl Cancellation {
     }
 }
 
-/// Which jobs to list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ListFilter {
-    /// Jobs with this status (index [`contract::INDEX_BY_STATUS`]).
-    Status(JobStatus),
-    /// Jobs of this type (index [`contract::INDEX_BY_TYPE`]).
-    JobType(String),
+/// Which jobs to list: every job, or only the open ones ([`contract::INDEX_OPEN`]), of one status
+/// and one type or any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only jobs with this status (read from each record: no index is keyed on it).
+    pub status: Option<JobStatus>,
+    /// Only jobs of this type (a filter of the index entries, which carry the type).
+    pub job_type: Option<String>,
+    /// Only open jobs: not finished, or finished with something left to repair.
+    pub open: bool,
+}
+
+impl ListFilter {
+    /// Every job.
+    pub fn all() -> Self {
+        ListFilter::default()
+    }
+
+    /// The open jobs ([`contract::INDEX_OPEN`]).
+    pub fn open() -> Self {
+        ListFilter { open: true, ..ListFilter::default() }
+    }
+
+    /// Only jobs with `status`.
+    pub fn with_status(mut self, status: JobStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only jobs of `job_type`.
+    pub fn with_type(mut self, job_type: impl Into<String>) -> Self {
+        self.job_type = Some(job_type.into());
+        self
+    }
+
+    /// The index it reads, and that index's sort key: a job with a status that is not finished is
+    /// open, so those statuses read the (smaller) open jobs' index.
+    fn index(&self) -> (&'static str, &'static str) {
+        if self.open || self.status.is_some_and(|s| !s.is_terminal()) {
+            (contract::INDEX_OPEN, contract::OPEN_SINCE_ATTR)
+        } else {
+            (contract::INDEX_BY_CREATED, contract::CREATED_AT_ATTR)
+        }
+    }
+}
+
+/// Where a listing stands in one shard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum ShardCursor {
+    /// Not read yet.
+    Start,
+    /// Read up to (and including) this index key.
+    After(serde_json::Map<String, Value>),
+    /// Read to its end.
+    Done,
 }
 
 /// One page of a listing, newest first.
@@ -423,7 +485,7 @@ impl Store {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(job_to_item(job)))
+            .set_item(Some(new_record_item(job)))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(values)
@@ -1061,7 +1123,24 @@ impl Store {
         }
     }
 
-    /// Lists jobs by status or type, newest first, created at or after `since` (1 Query per page).
+    /// Takes a finished job that needs nothing more out of the open jobs' index:
+    /// [`Transition::Close`], REMOVE `openSince` (1 UpdateItem). The condition: still open, no slot,
+    /// a finished status. The caller (the reconciler) has seen that no task of it can still run.
+    ///
+    /// Twice: the second fails (no longer open). Against RetryByHand: that write opens the job
+    /// again and leaves FINISHED, so whichever runs second sees the other's result. Against a
+    /// release: Close needs no slot, so it fails until the slot is given back.
+    pub async fn close(&self, job_id: &str) -> Result<Result<Job, Option<Job>>, StoreError> {
+        self.update(job_id, close_write()).await
+    }
+
+    /// One page of jobs, newest first, created at or after `since`: at most `limit` (1 Query per
+    /// shard, then BatchGetItem of the records, 100 keys a call, strongly consistent). Pass `next`
+    /// back for the following page. A page may hold fewer than `limit` jobs (entries of another
+    /// status, or of records TTL removed since) and still have a `next`.
+    ///
+    /// The index entries are eventually consistent (a job created a moment ago may be missing);
+    /// the records read are current, so a listed job shows its present state.
     pub async fn list(
         &self,
         filter: &ListFilter,
@@ -1069,38 +1148,139 @@ impl Store {
         limit: i32,
         page: Option<&str>,
     ) -> Result<JobPage, StoreError> {
-        let mut e = Expr::default();
-        let (index, key_attr, key_value) = match filter {
-            ListFilter::Status(status) => {
-                (contract::INDEX_BY_STATUS, contract::STATUS_ATTR, status.as_str().to_string())
-            }
-            ListFilter::JobType(job_type) => (contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR, job_type.clone()),
+        let limit = limit.max(1);
+        let (index, sort_attr) = filter.index();
+        let mut cursors: Vec<ShardCursor> = match page {
+            Some(token) => decode_cursors(token)?,
+            None => vec![ShardCursor::Start; contract::SHARDS as usize],
         };
-        let mut condition = format!("{} = {}", e.name(key_attr), e.s(&key_value));
-        if let Some(since) = since {
-            condition.push_str(&format!(" AND {} >= {}", e.name(contract::CREATED_AT_ATTR), e.value(ts(&since))));
+        // Each shard's newest `limit` entries past its cursor: the page's jobs are among them.
+        let mut entries: Vec<(usize, HashMap<String, AttributeValue>)> = Vec::new();
+        let mut read: Vec<(usize, Option<HashMap<String, AttributeValue>>)> = Vec::new();
+        for (n, shard) in contract::shards().enumerate().take(cursors.len()) {
+            let start = match &cursors[n] {
+                ShardCursor::Done => continue,
+                ShardCursor::Start => None,
+                ShardCursor::After(key) => Some(key.iter().map(|(k, v)| (k.clone(), json_to_attr(v))).collect()),
+            };
+            let mut e = Expr::default();
+            let mut condition = format!("{} = {}", e.name(contract::SHARD_ATTR), e.s(&shard));
+            if let Some(since) = since {
+                condition.push_str(&format!(" AND {} >= {}", e.name(sort_attr), e.value(ts(&since))));
+            }
+            let type_filter =
+                filter.job_type.as_ref().map(|t| format!("{} = {}", e.name(contract::JOB_TYPE_ATTR), e.s(t)));
+            let (names, values) = e.values();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(condition)
+                .set_filter_expression(type_filter)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(values)
+                .scan_index_forward(false)
+                .limit(limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Query", &e))?;
+            entries.extend(output.items().iter().map(|item| (n, item.clone())));
+            read.push((n, output.last_evaluated_key().cloned()));
         }
-        let start = page.map(decode_page).transpose()?;
-        let (names, values) = e.values();
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(values)
-            .scan_index_forward(false)
-            .limit(limit.max(1))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| dynamo_error("Query", &e))?;
-        let jobs = output.items().iter().map(job_from_item).collect::<Result<Vec<_>, _>>()?;
-        let next = output.last_evaluated_key().map(encode_page);
+        // Newest first across shards, never past the oldest point that a shard with more to read
+        // reached (its unread entries may be newer than anything after that point). A stable sort
+        // keeps each shard's entries in its Query's order, so what is taken of a shard is a prefix.
+        let sort = |item: &HashMap<String, AttributeValue>| {
+            item.get(sort_attr).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+        };
+        let returned: Vec<usize> =
+            (0..cursors.len()).map(|n| entries.iter().filter(|(m, _)| *m == n).count()).collect();
+        let floor = read.iter().filter_map(|(_, more)| more.as_ref()).map(sort).max();
+        entries.retain(|(_, item)| floor.as_ref().is_none_or(|f| &sort(item) >= f));
+        entries.sort_by_key(|(_, item)| std::cmp::Reverse(sort(item)));
+        entries.truncate(limit as usize);
+        // Each shard read continues after the last entry taken from it, or, when all it returned
+        // was taken, where its Query stopped (the end, without a LastEvaluatedKey).
+        for (n, more) in read {
+            let taken: Vec<&HashMap<String, AttributeValue>> =
+                entries.iter().filter(|(m, _)| *m == n).map(|(_, item)| item).collect();
+            cursors[n] = match (taken.last(), taken.len() == returned[n], more) {
+                (_, true, None) => ShardCursor::Done,
+                (_, true, Some(key)) => ShardCursor::After(item_to_json_map(&key)),
+                (Some(last), false, _) => ShardCursor::After(item_to_json_map(&index_key(last, sort_attr))),
+                (None, false, _) => cursors[n].clone(),
+            };
+        }
+        let keys: Vec<String> = entries
+            .iter()
+            .filter_map(|(_, item)| item.get(contract::KEY_ATTR).and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        let mut jobs = self.get_many(&keys).await?;
+        if let Some(status) = filter.status {
+            jobs.retain(|j| j.status == status);
+        }
+        let next = cursors.iter().any(|c| *c != ShardCursor::Done).then(|| encode_cursors(&cursors));
         Ok(JobPage { jobs, next })
     }
+
+    /// Reads records by id (BatchGetItem, 100 keys a call, strongly consistent), in `ids` order;
+    /// an id without a record (TTL removed it since it was listed) is left out.
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+        let mut found: HashMap<String, Job> = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = chunk.iter().map(|id| Self::key(id)).collect();
+            let mut tries = 0;
+            while !keys.is_empty() {
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Dynamo {
+                        operation: "BatchGetItem",
+                        code: None,
+                        message: e.to_string(),
+                        retryable: false,
+                    })?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| dynamo_error("BatchGetItem", &e))?;
+                for item in output.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                    let job = job_from_item(item)?;
+                    found.insert(job.job_id.clone(), job);
+                }
+                // Keys DynamoDB did not get to (throughput, or the 16 MB answer limit): again,
+                // after a short pause, a few times.
+                keys = output
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    tries += 1;
+                    if tries > GET_MANY_TRIES {
+                        return Err(StoreError::Dynamo {
+                            operation: "BatchGetItem",
+                            code: None,
+                            message: format!("{} keys still unprocessed after {GET_MANY_TRIES} tries", keys.len()),
+                            retryable: true,
+                        });
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << tries)).await;
+                }
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
 }
+
+/// How often [`Store::get_many`] asks again for keys DynamoDB left unprocessed.
+const GET_MANY_TRIES: u32 = 5;
 
 /// One conditional UpdateItem: what it changes and the condition it is made under. Built by the
 /// functions below, without a client, so the unit tests read every condition.
@@ -1333,6 +1513,8 @@ fn retry_by_hand_write(attempt: u32, now: DateTime<Utc>) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::RetryByHand);
+    // Open again (a finished job may have been closed): the reconciler looks after it.
+    u.copy(&mut e, contract::OPEN_SINCE_ATTR, contract::CREATED_AT_ATTR);
     u.set(&mut e, attr::RETRY_AT, ts(&now));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
     u.remove(&mut e, contract::TTL_ATTR);
@@ -1603,6 +1785,19 @@ fn event_write(update: &EventUpdate, transition: Transition) -> Result<Write, St
     Ok(Write { operation: "UpdateItem (apply event)", e, update: u, condition })
 }
 
+fn close_write() -> Write {
+    let mut e = Expr::default();
+    let mut u = Update::default();
+    u.remove(&mut e, contract::OPEN_SINCE_ATTR);
+    let condition = format!(
+        "attribute_exists({}) AND attribute_not_exists({}) AND {}",
+        e.name(contract::OPEN_SINCE_ATTR),
+        e.name(attr::SLOT),
+        from_guard(&mut e, Transition::Close)
+    );
+    Write { operation: "UpdateItem (close)", e, update: u, condition }
+}
+
 fn cancel_write(now: DateTime<Utc>, expires_at: Option<i64>) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
@@ -1617,6 +1812,37 @@ fn cancel_write(now: DateTime<Utc>, expires_at: Option<i64>) -> Write {
     let condition =
         format!("attribute_exists({}) AND {}", e.name(contract::KEY_ATTR), from_guard(&mut e, Transition::Cancel));
     Write { operation: "UpdateItem (cancel)", e, update: u, condition }
+}
+
+/// The key of an index entry, as an ExclusiveStartKey: the table's key and the index's.
+fn index_key(item: &HashMap<String, AttributeValue>, sort_attr: &str) -> HashMap<String, AttributeValue> {
+    [contract::KEY_ATTR, contract::SHARD_ATTR, sort_attr]
+        .into_iter()
+        .filter_map(|a| Some((a.to_string(), item.get(a)?.clone())))
+        .collect()
+}
+
+fn item_to_json_map(item: &HashMap<String, AttributeValue>) -> serde_json::Map<String, Value> {
+    item.iter().map(|(k, v)| (k.clone(), attr_to_json(v))).collect()
+}
+
+/// A listing's page token: every shard's cursor, as base64url JSON (opaque to callers, no state
+/// kept).
+fn encode_cursors(cursors: &[ShardCursor]) -> String {
+    data_encoding::BASE64URL_NOPAD.encode(serde_json::to_string(cursors).unwrap_or_default().as_bytes())
+}
+
+fn decode_cursors(token: &str) -> Result<Vec<ShardCursor>, StoreError> {
+    let bad = |why: String| StoreError::Dynamo { operation: "Query", code: None, message: why, retryable: false };
+    let bytes = data_encoding::BASE64URL_NOPAD
+        .decode(token.as_bytes())
+        .map_err(|e| bad(format!("page token is not valid: {e}")))?;
+    let cursors: Vec<ShardCursor> =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("page token is not valid: {e}")))?;
+    if cursors.len() != contract::SHARDS as usize {
+        return Err(bad(format!("page token has {} shards, not {}", cursors.len(), contract::SHARDS)));
+    }
+    Ok(cursors)
 }
 
 /// Page tokens are the LastEvaluatedKey as base64url JSON: opaque to callers, no state kept.
@@ -1781,11 +2007,29 @@ mod tests {
                 start_next_attempt_write(&retrying(), &next(Some(("report".into(), "o".into()))), now()),
             ),
             (vec![Transition::RetryByHand], retry_by_hand_write(2, now())),
+            (vec![Transition::Close], close_write()),
         ];
         for (transitions, write) in updates {
             writes.push((transitions, write.e, write.condition));
         }
         writes
+    }
+
+    #[test]
+    fn a_job_is_open_from_its_record_until_closed_and_again_when_retried_by_hand() {
+        let job = Job::submitted("j".into(), "t".into(), None, "f".into(), Default::default(), None, None, now(), 1);
+        let item = new_record_item(&job);
+        assert_eq!(item[contract::SHARD_ATTR], s(&contract::shard_of("j")));
+        assert_eq!(item[contract::OPEN_SINCE_ATTR], item[contract::CREATED_AT_ATTR]);
+        let close = close_write();
+        assert_eq!(resolve(&close.e, &close.update.expression()), "REMOVE openSince");
+        let condition = resolve(&close.e, &close.condition);
+        assert!(
+            condition.starts_with("attribute_exists(openSince) AND attribute_not_exists(slot) AND status IN ("),
+            "{condition}"
+        );
+        let retry = retry_by_hand_write(2, now());
+        assert!(resolve(&retry.e, &retry.update.expression()).contains("openSince = createdAt"));
     }
 
     #[test]
@@ -1863,6 +2107,8 @@ mod tests {
                 "attempt = 2 AND status IN ('FAILED', 'TIMED_OUT', 'CANCELLED', 'LAUNCH_FAILED') AND attribute_not_exists(slot) \
                  AND (ecsLastStatus = 'STOPPED' OR attribute_not_exists(taskArn)) AND (attribute_not_exists(leaseUntil) OR leaseUntil < {now_ms})"
             ),
+            "attribute_exists(openSince) AND attribute_not_exists(slot) AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT')"
+                .to_string(),
         ];
         assert_eq!(texts, expected);
     }

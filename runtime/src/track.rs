@@ -128,7 +128,8 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
     let (mut status, failure_class) = status_for_event(&last_status, &stopped);
     // A failure the job type's retry policy retries, while attempts remain: RETRYING until its
     // backoff is over (the delay is drawn from the job and attempt, so a redelivery agrees).
-    let retry = config.launch_table.job_types.get(job_type_of(config, &d, entry)).and_then(|e| e.retry.as_ref());
+    let job_type = job_type_of(config, &d, entry);
+    let retry = config.launch_table.job_types.get(job_type).and_then(|e| e.retry.as_ref());
     let mut retry_at = None;
     if let (JobStatus::Failed, Some(retry), Some(class)) = (status, retry, failure_class.and_then(|c| c.retry_on()))
         && retry.retries(attempt, class)
@@ -188,6 +189,13 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
         (attr::COST_USD, json(cost)),
         (attr::RETRY_AT, ts(retry_at)),
     ];
+    let mut fields = fields;
+    // An outcome leaves an unlimited job with nothing to repair (it never holds a slot, and its task
+    // has stopped): it leaves the open jobs' index in this same write. A limited job stays open
+    // until the reconciler sees its slot given back (Close).
+    if status.is_terminal() && config.launch_table.limits(job_type).is_empty() {
+        fields.push((contract::OPEN_SINCE_ATTR, None));
+    }
     let expires_at = if status.is_terminal() { config.expires_at(now.timestamp()) } else { None };
     Ok(EventUpdate { job_id: job_id.to_string(), attempt, task_arn, version, status, fields, expires_at, now })
 }
@@ -235,19 +243,9 @@ mod handler {
         pub orphans_stopped: usize,
         /// Jobs launched by the final admission.
         pub launched: usize,
+        /// Finished jobs taken out of the open jobs' index ([`crate::machine::Transition::Close`]).
+        pub closed: usize,
     }
-
-    /// The statuses the reconciler lists: every status a task may still run in, or that waits on
-    /// a timer or a launcher.
-    const RECONCILE_STATUSES: [JobStatus; 7] = [
-        JobStatus::Submitted,
-        JobStatus::Starting,
-        JobStatus::Running,
-        JobStatus::LaunchFailed,
-        JobStatus::Retrying,
-        JobStatus::Cancelled,
-        JobStatus::TimedOut,
-    ];
 
     /// Jobs listed per run, at most (a larger backlog is worked through over the next runs).
     pub const RECONCILE_MAX_JOBS: usize = 1_000;
@@ -258,18 +256,6 @@ mod handler {
     pub const RECONCILE_GRACE: chrono::Duration = chrono::Duration::minutes(2);
     /// StopTask reason for a task no job owns.
     pub const RECONCILE_ORPHAN_REASON: &str = "jobgen: reconciler: no job owns this task";
-
-    /// Whether a listed job may need the reconciler: a finished job only while its task may still
-    /// run (cancelled or timed out, task not reported stopped) or it still holds a slot.
-    fn needs_a_look(job: &Job) -> bool {
-        match job.status {
-            JobStatus::Cancelled | JobStatus::TimedOut => {
-                job.slot.is_some()
-                    || (job.attempt.task_arn.is_some() && job.attempt.ecs_last_status.as_deref() != Some("STOPPED"))
-            }
-            _ => true,
-        }
-    }
 
     /// The STOPPED detail the reconciler applies for a task ECS no longer knows: stop code
     /// [`contract::STOP_CODE_TASK_LOST`], a version above the record's, and the job type in the
@@ -516,8 +502,8 @@ mod handler {
         /// same launch service as everything else, so running it twice, late, or beside the events
         /// it stands in for changes nothing more.
         ///
-        /// 1. The jobs that are not finished (and finished ones whose task may still run), from the
-        ///    `byStatus` index, at most [`RECONCILE_MAX_JOBS`] per run.
+        /// 1. The open jobs (not finished, or finished with a slot held or a task that may still
+        ///    run), from the open jobs' index, at most [`RECONCILE_MAX_JOBS`] per run.
         /// 2. Their tasks, with DescribeTasks (100 per call): a task ECS reports STOPPED is applied
         ///    as its STOPPED event (the same plan and write as track's; a lost or dead-lettered
         ///    event is repaired), one it reports RUNNING for a job still STARTING as its RUNNING
@@ -526,7 +512,8 @@ mod handler {
         /// 3. A deadline, a retry or a relaunch overdue by more than [`RECONCILE_GRACE`] (its timer
         ///    was lost): fired as its timer would have been. A launch abandoned by a dead launcher
         ///    (SUBMITTED, no task, lease expired): claimed and launched. A slot held by an attempt
-        ///    that is over: released.
+        ///    that is over: released. A finished job with nothing left (no slot, no task that can
+        ///    run): closed, out of the open jobs' index.
         /// 4. Orphans: every task of this project that ECS runs (ListTasks by `startedBy`) whose
         ///    job does not own it (no such job, another attempt, or a finished job) is stopped.
         /// 5. Admission from every queue.
@@ -542,22 +529,20 @@ mod handler {
             let mut report = Reconciled::default();
             let budget =
                 || AdmitBudget::for_invocation(deadline_ms, Utc::now().timestamp_millis(), ADMIT_LAUNCHES_PER_EVENT);
-            // 1. Jobs that may need repair.
+            // 1. Jobs that may need repair: the open ones (a queued job is admission's).
             let mut jobs: Vec<Job> = Vec::new();
             let since = now - chrono::Duration::days(RECONCILE_LOOKBACK_DAYS);
-            for status in RECONCILE_STATUSES {
-                let mut page: Option<String> = None;
-                loop {
-                    let listed = self
-                        .store
-                        .list(&ListFilter::Status(status), Some(since), 100, page.as_deref())
-                        .await
-                        .map_err(|e| fail(e.into()))?;
-                    jobs.extend(listed.jobs.into_iter().filter(needs_a_look));
-                    page = listed.next;
-                    if page.is_none() || jobs.len() >= RECONCILE_MAX_JOBS {
-                        break;
-                    }
+            let mut page: Option<String> = None;
+            loop {
+                let listed = self
+                    .store
+                    .list(&ListFilter::open(), Some(since), 100, page.as_deref())
+                    .await
+                    .map_err(|e| fail(e.into()))?;
+                jobs.extend(listed.jobs.into_iter().filter(|j| j.status != JobStatus::Queued));
+                page = listed.next;
+                if page.is_none() || jobs.len() >= RECONCILE_MAX_JOBS {
+                    break;
                 }
             }
             report.checked = jobs.len();
@@ -673,6 +658,11 @@ mod handler {
                 {
                     Box::pin(service.resume(job, now, &budget())).await.map_err(fail)?;
                     report.claimed += 1;
+                } else if machine::closable(&job, now.timestamp_millis()) {
+                    // Finished, slot given back, no task left: out of the open jobs' index.
+                    if self.store.close(&job.job_id).await.map_err(|e| fail(e.into()))?.is_ok() {
+                        report.closed += 1;
+                    }
                 }
             }
             // 4. Orphans.

@@ -238,9 +238,9 @@ fn iam_inline_policies_of_create_job_and_track_grow_only_with_existing_task_defi
     let (cj, track) = sizes(n_at);
     let (cj_smaller, track_smaller) = sizes(n_at - 100);
     assert_eq!((cj - cj_smaller, track - track_smaller), (100, 100));
-    // The difference is fixed (one cluster here): the dead-letter queue and the reconciler's two
-    // statements.
-    assert!(track > cj && track - cj < 800, "create-job {cj}, track {track}");
+    // The difference is fixed (one cluster here): the dead-letter queue, the reconciler's two
+    // statements, and its reads of the open jobs (BatchGetItem, the open index's ARN).
+    assert!(track > cj && track - cj < 1_100, "create-job {cj}, track {track}");
 }
 
 #[test]

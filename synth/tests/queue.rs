@@ -136,32 +136,40 @@ fn both_functions_get_the_same_launch_statements() {
 }
 
 #[test]
-fn both_functions_query_the_queue_index_only_and_write_items_for_transactions() {
+fn both_functions_query_their_indexes_only_and_write_items_for_transactions() {
     let table_arn = json!({ "Fn::GetAtt": ["JobsTable", "Arn"] });
-    let index_arn = json!({ "Fn::Sub": format!("${{JobsTable.Arn}}/index/{}", contract::INDEX_BY_QUEUE) });
+    let index_arn = |name: &str| json!({ "Fn::Sub": format!("${{JobsTable.Arn}}/index/{name}") });
     for (case, s) in cases() {
-        for (role, actions) in [
+        for (role, actions, indexes) in [
             (
                 s.stack.create_job.role.id.as_str(),
                 json!(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]),
+                json!([index_arn(contract::INDEX_BY_QUEUE)]),
             ),
             (
+                // The reconciler lists the open jobs and reads their records by key.
                 s.stack.track.role.id.as_str(),
-                json!(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]),
+                json!([
+                    "dynamodb:GetItem",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:ConditionCheckItem"
+                ]),
+                json!([index_arn(contract::INDEX_BY_QUEUE), index_arn(contract::INDEX_OPEN)]),
             ),
         ] {
             let table = statement(&s, role, "JobsTable").unwrap();
             assert_eq!((&table["Action"], &table["Resource"]), (&actions, &json!([table_arn])), "{case}/{role}");
-            let queue = statement(&s, role, "QueueIndex").unwrap();
+            let queue = statement(&s, role, "Indexes").unwrap();
             assert_eq!(queue["Action"], json!(["dynamodb:Query"]), "{case}/{role}");
-            assert_eq!(queue["Resource"], json!([index_arn]), "{case}/{role}: the queue index, not the table");
+            assert_eq!(queue["Resource"], indexes, "{case}/{role}: its indexes, never the table");
             // Nothing else in either policy touches DynamoDB.
             let dynamo: Vec<String> = statements(&s, role)
                 .into_iter()
                 .filter(|(_, st)| st["Action"].to_string().contains("dynamodb:"))
                 .map(|(sid, _)| sid)
                 .collect();
-            assert_eq!(dynamo, ["JobsTable", "QueueIndex"], "{case}/{role}");
+            assert_eq!(dynamo, ["JobsTable", "Indexes"], "{case}/{role}");
         }
         // track's extra: its dead-letter queue; create-job writes to no queue.
         assert!(statement(&s, s.stack.track.role.id.as_str(), "DeadLetterQueue").is_some(), "{case}");

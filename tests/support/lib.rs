@@ -215,12 +215,18 @@ fn string_attr(name: &str) -> Result<AttributeDefinition, BuildError> {
     AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
 }
 
-fn index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, BuildError> {
+/// A listing index: by shard, sorted by `sort`, projecting the job type.
+fn listing_index(name: &str, sort: &str) -> Result<GlobalSecondaryIndex, BuildError> {
     GlobalSecondaryIndex::builder()
         .index_name(name)
-        .key_schema(key_element(hash, KeyType::Hash)?)
-        .key_schema(key_element(contract::CREATED_AT_ATTR, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .key_schema(key_element(contract::SHARD_ATTR, KeyType::Hash)?)
+        .key_schema(key_element(sort, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes(contract::JOB_TYPE_ATTR)
+                .build(),
+        )
         .build()
 }
 
@@ -244,13 +250,13 @@ pub async fn create_jobs_table(ddb: &aws_sdk_dynamodb::Client, table: &str) {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key_element(contract::KEY_ATTR, KeyType::Hash)?)
             .attribute_definitions(string_attr(contract::KEY_ATTR)?)
-            .attribute_definitions(string_attr(contract::STATUS_ATTR)?)
-            .attribute_definitions(string_attr(contract::JOB_TYPE_ATTR)?)
+            .attribute_definitions(string_attr(contract::SHARD_ATTR)?)
             .attribute_definitions(string_attr(contract::CREATED_AT_ATTR)?)
+            .attribute_definitions(string_attr(contract::OPEN_SINCE_ATTR)?)
             .attribute_definitions(string_attr(contract::QUEUE_KEY_ATTR)?)
             .attribute_definitions(string_attr(contract::QUEUE_ORDER_ATTR)?)
-            .global_secondary_indexes(index(contract::INDEX_BY_STATUS, contract::STATUS_ATTR)?)
-            .global_secondary_indexes(index(contract::INDEX_BY_TYPE, contract::JOB_TYPE_ATTR)?)
+            .global_secondary_indexes(listing_index(contract::INDEX_BY_CREATED, contract::CREATED_AT_ATTR)?)
+            .global_secondary_indexes(listing_index(contract::INDEX_OPEN, contract::OPEN_SINCE_ATTR)?)
             .global_secondary_indexes(queue_index()?))
     };
     let request = build().unwrap_or_else(|e| panic!("table definition: {e}"));

@@ -5,8 +5,8 @@ use crate::output::{self, OutputFormat};
 use jobgen_ops::{self as ops, Ops};
 
 /// The command's `after_help`.
-pub const HELP: &str = "Reads the jobs created in the range (the byType index for --type, else the byStatus index \
-for every status; never a Scan) and prints, per job type: jobs by status and by failure class (of the current \
+pub const HELP: &str = "Reads the jobs created in the range (the byCreated index, filtered by type for --type, \
+then the records by key; never a Scan) and prints, per job type: jobs by status and by failure class (of the current \
 attempt), p50/p95/max of queue wait (created → first attempt launched), start-up (created → current attempt \
 running) and run time (current attempt running → stopped), retries (earlier attempts, and how many jobs needed \
 one), and cost (mean per job, and the total over every attempt). Percentiles are nearest-rank over the jobs that \

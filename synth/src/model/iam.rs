@@ -181,6 +181,8 @@ pub struct TableArns {
     pub table: Value,
     /// `<table ARN>/index/byQueue`: IAM authorizes a Query of an index on the index's ARN.
     pub queue_index: Value,
+    /// `<table ARN>/index/open`: the open jobs, which the reconciler lists.
+    pub open_index: Value,
 }
 
 impl TableArns {
@@ -189,6 +191,7 @@ impl TableArns {
         TableArns {
             table: get_att(table_id, "Arn"),
             queue_index: sub(&format!("${{{table_id}.Arn}}/index/{}", sub_escape(contract::INDEX_BY_QUEUE))),
+            open_index: sub(&format!("${{{table_id}.Arn}}/index/{}", sub_escape(contract::INDEX_OPEN))),
         }
     }
 }
@@ -221,13 +224,13 @@ pub struct LaunchAccess<'a> {
 }
 
 /// The jobs table for a function: `actions` on the table (job records and limit items), and Query
-/// on the queue index only (the queue of a limit, oldest first; the table itself is never queried).
+/// on `indexes` only (the table itself is never queried or scanned).
 ///
 /// A transaction (TransactWriteItems: admit a job and take its slot in one write) needs no action
 /// of its own: IAM authorizes each item action in it as the single-item action (`Put` as PutItem,
 /// `Update` as UpdateItem) and a `ConditionCheck` as `dynamodb:ConditionCheckItem`
 /// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html>).
-pub fn table_statements(arns: &TableArns, actions: &[&str]) -> Vec<Statement> {
+pub fn table_statements(arns: &TableArns, actions: &[&str], indexes: &[&Value]) -> Vec<Statement> {
     vec![
         Statement {
             sid: "JobsTable".into(),
@@ -237,10 +240,10 @@ pub fn table_statements(arns: &TableArns, actions: &[&str]) -> Vec<Statement> {
             condition: Value::Null,
         },
         Statement {
-            sid: "QueueIndex".into(),
+            sid: "Indexes".into(),
             effect: "Allow",
             actions: vec!["dynamodb:Query".into()],
-            resources: vec![arns.queue_index.clone()],
+            resources: indexes.iter().map(|&i| i.clone()).collect(),
             condition: Value::Null,
         },
     ]
@@ -319,6 +322,7 @@ pub fn create_job_role(
     statements.extend(table_statements(
         table,
         &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+        &[&table.queue_index],
     ));
     statements.extend(launch_statements(access));
     statements.extend(timers);
@@ -387,9 +391,13 @@ pub fn track_role(
     let mut statements = vec![logs_statement(log)];
     // A conditional UpdateItem per event (no read before write); when a job stops, its slot's
     // release, the queue's oldest job read by key and admitted, then its launch recorded. No
-    // PutItem: track never creates a job.
-    statements
-        .extend(table_statements(table, &["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]));
+    // PutItem: track never creates a job. The reconciler lists the open jobs (the open index) and
+    // reads their records by key (BatchGetItem).
+    statements.extend(table_statements(
+        table,
+        &["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+        &[&table.queue_index, &table.open_index],
+    ));
     statements.push(Statement {
         sid: "DeadLetterQueue".into(),
         effect: "Allow",

@@ -20,16 +20,18 @@ pub struct JobsTable {
     pub id: String,
     /// Partition key attribute.
     pub key_attr: &'static str,
-    /// Status attribute (index key).
-    pub status_attr: &'static str,
-    /// Job type attribute (index key).
+    /// Listing shard attribute (partition key of both listing indexes).
+    pub shard_attr: &'static str,
+    /// Job type attribute (projected into both listing indexes).
     pub job_type_attr: &'static str,
-    /// Creation time attribute (index sort key).
+    /// Creation time attribute (sort key of the index of every job).
     pub created_at_attr: &'static str,
-    /// Index by status.
-    pub index_by_status: &'static str,
-    /// Index by type.
-    pub index_by_type: &'static str,
+    /// An open job's creation time (sort key of the open jobs' index; absent once closed).
+    pub open_since_attr: &'static str,
+    /// Index of every job.
+    pub index_by_created: &'static str,
+    /// Index of the open jobs (sparse).
+    pub index_open: &'static str,
     /// Index of queued jobs (sparse: only QUEUED jobs carry its keys).
     pub index_by_queue: &'static str,
     /// The queue a QUEUED job waits in (queue index partition key).
@@ -57,11 +59,12 @@ pub fn jobs_table(config: &Config) -> JobsTable {
     JobsTable {
         id: "JobsTable".into(),
         key_attr: contract::KEY_ATTR,
-        status_attr: contract::STATUS_ATTR,
+        shard_attr: contract::SHARD_ATTR,
         job_type_attr: contract::JOB_TYPE_ATTR,
         created_at_attr: contract::CREATED_AT_ATTR,
-        index_by_status: contract::INDEX_BY_STATUS,
-        index_by_type: contract::INDEX_BY_TYPE,
+        open_since_attr: contract::OPEN_SINCE_ATTR,
+        index_by_created: contract::INDEX_BY_CREATED,
+        index_open: contract::INDEX_OPEN,
         index_by_queue: contract::INDEX_BY_QUEUE,
         queue_key_attr: contract::QUEUE_KEY_ATTR,
         queue_order_attr: contract::QUEUE_ORDER_ATTR,
