@@ -237,9 +237,10 @@ pub const OPEN_SINCE_ATTR: &str = "openSince";
 /// Listings read the records themselves by key.
 pub const INDEX_BY_CREATED: &str = "byCreated";
 /// Global secondary index: the open jobs, newest last, per shard ([`SHARD_ATTR`],
-/// [`OPEN_SINCE_ATTR`]). Sparse: a job is in it from its creation until the write that leaves it
-/// finished with nothing left to repair (no slot held, no task that may still run), which removes
-/// [`OPEN_SINCE_ATTR`]: an unlimited job's outcome, or the reconciler's Close. Projection INCLUDE
+/// [`OPEN_SINCE_ATTR`]). Sparse: a job is in it from its creation (a limited job: from its
+/// admission; a queued job is not open) until the write that leaves it finished with nothing left
+/// to repair (no slot held, no task that may still run), which removes [`OPEN_SINCE_ATTR`]: an
+/// unlimited job's outcome, or the reconciler's Close. Every slot holder is open. Projection INCLUDE
 /// [`JOB_TYPE_ATTR`]: two index writes per job in all. It holds what the reconciler looks at and
 /// what `jobgen list --status` of a non-terminal status reads.
 pub const INDEX_OPEN: &str = "open";
@@ -383,6 +384,13 @@ pub mod attr {
     pub const SLOT: &str = "slot";
     /// On a counter item ([`super::limit_item_key`]), not a job: the number of slots held (number).
     pub const RUNNING: &str = "running";
+    /// On a counter item: how many admissions and releases changed it, ever (number): the
+    /// counter's version, which tells the reconciler's recount whether the counter moved while it
+    /// counted.
+    pub const CHANGES: &str = "changes";
+    /// On a counter item: a recount that disagreed with it, `<changes>/<holders>` (string); the
+    /// next recount repairs the counter if nothing changed it since and it counts the same.
+    pub const SUSPECT: &str = "suspect";
 }
 
 /// Timeout of the create-job function, in seconds: RunTask is retried with backoff inside the call.

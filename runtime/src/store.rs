@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem, Update as TxUpdate,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update as TxUpdate,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -154,11 +154,15 @@ pub fn job_to_item(job: &Job) -> HashMap<String, AttributeValue> {
     }
 }
 
-/// A new job's item: the job, its listing shard, and (open from the start) `openSince`.
+/// A new job's item: the job, its listing shard, and `openSince` unless it is QUEUED (a queued job
+/// opens when it is admitted: a backlog waiting in a queue, which admission reads, never crowds
+/// the open jobs the reconciler looks at).
 fn new_record_item(job: &Job) -> HashMap<String, AttributeValue> {
     let mut item = job_to_item(job);
     item.insert(contract::SHARD_ATTR.into(), s(&contract::shard_of(&job.job_id)));
-    item.insert(contract::OPEN_SINCE_ATTR.into(), ts(&job.created_at));
+    if job.status != JobStatus::Queued {
+        item.insert(contract::OPEN_SINCE_ATTR.into(), ts(&job.created_at));
+    }
     item
 }
 
@@ -338,15 +342,39 @@ pub struct QueuePage {
     pub next: Option<String>,
 }
 
+/// A counter item as read ([`Store::counter_state`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterState {
+    /// Slots held (`None`: no counter item yet).
+    pub running: Option<i64>,
+    /// Its version: admissions and releases so far ([`attr::CHANGES`]; 0 without one).
+    pub changes: i64,
+    /// A disagreeing recount, `(changes, holders)` ([`attr::SUSPECT`]).
+    pub suspect: Option<(i64, i64)>,
+}
+
 /// What [`Store::recount`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recount {
     /// The counter before (`None`: no counter item).
     pub before: Option<i64>,
-    /// Job items holding a slot under the limit, as the scan counted them.
+    /// Job items holding a slot under the limit, as counted.
     pub holders: i64,
-    /// Whether the counter was set to `holders`.
-    pub repaired: bool,
+    /// What happened.
+    pub outcome: RecountOutcome,
+}
+
+/// The outcome of a [`Recount`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecountOutcome {
+    /// The counter is right.
+    Agrees,
+    /// It disagrees for the first time: recorded, not changed.
+    Suspected,
+    /// It disagreed twice with nothing changing it in between: set to the holders.
+    Repaired,
+    /// An admission or a release changed it meanwhile: nothing written.
+    Moved,
 }
 
 /// One reason of a cancelled transaction, in the order of its items.
@@ -967,96 +995,60 @@ impl Store {
         Ok(item.as_ref().and_then(|item| item.get(attr::RUNNING)).and_then(|v| v.as_n().ok()?.parse().ok()))
     }
 
-    /// How many job items hold a slot, of `job_type` or (`None`) of every type: a Scan of the
-    /// whole table with a filter on `slot` (and `jobType`), paged to the end, counting only.
-    /// Expensive (it reads every item), and for the reconciler alone: no index lists slot holders.
-    pub async fn count_slots(&self, job_type: Option<&str>) -> Result<i64, StoreError> {
-        let mut count = 0;
-        self.scan_slot_holders(job_type, Select::Count, |output| {
-            count += i64::from(output.count());
-            Ok(())
-        })
-        .await?;
-        Ok(count)
+    /// A counter as it is (1 GetItem, strongly consistent).
+    pub async fn counter_state(&self, counter: &str) -> Result<CounterState, StoreError> {
+        let item = self.get_item(counter).await?.unwrap_or_default();
+        let number = |a: &str| item.get(a).and_then(|v| v.as_n().ok()?.parse::<i64>().ok());
+        let suspect = item
+            .get(attr::SUSPECT)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| t.split_once('/'))
+            .and_then(|(c, h)| Some((c.parse().ok()?, h.parse().ok()?)));
+        Ok(CounterState { running: number(attr::RUNNING), changes: number(attr::CHANGES).unwrap_or(0), suspect })
     }
 
-    /// The job items holding a slot, of `job_type` or of every type: the same Scan as
-    /// [`Store::count_slots`], returning the records. For the reconciler: a slot holder whose
-    /// attempt is over but that no queue lists any more (a LAUNCH_FAILED job whose release was
-    /// lost to a crash, a cancelled job whose launcher died) is found only this way, and released
-    /// with the launch service's `release_spent`.
-    pub async fn slot_holders(&self, job_type: Option<&str>) -> Result<Vec<Job>, StoreError> {
-        let mut jobs = Vec::new();
-        self.scan_slot_holders(job_type, Select::AllAttributes, |output| {
-            for item in output.items() {
-                jobs.push(job_from_item(item)?);
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(jobs)
-    }
-
-    async fn scan_slot_holders(
-        &self,
-        job_type: Option<&str>,
-        select: Select,
-        mut page: impl FnMut(&aws_sdk_dynamodb::operation::scan::ScanOutput) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let mut e = Expr::default();
-        let mut filter = format!("attribute_exists({})", e.name(attr::SLOT));
-        if let Some(job_type) = job_type {
-            filter.push_str(&format!(" AND {} = {}", e.name(contract::JOB_TYPE_ATTR), e.s(job_type)));
-        }
-        let (names, values) = e.values();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression(&filter)
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(values.clone())
-                .select(select.clone())
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| dynamo_error("Scan", &e))?;
-            page(&output)?;
-            match output.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => return Ok(()),
-            }
-        }
-    }
-
-    /// Recomputes a counter from the job items holding a slot under it (for the reconciler): reads
-    /// the counter (1 GetItem), counts the holders ([`Store::count_slots`]: the type's for a type
-    /// counter, every type's for the project's), and sets the counter to that count with 1
-    /// UpdateItem conditioned on the counter still having the value read first.
+    /// The reconciler's recount of one counter against `holders`, the job items it counted holding
+    /// a slot under it, while the counter stayed at `state` (the caller read the counter before and
+    /// after counting and found the same `changes`: no admission or release happened meanwhile).
     ///
-    /// Concurrently with admissions and releases: a scan is not a snapshot, so the count can be off
-    /// by the slots taken or given back while it ran; the condition refuses the repair when the
-    /// counter moved meanwhile, but an admission and a release that cancel out are not seen. The
-    /// reconciler should therefore repair only when two recounts agree, or when the queue is
-    /// quiet; between repairs the counters stay exact by construction (see the module doc).
-    pub async fn recount(&self, limit: &Limit) -> Result<Recount, StoreError> {
-        let job_type =
-            limit.counter.strip_prefix("limit#").filter(|scope| *scope != contract::PROJECT_QUEUE).map(str::to_string);
-        let before = self.counter(&limit.counter).await?;
-        let holders = self.count_slots(job_type.as_deref()).await?;
-        if before == Some(holders) {
-            return Ok(Recount { before, holders, repaired: false });
-        }
+    /// A counter that agrees is left alone (a suspicion on it is cleared). One that disagrees is
+    /// not repaired at once: the open jobs' index the holders were counted from is eventually
+    /// consistent, and a job admitted a moment after it was created may not be in it yet, so a
+    /// count can be short. The first recount only records the disagreement (`suspect`); a later
+    /// one (the next run, five minutes on) repairs the counter if no admission or release changed
+    /// it since (`changes` still the same: by then any such job is long in the index) and it
+    /// counts the same holders. Each write is one UpdateItem conditioned on `changes`, so an
+    /// admission or release racing it wins and the repair waits for a quiet moment. Between
+    /// repairs a counter is exact by construction (it moves only with a job's slot).
+    pub async fn recount(&self, limit: &Limit, state: &CounterState, holders: i64) -> Result<Recount, StoreError> {
+        let before = state.running;
+        let agrees = before.unwrap_or(0) == holders;
+        let confirmed = state.suspect == Some((state.changes, holders));
         let mut e = Expr::default();
         let mut u = Update::default();
-        u.set(&mut e, attr::RUNNING, AttributeValue::N(holders.to_string()));
-        let running = e.name(attr::RUNNING);
-        let condition = match before {
-            Some(value) => format!("{running} = {}", e.n(value)),
-            None => format!("attribute_not_exists({running})"),
+        let outcome = match (agrees, confirmed) {
+            (true, _) if state.suspect.is_none() => {
+                return Ok(Recount { before, holders, outcome: RecountOutcome::Agrees });
+            }
+            (true, _) => {
+                u.remove(&mut e, attr::SUSPECT);
+                RecountOutcome::Agrees
+            }
+            (false, true) => {
+                u.set(&mut e, attr::RUNNING, AttributeValue::N(holders.to_string()));
+                u.remove(&mut e, attr::SUSPECT);
+                RecountOutcome::Repaired
+            }
+            (false, false) => {
+                u.set(&mut e, attr::SUSPECT, s(&format!("{}/{holders}", state.changes)));
+                RecountOutcome::Suspected
+            }
+        };
+        let changes = e.name(attr::CHANGES);
+        let condition = if state.changes == 0 {
+            format!("attribute_not_exists({changes}) OR {changes} = {}", e.n(0))
+        } else {
+            format!("{changes} = {}", e.n(state.changes))
         };
         let (names, values) = e.values();
         let result = self
@@ -1072,10 +1064,20 @@ impl Store {
             .await;
         match result {
             Ok(_) => {
-                tracing::warn!(counter = %limit.counter, ?before, holders, "counter recounted and repaired");
-                Ok(Recount { before, holders, repaired: true })
+                match outcome {
+                    RecountOutcome::Repaired => tracing::warn!(
+                        counter = %limit.counter, ?before, holders,
+                        "counter drift: two recounts agree on the slots held; counter repaired"
+                    ),
+                    RecountOutcome::Suspected => tracing::warn!(
+                        counter = %limit.counter, ?before, holders,
+                        "counter drift suspected: the slots held disagree with the counter; repaired at the next run if it persists"
+                    ),
+                    RecountOutcome::Agrees | RecountOutcome::Moved => {}
+                }
+                Ok(Recount { before, holders, outcome })
             }
-            Err(err) if is_conditional_failure(&err) => Ok(Recount { before, holders, repaired: false }),
+            Err(err) if is_conditional_failure(&err) => Ok(Recount { before, holders, outcome: RecountOutcome::Moved }),
             Err(err) => Err(dynamo_error("UpdateItem (recount)", &err)),
         }
     }
@@ -1367,6 +1369,8 @@ fn admit_write(attempt: u32, lease_until_ms: i64, now: DateTime<Utc>) -> Write {
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::Admit);
     u.set(&mut e, attr::SLOT, AttributeValue::N(attempt.to_string()));
+    // Admitted: open (see new_record_item).
+    u.copy(&mut e, contract::OPEN_SINCE_ATTR, contract::CREATED_AT_ATTR);
     u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(lease_until_ms.to_string()));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
     let condition = format!(
@@ -1384,6 +1388,7 @@ fn counter_acquire_write(limit: &Limit) -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
     u.add(&mut e, attr::RUNNING, 1);
+    u.add(&mut e, attr::CHANGES, 1);
     let running = e.name(attr::RUNNING);
     let condition = format!("attribute_not_exists({running}) OR {running} < {}", e.n(limit.max));
     Write { operation: "TransactWriteItems (admit)", e, update: u, condition }
@@ -1403,6 +1408,7 @@ fn counter_release_write() -> Write {
     let mut e = Expr::default();
     let mut u = Update::default();
     u.add(&mut e, attr::RUNNING, -1);
+    u.add(&mut e, attr::CHANGES, 1);
     let condition = format!("{} > {}", e.name(attr::RUNNING), e.n(0));
     Write { operation: "TransactWriteItems (release)", e, update: u, condition }
 }
@@ -1411,6 +1417,8 @@ fn requeue_write(attempt: u32, queue_key: &str, queue_order: &str, now: DateTime
     let mut e = Expr::default();
     let mut u = Update::default();
     set_status(&mut e, &mut u, Transition::Requeue);
+    // Queued again: open again when admitted.
+    u.remove(&mut e, contract::OPEN_SINCE_ATTR);
     u.set(&mut e, contract::QUEUE_KEY_ATTR, s(queue_key));
     u.set(&mut e, contract::QUEUE_ORDER_ATTR, s(queue_order));
     u.set(&mut e, attr::UPDATED_AT, ts(&now));
@@ -1489,6 +1497,8 @@ fn start_next_attempt_write(job: &Job, next: &NextAttempt, now: DateTime<Utc>) -
             u.set(&mut e, contract::QUEUE_KEY_ATTR, s(key));
             u.set(&mut e, contract::QUEUE_ORDER_ATTR, s(order));
             u.remove(&mut e, attr::LEASE_UNTIL);
+            // Queued again: open again when admitted.
+            u.remove(&mut e, contract::OPEN_SINCE_ATTR);
         }
         None => {
             u.set(&mut e, attr::LEASE_UNTIL, AttributeValue::N(next.lease_until_ms.to_string()));
@@ -2148,7 +2158,7 @@ mod tests {
         let admit = update_of(&admit_write(2, 5_000, now()));
         assert_eq!(
             admit,
-            "SET status = 'SUBMITTED', slot = 2, leaseUntil = 5000, updatedAt = '2026-01-02T03:04:05.006Z'"
+            "SET status = 'SUBMITTED', slot = 2, openSince = createdAt, leaseUntil = 5000, updatedAt = '2026-01-02T03:04:05.006Z'"
         );
         assert_eq!(update_of(&release_write(2)), "REMOVE slot", "a release changes nothing but the slot");
         let requeue = update_of(&requeue_write(2, "report", "o", now()));
@@ -2183,10 +2193,10 @@ mod tests {
         let limit = Limit { counter: contract::limit_item_key("report"), max: 5 };
         let acquire = counter_acquire_write(&limit);
         assert_eq!(resolve(&acquire.e, &acquire.condition), "attribute_not_exists(running) OR running < 5");
-        assert_eq!(resolve(&acquire.e, &acquire.update.expression()), "ADD running 1");
+        assert_eq!(resolve(&acquire.e, &acquire.update.expression()), "ADD running 1, changes 1");
         let release = counter_release_write();
         assert_eq!(resolve(&release.e, &release.condition), "running > 0", "the floor");
-        assert_eq!(resolve(&release.e, &release.update.expression()), "ADD running -1");
+        assert_eq!(resolve(&release.e, &release.update.expression()), "ADD running -1, changes 1");
         for w in [&acquire, &release] {
             assert!(statuses_named(&w.e, &w.condition).is_empty(), "a counter has no status");
         }
@@ -2234,8 +2244,8 @@ mod tests {
             shape,
             [
                 ("j", release, "REMOVE slot".to_string()),
-                ("limit#t", "running > 0".to_string(), "ADD running -1".to_string()),
-                ("limit#*", "running > 0".to_string(), "ADD running -1".to_string()),
+                ("limit#t", "running > 0".to_string(), "ADD running -1, changes 1".to_string()),
+                ("limit#*", "running > 0".to_string(), "ADD running -1, changes 1".to_string()),
             ]
         );
         // An unlimited job (no limits) would be a one-item transaction; nothing calls it so.

@@ -212,14 +212,13 @@ mod handler {
 
     use super::{EventUpdate, Skip, plan};
     use crate::config::RuntimeConfig;
-    use crate::contract::{self, Timer, TimerKind};
+    use crate::contract::{self, Limit, Timer, TimerKind};
     use crate::event::{self, TaskDetail};
     use crate::job::{Job, JobStatus};
     use crate::launcher::RunTaskApi;
     use crate::machine::{self, Transition};
     use crate::service::{AdmitBudget, Fault, Fired, LaunchService, Retried, ServiceError};
-    use crate::store::ListFilter;
-    use crate::store::{ApplyOutcome, ReleaseOutcome, Store, StoreError};
+    use crate::store::{ApplyOutcome, ListFilter, RecountOutcome, ReleaseOutcome, Store, StoreError};
 
     /// What one run of the reconciler did ([`Tracker::reconcile`]).
     #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -245,6 +244,10 @@ mod handler {
         pub launched: usize,
         /// Finished jobs taken out of the open jobs' index ([`crate::machine::Transition::Close`]).
         pub closed: usize,
+        /// Counters that disagreed with the slots held, for the first time (recorded, not changed).
+        pub counters_suspected: usize,
+        /// Counters set to the slots held: they disagreed twice with nothing moving them between.
+        pub counters_repaired: usize,
     }
 
     /// Jobs listed per run, at most (a larger backlog is worked through over the next runs).
@@ -517,6 +520,7 @@ mod handler {
         /// 4. Orphans: every task of this project that ECS runs (ListTasks by `startedBy`) whose
         ///    job does not own it (no such job, another attempt, or a finished job) is stopped.
         /// 5. Admission from every queue.
+        /// 6. The counters, recounted ([`Self::recount`]).
         pub async fn reconcile(&self, now: DateTime<Utc>, deadline_ms: Option<i64>) -> Result<Reconciled, TrackError> {
             let fail = |source: ServiceError| {
                 let retryable = source.is_retryable();
@@ -697,8 +701,67 @@ mod handler {
             let admissions =
                 Box::pin(service.admit_all(&self.config.launch_table.queue_keys(), &budget())).await.map_err(fail)?;
             report.launched = admissions.iter().map(|a| a.launched.len()).sum();
+            // 6. The counters, recounted from the slots the open jobs hold.
+            self.recount(&mut report).await.map_err(|e| fail(e.into()))?;
             tracing::info!(?report, "reconciled");
             Ok(report)
+        }
+
+        /// The reconciler's recount ([`Store::recount`]): every counter of this stack's limits is
+        /// read, the slots the open jobs hold are counted under each (every slot holder is open),
+        /// and the counters are read again; a counter that no admission or release moved in
+        /// between is compared with its count. A disagreement is logged and recorded, and repaired
+        /// when the next run finds it unchanged. Skipped when the open jobs are more than a run
+        /// lists.
+        async fn recount(&self, report: &mut Reconciled) -> Result<(), StoreError> {
+            let table = &self.config.launch_table;
+            let mut limits: std::collections::BTreeMap<String, Limit> = Default::default();
+            for job_type in table.job_types.keys() {
+                for limit in table.limits(job_type) {
+                    limits.insert(limit.counter.clone(), limit);
+                }
+            }
+            if limits.is_empty() {
+                return Ok(());
+            }
+            let mut before = Vec::new();
+            for counter in limits.keys() {
+                before.push(self.store.counter_state(counter).await?);
+            }
+            let mut holders: std::collections::BTreeMap<&str, i64> = limits.keys().map(|k| (k.as_str(), 0)).collect();
+            let (mut listed, mut page) = (0usize, None::<String>);
+            loop {
+                let out = self.store.list(&ListFilter::open(), None, 100, page.as_deref()).await?;
+                listed += out.jobs.len();
+                for job in out.jobs.iter().filter(|j| j.slot.is_some()) {
+                    for limit in table.limits(&job.job_type) {
+                        if let Some(n) = holders.get_mut(limit.counter.as_str()) {
+                            *n += 1;
+                        }
+                    }
+                }
+                page = out.next;
+                if page.is_none() {
+                    break;
+                }
+                if listed >= RECONCILE_MAX_JOBS {
+                    tracing::info!(listed, "recount skipped: more open jobs than one run lists");
+                    return Ok(());
+                }
+            }
+            for ((counter, limit), before) in limits.iter().zip(before) {
+                let after = self.store.counter_state(counter).await?;
+                if after.changes != before.changes || after.running != before.running {
+                    continue;
+                }
+                let recount = self.store.recount(limit, &after, holders[counter.as_str()]).await?;
+                match recount.outcome {
+                    RecountOutcome::Suspected => report.counters_suspected += 1,
+                    RecountOutcome::Repaired => report.counters_repaired += 1,
+                    RecountOutcome::Agrees | RecountOutcome::Moved => {}
+                }
+            }
+            Ok(())
         }
 
         /// A timer's invocation ([`LaunchService::fire`]). Its errors are returned, so Lambda's
