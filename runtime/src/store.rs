@@ -2163,10 +2163,9 @@ mod tests {
         assert_eq!(update_of(&release_write(2)), "REMOVE slot", "a release changes nothing but the slot");
         let requeue = update_of(&requeue_write(2, "report", "o", now()));
         assert!(requeue.starts_with("SET status = 'QUEUED', queueKey = 'report', queueOrder = 'o'"), "{requeue}");
-        assert!(
-            requeue
-                .ends_with("REMOVE leaseUntil, launchError, launchErrorKind, launchRetryable, launchTries, relaunchAt")
-        );
+        assert!(requeue.ends_with(
+            "REMOVE openSince, leaseUntil, launchError, launchErrorKind, launchRetryable, launchTries, relaunchAt"
+        ));
 
         let running = event_write(&event(JobStatus::Running), Transition::ApplyEvent).unwrap();
         let running = update_of(&running);
