@@ -108,6 +108,16 @@ impl Dev {
 
     /// Runs `jobgen ARGS` with the printed exports, as a user would after pasting them.
     pub fn jobgen(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run jobgen")
+    }
+
+    /// Runs `jobgen ARGS` in `dir` with the printed exports but JOBGEN_STACK: the stack is found
+    /// from `dir/jobgen.yaml`.
+    pub fn jobgen_in(&self, dir: &std::path::Path, args: &[&str]) -> Output {
+        self.command(args).current_dir(dir).env_remove("JOBGEN_STACK").output().expect("run jobgen")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(jobgen_bin());
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k == "JOBGEN_STACK" {
@@ -115,7 +125,7 @@ impl Dev {
             }
         }
         cmd.args(args).envs(self.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        cmd.output().expect("run jobgen")
+        cmd
     }
 
     /// Runs `jobgen ARGS --output json`, asserts exit code `code`, and parses stdout.
@@ -142,11 +152,15 @@ impl Dev {
         view["jobId"].as_str().unwrap_or_else(|| panic!("no jobId in {view}")).to_string()
     }
 
-    /// Waits for a job to finish (`jobgen watch`) and returns its record and watch's exit code.
+    /// Waits for a job to finish (`jobgen watch`) and returns its record (the last of the JSON lines
+    /// watch prints, one per change) and watch's exit code.
     pub fn watch(&self, job_id: &str) -> (Value, i32) {
         let out = self.jobgen(&["watch", job_id, "--interval", "0.2", "--timeout", "120", "--output", "json"]);
-        let record = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("watch {job_id}: {}\n{}", String::from_utf8_lossy(&out.stderr), self.log()));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let record =
+            text.lines().rfind(|l| !l.trim().is_empty()).and_then(|l| serde_json::from_str(l).ok()).unwrap_or_else(
+                || panic!("watch {job_id}: {text}{}\n{}", String::from_utf8_lossy(&out.stderr), self.log()),
+            );
         (record, out.status.code().unwrap_or(-1))
     }
 

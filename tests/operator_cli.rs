@@ -265,3 +265,46 @@ fn errors_with_output_json_are_a_json_document_on_stdout() {
         .unwrap();
     check(&args, &out, 3, "AwsError", "DescribeStacks failed");
 }
+
+#[test]
+fn watch_streams_json_lines_gives_up_with_its_own_code_and_the_stack_comes_from_jobgen_yaml() {
+    let dev = &dev();
+    // `watch --output json`: one JSON object per change, the last the final record.
+    let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=2", "--metadata", r#"{"order": 42}"#]);
+    let out = dev.jobgen(&["watch", &job, "--interval", "0.2", "--timeout", "120", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object per line: {e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 2, "a line per change: {lines:?}");
+    assert_eq!(lines.last().unwrap()["status"], "SUCCEEDED");
+    let statuses: Vec<&str> = lines.iter().filter_map(|l| l["status"].as_str()).collect();
+    assert!(statuses.iter().any(|s| *s != "SUCCEEDED"), "it saw the job before it finished: {statuses:?}");
+    // `--metadata` was stored with the job.
+    assert_eq!(dev.json(&["status", &job], 0)["metadata"]["order"], 42);
+
+    // `--timeout` ends the wait with exit 4 (not 1: the job did not fail) and says the job goes on.
+    let long = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=600"]);
+    let out = dev.jobgen(&["watch", &long, "--interval", "0.2", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("`jobgen watch {long}` follows it again")), "{}", stderr(&out));
+    let out = dev.jobgen(&["submit", "sleep", "--wait", "--interval", "0.2", "--timeout", "1", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "WaitTimedOut");
+    assert_ne!(dev.json(&["status", &long], 0)["status"], "CANCELLED", "giving up the wait leaves the job alone");
+
+    // A command override the job type does not allow: refused by create-job (400), exit 2.
+    let out = dev.jobgen(&["submit", "hello", "--command", r#"["sh", "-c", "env"]"#]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("command"), "{}", stderr(&out));
+
+    // Without --stack and JOBGEN_STACK, the stack is jobgen-<project> of ./jobgen.yaml (what
+    // `jobgen dev` deployed).
+    let project = jobgen_tests::repo_root().join("examples/quickstart");
+    let out = dev.jobgen_in(&project, &["list", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed["jobs"].as_array().unwrap().iter().any(|j| j["jobId"] == job.as_str()), "{listed}");
+}

@@ -2,7 +2,7 @@
 //! subcommand calls into the library; this module only parses arguments, renders errors and picks
 //! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error). The operator
 //! commands' exit codes are documented in `jobgen_ops` (0 ok, 1 job failed/not found/refused, 2 usage,
-//! 3 AWS error).
+//! 3 AWS error, 4 a wait's `--timeout` ran out).
 
 use clap::{Parser, Subcommand};
 
@@ -65,7 +65,7 @@ pub enum Command {
     List(cmd::list::Args),
     /// Follow a job until it finishes, printing a line on every change.
     #[command(
-        after_help = "Exit codes: 0 the job SUCCEEDED, 1 it failed, was cancelled, could not launch, or is not found; 3 AWS error.\n\nExample:\n  jobgen watch $JOB"
+        after_help = "With --output json, one JSON object per change (JSON Lines), the last the final record.\n\nExit codes: 0 the job SUCCEEDED, 1 it failed, was cancelled, could not launch, or is not found; 3 AWS error; 4 --timeout ran out first (the job goes on).\n\nExample:\n  jobgen watch $JOB\n  jobgen watch $JOB --output json | jq -r .status"
     )]
     Watch(cmd::watch::Args),
     /// Cancel a job: marks it CANCELLED and stops its task (StopTask) when it has one.
@@ -84,6 +84,24 @@ pub enum Command {
         after_help = "Exit codes: 0 printed, 1 the job has no task or no log stream yet, or is not found.\n\nExample:\n  jobgen logs $JOB"
     )]
     Logs(cmd::JobArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Example:\n  jobgen completions bash > ~/.local/share/bash-completion/completions/jobgen\n  jobgen completions zsh > \"${fpath[1]}/_jobgen\"\n  jobgen completions fish > ~/.config/fish/completions/jobgen.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these commands' help.
+    #[command(
+        after_help = "Example:\n  jobgen man > jobgen.1 && man ./jobgen.1\n  jobgen man --dir /usr/local/share/man/man1   # jobgen.1 and a page per subcommand"
+    )]
+    Man {
+        /// Write jobgen.1 and one page per subcommand (jobgen-submit.1, ...) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -140,5 +158,51 @@ pub fn run(cli: Cli) -> i32 {
         Command::Retry(args) => cmd::retry::run(args),
         Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "jobgen", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+            0
+        }
+        Command::Man { dir } => man(dir.as_deref()),
     }
+}
+
+/// Prints the man page of `jobgen` (its subcommands listed), or with `dir` writes it as
+/// `DIR/jobgen.1` with one page per subcommand beside it (`jobgen-submit.1`, ..., as git does).
+fn man(dir: Option<&std::path::Path>) -> i32 {
+    use std::io::Write;
+    let command = <Cli as clap::CommandFactory>::command();
+    let render = |command: clap::Command| -> std::io::Result<Vec<u8>> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).render(&mut page)?;
+        Ok(page)
+    };
+    let Some(dir) = dir else {
+        return match render(command) {
+            Ok(page) => {
+                let _ = std::io::stdout().write_all(&page);
+                0
+            }
+            Err(e) => {
+                eprintln!("error: cannot render the man page: {e}");
+                3
+            }
+        };
+    };
+    let mut pages = vec![("jobgen.1".to_string(), command.clone())];
+    for sub in command.get_subcommands() {
+        let name = format!("jobgen-{}", sub.get_name());
+        pages.push((format!("{name}.1"), sub.clone().name(name).bin_name(format!("jobgen {}", sub.get_name()))));
+    }
+    for (file, command) in pages {
+        let path = dir.join(&file);
+        if let Err(e) = render(command).and_then(|page| std::fs::write(&path, page)) {
+            eprintln!("error: cannot write {}: {e}\n  help: pass an existing, writable --dir", path.display());
+            return 2;
+        }
+        let _ = writeln!(std::io::stdout(), "wrote {}", path.display());
+    }
+    0
 }

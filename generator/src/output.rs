@@ -211,6 +211,14 @@ pub fn print_json(value: &Value) {
     let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
+/// Prints a value as one line of JSON on stdout, flushed (a stream of them is JSON Lines, read as
+/// it comes).
+pub fn print_json_line(value: &Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
 /// The JSON an operator command prints on stdout for an error with `--output json` (beside the
 /// human message on stderr), so a script reading stdout always gets one document.
 pub fn error_json(code: &str, message: &str, help: &str, exit_code: i32) -> Value {

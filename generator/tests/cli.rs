@@ -216,7 +216,7 @@ fn usage_errors_are_a_json_object_on_stdout_when_json_was_asked_for() {
     assert_eq!(error["error"]["code"], "UsageError", "{error}");
     assert_eq!(error["error"]["exitCode"], 2, "{error}");
     let message = error["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("--stack") && message.contains("<JOB_ID>"), "names what is missing: {message}");
+    assert!(message.contains("<JOB_ID>"), "names what is missing: {message}");
     // The usage text still goes to stderr for a person; without --output json, stdout stays empty.
     jobgen(dir.path())
         .args(["list", "--bogus", "--output=json"])
@@ -224,4 +224,106 @@ fn usage_errors_are_a_json_object_on_stdout_when_json_was_asked_for() {
         .code(2)
         .stdout(predicate::str::contains("UsageError"));
     jobgen(dir.path()).env_remove("JOBGEN_STACK").args(["status"]).assert().code(2).stdout("");
+}
+
+/// `jobgen` for an operator command, with no stack named and no AWS credentials or endpoint from the
+/// caller's shell.
+fn operator(dir: &Path) -> Command {
+    let mut cmd = jobgen(dir);
+    for name in ["JOBGEN_STACK", "AWS_ENDPOINT_URL", "AWS_PROFILE"] {
+        cmd.env_remove(name);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing").env("AWS_REGION", "us-east-1");
+    cmd
+}
+
+#[test]
+fn without_a_stack_the_commands_say_where_its_name_comes_from() {
+    let dir = tempdir();
+    // No --stack, no JOBGEN_STACK, no ./jobgen.yaml: a usage error that says all three (not clap's
+    // bare "required arguments were not provided").
+    let out = operator(dir.path()).args(["list"]).assert().code(2).get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no --stack, no JOBGEN_STACK, and no ./jobgen.yaml"), "{err}");
+    assert!(err.contains("help: pass --stack NAME"), "{err}");
+    let out = operator(dir.path()).args(["status", "01abc", "--output", "json"]).assert().code(2).get_output().clone();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON: {e}"));
+    assert_eq!(json["error"]["code"], "UsageError");
+    // A ./jobgen.yaml that does not validate: it says so and how to see why.
+    std::fs::write(dir.path().join("jobgen.yaml"), "project: {name: Bad_Name}\n").unwrap_or_else(|e| panic!("{e}"));
+    operator(dir.path())
+        .args(["list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("./jobgen.yaml, where its name would come from, has"))
+        .stderr(predicate::str::contains("jobgen validate -c jobgen.yaml"));
+}
+
+#[test]
+fn an_endpoint_nobody_serves_is_named_with_what_to_start() {
+    let dir = tempdir();
+    // Port 9 (discard) on loopback: nothing listens there on a test machine.
+    let out = operator(dir.path())
+        .args(["list", "--stack", "jobgen-quickstart"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DescribeStacks: nothing answers at http://127.0.0.1:9"), "{err}");
+    assert!(err.contains("Start it (`jobgen dev`, or `make demo`)"), "{err}");
+    assert!(!err.contains("DispatchFailure") && !err.contains("ConnectorError"), "no SDK Debug chain: {err}");
+}
+
+#[test]
+fn list_limit_and_submit_json_flags_are_checked_before_any_call() {
+    let dir = tempdir();
+    operator(dir.path())
+        .args(["list", "--stack", "s", "--limit", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid value '0' for '--limit <LIMIT>'"));
+    for (flag, value, says) in [
+        ("--metadata", "{not json", "--metadata: is not JSON"),
+        ("--metadata", "[1, 2]", "--metadata: is not a JSON object"),
+        ("--command", "\"python main.py\"", "--command: is not a JSON array of strings"),
+        ("--command", "[]", "--command: is not a JSON array of strings"),
+        ("--command", "[\"python\", 3]", "--command: is not a JSON array of strings"),
+    ] {
+        // No endpoint is reachable here: an error that got past the flags would be exit 3.
+        operator(dir.path())
+            .args(["submit", "hello", "--stack", "s", flag, value])
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let dir = tempdir();
+    for shell in ["bash", "zsh", "fish"] {
+        let out = jobgen(dir.path()).args(["completions", shell]).assert().success().get_output().clone();
+        let script = String::from_utf8_lossy(&out.stdout);
+        for word in ["jobgen", "submit", "idempotency-key", "completions"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    jobgen(dir.path()).args(["completions", "tcsh"]).assert().code(2);
+    let out = jobgen(dir.path()).arg("man").assert().success().get_output().clone();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH jobgen 1") && page.contains("submit"), "{page}");
+    let pages = dir.path().join("man1");
+    std::fs::create_dir(&pages).unwrap_or_else(|e| panic!("{e}"));
+    jobgen(dir.path()).args(["man", "--dir", "man1"]).assert().success();
+    let submit = read(&pages.join("jobgen-submit.1"));
+    assert!(submit.contains("\\-\\-idempotency\\-key") && submit.contains("\\-\\-metadata"), "{submit}");
+    assert!(pages.join("jobgen.1").exists() && pages.join("jobgen-watch.1").exists());
+    jobgen(dir.path())
+        .args(["man", "--dir", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot write no/such/dir/jobgen.1"));
 }

@@ -324,7 +324,7 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
     for (id, what) in &uploaded {
         eprintln!("jobgen dev: packaged {id}: {what}");
     }
-    let stack = options.stack.clone().unwrap_or_else(|| format!("jobgen-{}", config.project.name));
+    let stack = options.stack.clone().unwrap_or_else(|| contract::default_stack_name(&config.project.name));
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     let body = serde_json::to_string(&document).unwrap_or_default();
     let action = deploy::create_or_update(&cfn, &stack, &body, Duration::from_secs(180)).await?;

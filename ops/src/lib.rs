@@ -53,6 +53,26 @@ pub enum OpsError {
     /// The job cannot do what was asked in its state (exit 1).
     #[error("{0}")]
     JobState(String),
+    /// A wait (`--timeout`) ran out before the job finished (exit 4): the job goes on.
+    #[error("job {job_id} is still {status} after {waited_secs:.0}s (--timeout)")]
+    WaitTimedOut {
+        /// The job id.
+        job_id: String,
+        /// Its status when the wait ended.
+        status: JobStatus,
+        /// How long it was watched.
+        waited_secs: f64,
+    },
+    /// Nothing answered at the endpoint (exit 3): a local stack that is not running, or no network.
+    #[error("{operation}: nothing answers at {endpoint} ({reason})")]
+    Unreachable {
+        /// The call.
+        operation: String,
+        /// The endpoint (`AWS_ENDPOINT_URL`, or "the AWS endpoint").
+        endpoint: String,
+        /// Why, in a few words (the innermost error).
+        reason: String,
+    },
     /// An AWS call failed (exit 3).
     #[error("{operation} failed: {message}")]
     Aws {
@@ -69,7 +89,8 @@ impl OpsError {
         match self {
             OpsError::Usage { .. } => 2,
             OpsError::JobNotFound { .. } | OpsError::JobState(_) => 1,
-            OpsError::Aws { .. } => 3,
+            OpsError::Aws { .. } | OpsError::Unreachable { .. } => 3,
+            OpsError::WaitTimedOut { .. } => 4,
         }
     }
 
@@ -79,6 +100,8 @@ impl OpsError {
             OpsError::Usage { .. } => "UsageError",
             OpsError::JobNotFound { .. } => "JobNotFound",
             OpsError::JobState(_) => "JobStateError",
+            OpsError::WaitTimedOut { .. } => "WaitTimedOut",
+            OpsError::Unreachable { .. } => "EndpointUnreachable",
             OpsError::Aws { .. } => "AwsError",
         }
     }
@@ -89,15 +112,44 @@ impl OpsError {
             OpsError::Usage { help, .. } => help.clone(),
             OpsError::JobNotFound { .. } => "check the id with `jobgen list`".into(),
             OpsError::JobState(_) => "see the job with `jobgen status JOB_ID`".into(),
+            OpsError::WaitTimedOut { job_id, .. } => {
+                format!("the job goes on: `jobgen watch {job_id}` follows it again (a longer --timeout, or none)")
+            }
             OpsError::Aws { .. } => "check credentials, region and endpoint (AWS_ENDPOINT_URL for a local stack; \
                                      `jobgen dev` prints the exports to use)"
                 .into(),
+            OpsError::Unreachable { endpoint, .. } if endpoint.starts_with("http") => format!(
+                "is the local stack running? Start it (`jobgen dev`, or `make demo`) and use the exports it prints; \
+                 to reach AWS instead, unset AWS_ENDPOINT_URL (now {endpoint})"
+            ),
+            OpsError::Unreachable { .. } => "check the network and the region (AWS_REGION)".into(),
         }
     }
 
     fn aws<E: std::error::Error>(operation: &str, err: &E) -> OpsError {
-        OpsError::Aws { operation: operation.into(), message: aws_error(err) }
+        let message = aws_error(err);
+        match unreachable_reason(&message) {
+            Some(reason) => OpsError::Unreachable {
+                operation: operation.into(),
+                endpoint: std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "the AWS endpoint".into()),
+                reason,
+            },
+            None => OpsError::Aws { operation: operation.into(), message },
+        }
     }
+}
+
+/// When an SDK error says the request never reached a server (a dispatch failure: refused, timed
+/// out, no route, DNS), the innermost reason in a few words; else `None`.
+fn unreachable_reason(rendered: &str) -> Option<String> {
+    if !rendered.contains("dispatch failure") {
+        return None;
+    }
+    // `... dispatch failure: io error: client error (Connect): tcp connect error: Connection refused
+    // (os error 111) (DispatchFailure(...Debug...))`: the last reason before the Debug chain.
+    let text = rendered.split(" (DispatchFailure").next().unwrap_or(rendered);
+    let reason = text.rsplit(": ").next().unwrap_or(text).trim();
+    Some(if reason.is_empty() { "the connection failed".into() } else { reason.to_string() })
 }
 
 /// A deployed jobgen stack: its Outputs and clients configured from the standard AWS chain.
@@ -464,11 +516,11 @@ pub async fn watch(
             return Ok(job);
         }
         if timeout.is_some_and(|t| started.elapsed() >= t) {
-            return Err(OpsError::JobState(format!(
-                "job {job_id} is still {} after {:.0}s (--timeout)",
-                job.status,
-                started.elapsed().as_secs_f64()
-            )));
+            return Err(OpsError::WaitTimedOut {
+                job_id: job_id.to_string(),
+                status: job.status,
+                waited_secs: started.elapsed().as_secs_f64(),
+            });
         }
         tokio::time::sleep(interval).await;
     }
@@ -478,6 +530,14 @@ pub async fn watch(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dispatch_failure_is_told_in_a_few_words() {
+        let rendered = "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused \
+                        (os error 111) (DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io } }))";
+        assert_eq!(unreachable_reason(rendered).as_deref(), Some("Connection refused (os error 111)"));
+        assert_eq!(unreachable_reason("service error: ValidationError: Stack x does not exist"), None);
+    }
 
     #[test]
     fn parses_env_since_and_status_with_clear_errors() {

@@ -282,6 +282,13 @@ pub fn queue_order(created_at: &str, job_id: &str) -> String {
     format!("{created_at}#{job_id}")
 }
 
+/// The stack name jobgen uses for a project when none is given: `jobgen-<project>`. `jobgen dev`
+/// deploys under it, and the operator commands look for it when neither `--stack` nor
+/// `JOBGEN_STACK` names one and `./jobgen.yaml` names the project.
+pub fn default_stack_name(project: &str) -> String {
+    format!("jobgen-{project}")
+}
+
 /// The partition key value of a concurrency counter item in the jobs table: `limit#<job type>` for
 /// a job type's limit, `limit#*` ([`PROJECT_QUEUE`]) for the project's. Job ids (lowercase base32
 /// or ULID) never contain `#`, so a counter never collides with a job; counters carry no status,

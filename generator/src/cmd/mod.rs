@@ -26,8 +26,10 @@ use crate::output::{self, OutputFormat};
 #[derive(Debug, Clone, clap::Args)]
 pub struct StackArgs {
     /// The CloudFormation stack that jobgen deployed (its Outputs name the table and functions).
+    /// Without it (and without JOBGEN_STACK): `jobgen-<project>` for the project in ./jobgen.yaml,
+    /// the name `jobgen dev` deploys under.
     #[arg(long, env = "JOBGEN_STACK", value_name = "NAME")]
-    pub stack: String,
+    pub stack: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -66,15 +68,54 @@ pub fn fail(output: OutputFormat, e: &OpsError) -> i32 {
     e.exit_code()
 }
 
+/// The project file the operator commands look in for the stack's name.
+pub const PROJECT_FILE: &str = "jobgen.yaml";
+
+impl StackArgs {
+    /// The stack's name: `--stack` or `JOBGEN_STACK`, else the default name of the project in
+    /// `./jobgen.yaml` ([`jobgen_runtime::contract::default_stack_name`]).
+    pub fn stack_name(&self) -> Result<String, OpsError> {
+        if let Some(stack) = &self.stack {
+            return Ok(stack.clone());
+        }
+        let path = std::path::Path::new(PROJECT_FILE);
+        if !path.exists() {
+            return Err(OpsError::Usage {
+                message: format!(
+                    "no stack given: no --stack, no JOBGEN_STACK, and no ./{PROJECT_FILE} to take its name from"
+                ),
+                help:
+                    "pass --stack NAME (or set JOBGEN_STACK), or run the command in the directory of your jobgen.yaml \
+                       (its stack is jobgen-<project>, the name `jobgen dev` deploys under)"
+                        .into(),
+            });
+        }
+        match jobgen_synth::load(path) {
+            Ok(config) => Ok(jobgen_runtime::contract::default_stack_name(&config.project.name)),
+            Err(report) => Err(OpsError::Usage {
+                message: format!(
+                    "no stack given, and ./{PROJECT_FILE}, where its name would come from, has {} problem(s)",
+                    report.diagnostics.len()
+                ),
+                help: format!("`jobgen validate -c {PROJECT_FILE}` shows them; or pass --stack NAME"),
+            }),
+        }
+    }
+}
+
 /// Connects to the stack and runs `f`; errors become their exit codes (and, with `--output
 /// json`, a JSON error on stdout).
 pub fn with_ops<F>(args: &StackArgs, f: F) -> i32
 where
     F: AsyncFnOnce(&Ops) -> Result<i32, OpsError>,
 {
+    let stack = match args.stack_name() {
+        Ok(stack) => stack,
+        Err(e) => return fail(args.output, &e),
+    };
     let Some(rt) = runtime() else { return 3 };
     rt.block_on(async {
-        let ops = match Ops::connect(&args.stack).await {
+        let ops = match Ops::connect(&stack).await {
             Ok(ops) => ops,
             Err(e) => return fail(args.output, &e),
         };
@@ -98,7 +139,7 @@ pub struct PollArgs {
     /// Seconds between status reads.
     #[arg(long, default_value_t = 1.0)]
     pub interval: f64,
-    /// Give up waiting after this many seconds (exit 1).
+    /// Give up waiting after this many seconds (exit 4; the job goes on).
     #[arg(long)]
     pub timeout: Option<f64>,
 }

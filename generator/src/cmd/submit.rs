@@ -1,6 +1,6 @@
 //! `jobgen submit`: invoke the stack's create-job function, optionally following the job.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{PollArgs, StackArgs, fail, with_ops};
 use crate::output::{self, OutputFormat};
@@ -8,11 +8,14 @@ use jobgen_ops::{self as ops, Ops};
 
 /// The command's `after_help`.
 pub const HELP: &str = "Exit codes: 0 submitted (with --wait: the job SUCCEEDED), 1 the job failed or did not \
-launch, 2 bad input (malformed --env, unknown job type, idempotency key reused with other parameters), 3 AWS error.
+launch, 2 bad input (malformed --env, --command or --metadata, unknown job type, a command override the job type \
+does not allow, idempotency key reused with other parameters), 3 AWS error, 4 --wait gave up (--timeout) before \
+the job finished.
 
 Example:
   jobgen submit hello --stack jobgen-quickstart
   jobgen submit sleep --env SLEEP_SECONDS=10 --idempotency-key order-42 --wait
+  jobgen submit report --metadata '{\"order\": 42}' --command '[\"python\", \"report.py\", \"--full\"]'
   JOB=$(jobgen submit hello --output json | jq -r .jobId)";
 
 /// `jobgen submit` arguments.
@@ -26,6 +29,13 @@ pub struct Args {
     /// Submitting again with the same key returns the same job and never starts a second task.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// The main container's command instead of the job type's, as a JSON array of strings (only
+    /// for job types with `allow_command_override: true`).
+    #[arg(long, value_name = "JSON_ARRAY")]
+    pub command: Option<String>,
+    /// A JSON object stored with the job (shown by `status`, never passed to the task).
+    #[arg(long, value_name = "JSON_OBJECT")]
+    pub metadata: Option<String>,
     /// Wait until the job finishes; exit 0 only when it SUCCEEDED.
     #[arg(long)]
     pub wait: bool,
@@ -35,6 +45,28 @@ pub struct Args {
     /// Stack and output format.
     #[command(flatten)]
     pub stack: StackArgs,
+}
+
+/// A flag's JSON value, when given, if `shape` accepts it; else a usage error with `example`.
+fn parse_json_flag(
+    text: Option<&str>,
+    flag: &str,
+    example: &str,
+    shape: impl Fn(&Value) -> bool,
+) -> Result<Option<Value>, jobgen_ops::OpsError> {
+    let Some(text) = text else { return Ok(None) };
+    let expected = if flag == "--command" { "a JSON array of strings" } else { "a JSON object" };
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) if shape(&value) => Ok(Some(value)),
+        Ok(_) => Err(jobgen_ops::OpsError::Usage {
+            message: format!("{flag}: is not {expected}"),
+            help: format!("for example {example}"),
+        }),
+        Err(e) => Err(jobgen_ops::OpsError::Usage {
+            message: format!("{flag}: is not JSON ({e})"),
+            help: format!("pass {expected}, quoted for the shell: {example}"),
+        }),
+    }
 }
 
 /// `jobgen submit`.
@@ -50,6 +82,18 @@ pub fn run(args: Args) -> i32 {
     let mut request = json!({ "jobType": args.job_type, "environment": env });
     if let Some(key) = &args.idempotency_key {
         request["idempotencyKey"] = json!(key);
+    }
+    match parse_json_flag(args.command.as_deref(), "--command", r#"--command '["python", "main.py"]'"#, |v| {
+        v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+    }) {
+        Ok(Some(command)) => request["command"] = command,
+        Ok(None) => {}
+        Err(e) => return fail(args.stack.output, &e),
+    }
+    match parse_json_flag(args.metadata.as_deref(), "--metadata", r#"--metadata '{"order": 42}'"#, Value::is_object) {
+        Ok(Some(metadata)) => request["metadata"] = metadata,
+        Ok(None) => {}
+        Err(e) => return fail(args.stack.output, &e),
     }
     let output = args.stack.output;
     with_ops(&args.stack, async |ops: &Ops| {

@@ -1,7 +1,7 @@
 //! `jobgen watch`: one line per change until the job ends.
 
 use super::{PollArgs, StackArgs, fail, with_ops};
-use crate::output;
+use crate::output::{self, OutputFormat};
 use jobgen_ops::{self as ops, Ops};
 
 /// `jobgen watch` arguments.
@@ -25,11 +25,15 @@ pub fn run(args: Args) -> i32 {
     };
     let output = args.stack.output;
     with_ops(&args.stack, async |ops: &Ops| {
-        let job = ops::watch(ops, &args.job_id, interval, timeout, |job, elapsed| {
-            eprintln!("{}", output::progress_line(job, elapsed))
+        let job = ops::watch(ops, &args.job_id, interval, timeout, |job, elapsed| match output {
+            // One JSON object per change (JSON Lines), the last one the final record.
+            OutputFormat::Json => output::print_json_line(&job.to_json()),
+            OutputFormat::Table => eprintln!("{}", output::progress_line(job, elapsed)),
         })
         .await?;
-        output::print_jobs(output, std::slice::from_ref(&job), true);
+        if output == OutputFormat::Table {
+            output::print_jobs(output, std::slice::from_ref(&job), true);
+        }
         Ok(jobgen_ops::final_exit_code(job.status))
     })
 }
