@@ -401,3 +401,28 @@ async fn a_cancel_during_the_launch_whose_stoptask_fails_still_answers_cancelled
 fn handler_stop_calls(handler: &CreateJob<CancelAfterRunTask>) -> u32 {
     handler.launcher().api().stop_calls.load(Ordering::SeqCst)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn jobgen_devs_ecs_starts_one_task_for_concurrent_calls_with_one_client_token() {
+    // ECS answers every RunTask with a clientToken it has seen with the task that token started;
+    // moto ignores the token, and jobgen dev's ECS keeps the promise, also for calls at once (a
+    // claim beside a slow launcher): one task, the same answer to all.
+    let world = World::new("dev-token").await;
+    let ecs = jobgen_local::ecs::DevEcs::new(world.ecs.clone(), Default::default());
+    let resolved = world.config.launch_table.resolve(REPORT).unwrap();
+    let spec = LaunchSpec::new(&world.config.project, &resolved, "tokenjob00000000000000000", 1, [], None);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (ecs, spec) = (ecs.clone(), spec.clone());
+        calls.spawn(async move { RunTaskApi::run_task(&ecs, &spec).await });
+    }
+    let mut arns = std::collections::BTreeSet::new();
+    while let Some(answer) = calls.join_next().await {
+        match answer.unwrap() {
+            RunTaskAnswer::Started { task_arn, .. } => arns.insert(task_arn),
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(arns.len(), 1, "one task for one token: {arns:?}");
+    assert_eq!(world.task_arns().await.len(), 1);
+}

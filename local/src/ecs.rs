@@ -25,6 +25,9 @@ pub struct Refusals {
     lost_bits: AtomicU64,
     lost: AtomicU64,
     tokens: std::sync::Mutex<std::collections::HashMap<String, (String, Option<String>)>>,
+    /// One lock per clientToken, held across the emulator's RunTask: two calls with one token at
+    /// once (a claim beside a slow launcher) get one task, as ECS's own token check gives.
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     calls: AtomicU64,
     refused: AtomicU64,
     seed: AtomicU64,
@@ -85,6 +88,11 @@ impl DevEcs {
 
 impl RunTaskApi for DevEcs {
     async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        let lock = match self.refusals.in_flight.lock() {
+            Ok(mut locks) => locks.entry(spec.client_token.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let _held = lock.lock().await;
         let known = self.refusals.tokens.lock().ok().and_then(|t| t.get(&spec.client_token).cloned());
         if let Some((task_arn, cluster_arn)) = known {
             return RunTaskAnswer::Started { task_arn, cluster_arn };
