@@ -308,3 +308,23 @@ fn watch_streams_json_lines_gives_up_with_its_own_code_and_the_stack_comes_from_
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(listed["jobs"].as_array().unwrap().iter().any(|j| j["jobId"] == job.as_str()), "{listed}");
 }
+
+#[test]
+fn logs_follow_prints_the_lines_as_they_come_until_the_job_ends() {
+    let dev = &dev();
+    let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=2"]);
+    // Started while the task is still provisioning: it waits for the stream, then follows it.
+    let out = dev.jobgen(&["logs", &job, "--follow", "--interval", "0.2", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("one JSON object per log line: {e}: {l}")))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains(&format!("JOBGEN_JOB_ID={job}"))), "{messages:?}");
+    assert!(messages.last().is_some_and(|m| m.contains("task stopped")), "through the last line: {messages:?}");
+    // Every line once: the same count as a plain read of the whole stream.
+    let all = dev.json(&["logs", &job], 0);
+    assert_eq!(all["events"].as_array().map(Vec::len), Some(lines.len()));
+    assert_eq!(dev.json(&["status", &job], 0)["status"], "SUCCEEDED");
+}

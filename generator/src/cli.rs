@@ -81,9 +81,9 @@ pub enum Command {
     Stats(cmd::stats::Args),
     /// Print the CloudWatch log lines of a job's task.
     #[command(
-        after_help = "Exit codes: 0 printed, 1 the job has no task or no log stream yet, or is not found.\n\nExample:\n  jobgen logs $JOB"
+        after_help = "Exit codes: 0 printed (with --follow: the job ended), 1 the job has no task or no log stream yet (without --follow), or is not found.\n\nExample:\n  jobgen logs $JOB\n  jobgen logs $JOB --follow"
     )]
-    Logs(cmd::JobArgs),
+    Logs(cmd::logs::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  jobgen completions bash > ~/.local/share/bash-completion/completions/jobgen\n  jobgen completions zsh > \"${fpath[1]}/_jobgen\"\n  jobgen completions fish > ~/.config/fish/completions/jobgen.fish"

@@ -72,22 +72,56 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// The `status` view: every attribute that is set, one per line, then `extra` lines (a queued
-/// job's position and estimated start).
+/// The `status` view: every attribute that is set, one per line, as a person reads it (durations,
+/// times instead of epoch numbers, a rounded cost, the failure class explained; `--output json`
+/// has the raw record), then `extra` lines (a queued job's position and estimated start).
 pub fn job_details(job: &Job, extra: &[(String, String)]) -> String {
     let mut lines: Vec<(String, String)> = Vec::new();
     if let Value::Object(map) = job.to_json() {
         for (k, v) in map {
-            let text = match v {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
+            let text = readable(&k, &v);
             lines.push((k, text));
         }
     }
     lines.extend(extra.iter().cloned());
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     lines.iter().map(|(k, text)| format!("{k:<width$}  {text}\n")).collect()
+}
+
+/// One attribute's value as `status` shows it.
+fn readable(key: &str, value: &Value) -> String {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| format_ts(&t)).unwrap_or_else(|| value.to_string());
+    match (key, value) {
+        (k, Value::Number(n)) if k.ends_with("Ms") && n.as_i64().is_some() => duration(n.as_i64().unwrap_or(0)),
+        ("costUsd", Value::Number(n)) => match n.as_f64() {
+            Some(usd) if usd >= 0.01 => format!("${usd:.2} (estimate)"),
+            Some(usd) => format!("${usd:.6} (estimate)"),
+            None => n.to_string(),
+        },
+        ("expiresAt", Value::Number(n)) => {
+            format!("{} (the record's TTL)", time(n.as_i64().and_then(|s| chrono::DateTime::from_timestamp(s, 0))))
+        }
+        ("leaseUntil", Value::Number(n)) => time(n.as_i64().and_then(chrono::DateTime::from_timestamp_millis)),
+        ("failureClass", Value::String(class)) => {
+            let explained = serde_json::from_value::<jobgen_runtime::job::FailureClass>(value.clone())
+                .map(|c| c.explanation())
+                .unwrap_or("");
+            if explained.is_empty() { class.clone() } else { format!("{class}: {explained}") }
+        }
+        (_, Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// A duration in milliseconds as a person reads it: `850 ms`, `7.0 s`, `2 min 5 s`, `3 h 20 min`.
+pub fn duration(ms: i64) -> String {
+    let s = ms / 1000;
+    match ms {
+        ..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// The `status` lines of a queued job's place and estimated start, marked as estimates.
@@ -264,6 +298,35 @@ mod tests {
         let e = error_json("JobNotFound", "job x not found", "check the id", 1);
         assert_eq!(e["error"]["exitCode"], 1);
         assert_eq!(e["error"].as_object().map(|o| o.len()), Some(4));
+    }
+
+    #[test]
+    #[allow(clippy::panic)]
+    fn status_reads_as_a_person_would_want_it() {
+        assert_eq!(
+            [850, 7_000, 125_000, 12_000_000].map(duration),
+            ["850 ms", "7.0 s", "2 min 5 s", "3 h 20 min"].map(String::from)
+        );
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "jobId": "j1", "jobType": "hello", "status": "FAILED", "createdAt": "2026-01-02T03:04:05.006Z",
+            "updatedAt": "2026-01-02T03:04:05.006Z", "fingerprint": "f", "attempt": 1, "waitMs": 7000, "runMs": 125000,
+            "costUsd": 0.000012345678901, "expiresAt": 1767323045, "failureClass": "OUT_OF_MEMORY",
+            "environment": {"A": "1"}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let view = job_details(&job, &[]);
+        let line = |key: &str| {
+            view.lines().find(|l| l.split_whitespace().next() == Some(key)).map(|l| l[key.len()..].trim().to_string())
+        };
+        assert_eq!(line("waitMs").as_deref(), Some("7.0 s"), "{view}");
+        assert_eq!(line("runMs").as_deref(), Some("2 min 5 s"));
+        assert_eq!(line("costUsd").as_deref(), Some("$0.000012 (estimate)"));
+        assert_eq!(line("expiresAt").as_deref(), Some("2026-01-02T03:04:05.000Z (the record's TTL)"));
+        assert!(
+            line("failureClass").is_some_and(|l| l.starts_with("OUT_OF_MEMORY: the container was killed")),
+            "{view}"
+        );
+        assert_eq!(line("environment").as_deref(), Some(r#"{"A":"1"}"#));
     }
 
     #[test]

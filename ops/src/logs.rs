@@ -72,8 +72,18 @@ pub async fn read(
     group: &str,
     stream: &str,
 ) -> Result<Option<Vec<LogLine>>, String> {
+    Ok(read_from(logs, group, stream, None).await?.map(|(lines, _)| lines))
+}
+
+/// Reads the stream from `token` (a token this returned before; `None`: from its start), and
+/// returns the lines and the token to go on from; `Ok(None)` when the stream does not exist (yet).
+pub async fn read_from(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    mut token: Option<String>,
+) -> Result<Option<(Vec<LogLine>, Option<String>)>, String> {
     let mut lines = Vec::new();
-    let mut token: Option<String> = None;
     // GetLogEvents pages until the forward token repeats; bounded so a busy stream cannot loop forever.
     for _ in 0..100 {
         let result = logs
@@ -94,10 +104,13 @@ pub async fn read(
             message: e.message().unwrap_or_default().to_string(),
         }));
         let next = out.next_forward_token().map(str::to_string);
-        if next.is_none() || next == token || out.events().is_empty() {
+        let done = next.is_none() || next == token || out.events().is_empty();
+        if next.is_some() {
+            token = next;
+        }
+        if done {
             break;
         }
-        token = next;
     }
-    Ok(Some(lines))
+    Ok(Some((lines, token)))
 }

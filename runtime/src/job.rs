@@ -155,6 +155,34 @@ impl FailureClass {
 }
 
 impl FailureClass {
+    /// What the class means and what to do about it, in a sentence (`jobgen status`, the dashboard).
+    pub fn explanation(self) -> &'static str {
+        match self {
+            FailureClass::NonZeroExit => "the main container exited with a non-zero code: see `jobgen logs`",
+            FailureClass::OutOfMemory => {
+                "the container was killed for using more memory than it has: raise the job type's memory"
+            }
+            FailureClass::ImagePullFailed => {
+                "the image could not be pulled: check the image name, the registry's access and the network's route out"
+            }
+            FailureClass::FailedToStart => {
+                "ECS could not start the task: check its network, secrets and task definition (stoppedReason says which)"
+            }
+            FailureClass::SpotInterrupted => {
+                "Fargate Spot took the capacity back: a retry (or spot_fallback) runs it again"
+            }
+            FailureClass::StoppedByUser => "someone stopped the task (StopTask)",
+            FailureClass::TimedOut => "it ran longer than its job type's timeout, so jobgen stopped it",
+            FailureClass::StartTimeout => {
+                "it was not running within its job type's start_timeout (image pull, capacity, network or secrets were too slow)"
+            }
+            FailureClass::TaskLost => {
+                "ECS no longer knows the task and its last event never arrived: its outcome is unknown (`jobgen logs` may tell)"
+            }
+            FailureClass::Unknown => "a cause jobgen does not recognise: see stopCode and stoppedReason",
+        }
+    }
+
     /// The retry policy's name for this class (`retry.on`); `None` for the classes no policy
     /// retries (a stop someone asked for, a timeout, an unknown cause).
     pub fn retry_on(self) -> Option<RetryOn> {

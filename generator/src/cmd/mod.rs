@@ -126,7 +126,8 @@ where
     })
 }
 
-fn seconds(value: f64, flag: &str) -> Result<Duration, OpsError> {
+/// `value` seconds as a duration, or a usage error naming `flag`.
+pub fn seconds(value: f64, flag: &str) -> Result<Duration, OpsError> {
     Duration::try_from_secs_f64(value).map_err(|_| OpsError::Usage {
         message: format!("{flag} {value}: is not a number of seconds"),
         help: format!("pass a positive number, e.g. {flag} 1"),
