@@ -251,7 +251,10 @@ fn errors_with_output_json_are_a_json_document_on_stdout() {
     let (_, code) = dev.watch(&job);
     assert_eq!(code, 0);
     let args = ["cancel", job.as_str(), "--output", "json"];
-    check(&args, &dev.jobgen(&args), 1, "JobStateError", "already finished (SUCCEEDED)");
+    let out = dev.jobgen(&args);
+    check(&args, &out, 1, "JobStateError", "already finished (SUCCEEDED)");
+    // The help line names the job, not a placeholder.
+    assert!(stderr(&out).contains(&format!("help: see the job with `jobgen status {job}`")), "{}", stderr(&out));
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -263,7 +266,8 @@ fn errors_with_output_json_are_a_json_document_on_stdout() {
         .env("AWS_MAX_ATTEMPTS", "1")
         .output()
         .unwrap();
-    check(&args, &out, 3, "AwsError", "DescribeStacks failed");
+    check(&args, &out, 3, "EndpointUnreachable", &format!("DescribeStacks: nothing answers at {dead}"));
+    assert!(stderr(&out).contains("Start it (`jobgen dev`"), "{}", stderr(&out));
 }
 
 #[test]

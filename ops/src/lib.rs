@@ -51,8 +51,13 @@ pub enum OpsError {
         stack: String,
     },
     /// The job cannot do what was asked in its state (exit 1).
-    #[error("{0}")]
-    JobState(String),
+    #[error("{message}")]
+    JobState {
+        /// The job.
+        job_id: String,
+        /// What happened.
+        message: String,
+    },
     /// A wait (`--timeout`) ran out before the job finished (exit 4): the job goes on.
     #[error("job {job_id} is still {status} after {waited_secs:.0}s (--timeout)")]
     WaitTimedOut {
@@ -88,7 +93,7 @@ impl OpsError {
     pub fn exit_code(&self) -> i32 {
         match self {
             OpsError::Usage { .. } => 2,
-            OpsError::JobNotFound { .. } | OpsError::JobState(_) => 1,
+            OpsError::JobNotFound { .. } | OpsError::JobState { .. } => 1,
             OpsError::Aws { .. } | OpsError::Unreachable { .. } => 3,
             OpsError::WaitTimedOut { .. } => 4,
         }
@@ -99,7 +104,7 @@ impl OpsError {
         match self {
             OpsError::Usage { .. } => "UsageError",
             OpsError::JobNotFound { .. } => "JobNotFound",
-            OpsError::JobState(_) => "JobStateError",
+            OpsError::JobState { .. } => "JobStateError",
             OpsError::WaitTimedOut { .. } => "WaitTimedOut",
             OpsError::Unreachable { .. } => "EndpointUnreachable",
             OpsError::Aws { .. } => "AwsError",
@@ -110,8 +115,12 @@ impl OpsError {
     pub fn help(&self) -> String {
         match self {
             OpsError::Usage { help, .. } => help.clone(),
-            OpsError::JobNotFound { .. } => "check the id with `jobgen list`".into(),
-            OpsError::JobState(_) => "see the job with `jobgen status JOB_ID`".into(),
+            OpsError::JobNotFound { job_id, stack } => {
+                format!(
+                    "no job {job_id} in {stack}: `jobgen list --stack {stack}` shows its jobs (is it the right stack?)"
+                )
+            }
+            OpsError::JobState { job_id, .. } => format!("see the job with `jobgen status {job_id}`"),
             OpsError::WaitTimedOut { job_id, .. } => {
                 format!("the job goes on: `jobgen watch {job_id}` follows it again (a longer --timeout, or none)")
             }
@@ -124,6 +133,11 @@ impl OpsError {
             ),
             OpsError::Unreachable { .. } => "check the network and the region (AWS_REGION)".into(),
         }
+    }
+
+    /// A [`OpsError::JobState`] of `job_id`.
+    pub fn job_state(job_id: impl Into<String>, message: impl Into<String>) -> OpsError {
+        OpsError::JobState { job_id: job_id.into(), message: message.into() }
     }
 
     fn aws<E: std::error::Error>(operation: &str, err: &E) -> OpsError {
@@ -281,9 +295,10 @@ impl Ops {
                     _ => "fix the request as the message says".into(),
                 },
             },
-            _ if body.get("job").is_some() => {
-                OpsError::JobState(format!("job {} did not start ({code}): {message}", body["job"]["jobId"]))
-            }
+            _ if body.get("job").is_some() => OpsError::job_state(
+                body["job"]["jobId"].as_str().unwrap_or_default(),
+                format!("job {} did not start ({code}): {message}", body["job"]["jobId"]),
+            ),
             _ => OpsError::Aws { operation: format!("create-job ({status} {code})"), message },
         })
     }
@@ -333,26 +348,29 @@ impl Ops {
             return Ok((job, true));
         }
         if job.status.is_terminal() {
-            return Err(OpsError::JobState(format!(
-                "job {job_id} already finished ({}): there is nothing to cancel",
-                job.status
-            )));
+            return Err(OpsError::job_state(
+                job_id,
+                format!("job {job_id} already finished ({}): there is nothing to cancel", job.status),
+            ));
         }
         let now = Utc::now();
         let expires_at = self.expires_at(now).await;
         let cancelled = match self.store.cancel(job_id, now, expires_at).await {
             Ok(Ok(job)) => job,
             Ok(Err(Some(current))) if current.status == JobStatus::Unknown => {
-                return Err(OpsError::JobState(format!(
-                    "job {job_id} has a status this version of jobgen does not know (written by a newer one): \
+                return Err(OpsError::job_state(
+                    job_id,
+                    format!(
+                        "job {job_id} has a status this version of jobgen does not know (written by a newer one): \
                      it was left as it is; cancel it with the jobgen version that deployed the stack"
-                )));
+                    ),
+                ));
             }
             Ok(Err(Some(current))) => {
-                return Err(OpsError::JobState(format!(
-                    "job {job_id} finished ({}) before it could be cancelled",
-                    current.status
-                )));
+                return Err(OpsError::job_state(
+                    job_id,
+                    format!("job {job_id} finished ({}) before it could be cancelled", current.status),
+                ));
             }
             Ok(Err(None)) => return Err(OpsError::JobNotFound { job_id: job_id.into(), stack: self.stack.clone() }),
             Err(e) => return Err(OpsError::Aws { operation: "UpdateItem (cancel)".into(), message: e.to_string() }),

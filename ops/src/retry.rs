@@ -99,7 +99,7 @@ impl Ops {
         let job = self.job(job_id).await?;
         let now = Utc::now();
         if let Some(why) = refusal(&job, now.timestamp_millis()) {
-            return Err(OpsError::JobState(why));
+            return Err(OpsError::job_state(job_id, why));
         }
         let previous_status = job.status;
         let attempt = job.attempt.number;
@@ -111,15 +111,16 @@ impl Ops {
                 Ok(Err(Some(current)))
                     if current.status == JobStatus::Retrying && current.attempt.number == attempt => {}
                 Ok(Err(Some(current))) => {
-                    return Err(OpsError::JobState(refusal(&current, Utc::now().timestamp_millis()).unwrap_or_else(
-                        || {
+                    return Err(OpsError::job_state(
+                        job_id,
+                        refusal(&current, Utc::now().timestamp_millis()).unwrap_or_else(|| {
                             format!(
                                 "job {job_id} changed while it was being retried (now {} at attempt {}): run `jobgen \
                                  retry {job_id}` again",
                                 current.status, current.attempt.number
                             )
-                        },
-                    )));
+                        }),
+                    ));
                 }
                 Ok(Err(None)) => {
                     return Err(OpsError::JobNotFound { job_id: job_id.into(), stack: self.stack.clone() });
@@ -140,12 +141,15 @@ impl Ops {
             "moved-on" if after.attempt.number > attempt => {}
             "no-job" => return Err(OpsError::JobNotFound { job_id: job_id.into(), stack: self.stack.clone() }),
             _ => {
-                return Err(OpsError::JobState(format!(
-                    "job {job_id}: track did not start attempt {} ({action}); the job is {} at attempt {}",
-                    attempt + 1,
-                    after.status,
-                    after.attempt.number
-                )));
+                return Err(OpsError::job_state(
+                    job_id,
+                    format!(
+                        "job {job_id}: track did not start attempt {} ({action}); the job is {} at attempt {}",
+                        attempt + 1,
+                        after.status,
+                        after.attempt.number
+                    ),
+                ));
             }
         }
         Ok(RetryReport { previous_status, retried_attempt: attempt, action, track, job: after })

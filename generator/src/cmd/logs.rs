@@ -51,21 +51,27 @@ pub fn run(args: Args) -> i32 {
         }
         let job = ops.job(&args.job_id).await?;
         let Some((group, stream)) = ops.log_stream(&job).await? else {
-            return Err(OpsError::JobState(format!(
-                "job {} has no task{} yet ({}): no logs exist yet",
-                job.job_id,
-                if job.attempt.task_arn.is_some() { " log configuration" } else { "" },
-                job.status
-            )));
+            return Err(OpsError::job_state(
+                &job.job_id,
+                format!(
+                    "job {} has no task{} yet ({}): no logs exist yet",
+                    job.job_id,
+                    if job.attempt.task_arn.is_some() { " log configuration" } else { "" },
+                    job.status
+                ),
+            ));
         };
         let lines = ops::logs::read(&ops.logs, &group, &stream)
             .await
             .map_err(|message| OpsError::Aws { operation: "CloudWatch Logs GetLogEvents".into(), message })?;
         let Some(lines) = lines else {
-            return Err(OpsError::JobState(format!(
-                "job {} ({}): its log stream {group} {stream} does not exist yet: the container has not written anything",
-                job.job_id, job.status
-            )));
+            return Err(OpsError::job_state(
+                &job.job_id,
+                format!(
+                    "job {} ({}): its log stream {group} {stream} does not exist yet: the container has not written anything",
+                    job.job_id, job.status
+                ),
+            ));
         };
         match output {
             OutputFormat::Json => output::print_json(&json!({"logGroup": group, "logStream": stream, "events": lines})),
