@@ -280,11 +280,19 @@ pub fn print_jobs(output: OutputFormat, jobs: &[Job], single: bool) {
     }
 }
 
-/// Prints a config report to stderr with miette: colors only on a terminal without `NO_COLOR`.
+/// Prints a config report to stderr: miette's rendering on a terminal (colors unless `NO_COLOR`),
+/// plain text otherwise.
 pub fn print_report(report: &jobgen_synth::diagnostics::Report) {
+    use std::io::IsTerminal;
+
     use jobgen_synth::diagnostics::ColorChoice;
+    // A terminal gets miette's excerpts; a pipe, a file or CI the stable plain text
+    // (`error: PATH: MESSAGE`, `  --> FILE:LINE:COL`, `  = help: ...`), which scripts can read.
+    if !std::io::stderr().is_terminal() {
+        eprint!("{}", report.render_plain());
+        return;
+    }
     let color = ColorChoice::for_stderr();
-    // Wide enough that a path and its message stay on one line when stderr is not a terminal.
     let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).unwrap_or(120);
     eprint!("{}", report.render_graphical(color, width));
 }

@@ -97,16 +97,18 @@ fn validate_reports_every_problem_with_location_and_exits_2() {
     assert!(out.stdout.is_empty());
     assert!(!stderr.contains('\u{1b}'), "NO_COLOR is set: {stderr}");
     for expected in [
-        "version: 3 is not a supported version",
-        "[jobgen.yaml:2:10]",
+        "error: version: 3 is not a supported version",
+        "  --> jobgen.yaml:2:10",
         "project.name: `Media` is not a valid project name",
         "defaults.network.subnets[0]",
         "job_types.transcode.task.memory: 100 is not valid with cpu 1024 (allowed: 2048-8192 in steps of 1024)",
-        "help: set memory to a value in 2048-8192 in steps of 1024",
-        "4 problems in jobgen.yaml",
+        "  = help: set memory to a value in 2048-8192 in steps of 1024",
+        "error: 4 problems in jobgen.yaml",
     ] {
         assert!(stderr.contains(expected), "missing {expected:?} in\n{stderr}");
     }
+    // Not a terminal: stable plain text, no box art.
+    assert!(!stderr.contains('╭') && !stderr.contains('×'), "{stderr}");
 }
 
 #[test]
@@ -120,8 +122,8 @@ fn validate_refuses_concurrency_limits_that_could_never_apply_and_exits_2() {
     assert!(out.stdout.is_empty());
     for expected in [
         "job_types.transcode.max_concurrency: 8 is more than the project's limit of 5",
-        "[jobgen.yaml:17:22]",
-        "help: set it to at most 5, or raise `limits.max_concurrency` to 8 or more",
+        "  --> jobgen.yaml:17:22",
+        "  = help: set it to at most 5, or raise `limits.max_concurrency` to 8 or more",
     ] {
         assert!(stderr.contains(expected), "missing {expected:?} in\n{stderr}");
     }

@@ -172,7 +172,7 @@ fn validate_reports_the_stack_limits_synth_reports_located_in_the_named_file() {
         )),
         "{validate}"
     );
-    assert!(validate.contains("[many.yaml:10:1]"), "the file as given and the line of `job_types:`:\n{validate}");
+    assert!(validate.contains("  --> many.yaml:10:1"), "the file as given and the line of `job_types:`:\n{validate}");
     assert!(!validate.contains("jobgen.yaml"), "{validate}");
     let (code, _, synth) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out"]);
     assert_eq!(code, Some(2));
@@ -197,7 +197,7 @@ fn a_limit_on_one_field_points_at_its_line() {
             stderr.contains("job_types.process-customer-invoices-001.task.policies: the policies of role"),
             "{command}: {stderr}"
         );
-        assert!(stderr.contains("[big-policy.yaml:16:7]"), "{command}: {stderr}");
+        assert!(stderr.contains("  --> big-policy.yaml:16:7"), "{command}: {stderr}");
     }
 }
 
