@@ -426,3 +426,45 @@ async fn jobgen_devs_ecs_starts_one_task_for_concurrent_calls_with_one_client_to
     assert_eq!(arns.len(), 1, "one task for one token: {arns:?}");
     assert_eq!(world.task_arns().await.len(), 1);
 }
+
+#[tokio::test]
+async fn jobgen_devs_dynamodb_faults_fail_calls_before_or_after_they_were_applied() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use jobgen_local::faults::{DynamoFaults, FaultInterceptor};
+    let world = World::new("dev-ddb-faults").await;
+    let faults = Arc::new(DynamoFaults::default());
+    let sdk = jobgen_tests::Moto::shared_serial().sdk_config().await;
+    let faulty = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(FaultInterceptor::new(faults.clone())).build(),
+    );
+    let put = |client: aws_sdk_dynamodb::Client, key: String| {
+        let table = world.config.table_name.clone();
+        async move { client.put_item().table_name(table).item(contract::KEY_ATTR, AttributeValue::S(key)).send().await }
+    };
+    // Every call fails; about half of them after the write was applied.
+    faults.set_share(1.0, 3);
+    let mut failed = 0;
+    for i in 0..40 {
+        failed += usize::from(put(faulty.clone(), format!("fault-{i}")).await.is_err());
+    }
+    let (calls, before, after) = faults.counts();
+    assert_eq!((failed, calls, before + after), (40, 40, 40), "each call failed once, not retried by the SDK");
+    assert!(before > 5 && after > 5, "both kinds: {before} before, {after} after");
+    let mut written = 0;
+    for i in 0..40 {
+        let out = world
+            .ddb
+            .get_item()
+            .table_name(&world.config.table_name)
+            .key(contract::KEY_ATTR, AttributeValue::S(format!("fault-{i}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        written += usize::from(out.item.is_some());
+    }
+    assert_eq!(written as u64, after, "failed after sending: applied; failed before: not");
+    // Off: calls go through.
+    faults.set_share(0.0, 3);
+    assert!(put(faulty.clone(), "fault-ok".into()).await.is_ok());
+}

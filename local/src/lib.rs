@@ -10,6 +10,7 @@
 
 pub mod deploy;
 pub mod ecs;
+pub mod faults;
 pub mod invoke;
 pub mod sim;
 pub mod zip;
