@@ -105,8 +105,15 @@ fn assert_records(results: &BTreeMap<&'static str, (Job, JobStats)>) {
 #[test]
 fn duplicated_and_reordered_events_end_in_the_right_records() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let results =
-        rt.block_on(run(Faults { duplicate: 1.0, reorder: 1.0, drop: 0.0, drop_final: 0.0, throttle: 0.0, seed: 7 }));
+    let results = rt.block_on(run(Faults {
+        duplicate: 1.0,
+        reorder: 1.0,
+        drop: 0.0,
+        drop_final: 0.0,
+        throttle: 0.0,
+        dynamo: 0.0,
+        seed: 7,
+    }));
     assert_records(&results);
     for (outcome, (_, s)) in &results {
         assert!(s.reordered, "{outcome}: {s:?}");
@@ -118,8 +125,15 @@ fn duplicated_and_reordered_events_end_in_the_right_records() {
 #[test]
 fn dropped_events_end_in_the_right_records() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let results =
-        rt.block_on(run(Faults { duplicate: 0.0, reorder: 0.0, drop: 1.0, drop_final: 0.0, throttle: 0.0, seed: 7 }));
+    let results = rt.block_on(run(Faults {
+        duplicate: 0.0,
+        reorder: 0.0,
+        drop: 1.0,
+        drop_final: 0.0,
+        throttle: 0.0,
+        dynamo: 0.0,
+        seed: 7,
+    }));
     assert_records(&results);
     for (outcome, (_, s)) in &results {
         // Only STOPPED reaches track: it carries every timestamp, the exit code and the stop reason.

@@ -114,13 +114,15 @@ pub struct LocalStack {
     pub tracker: Tracker<DevEcs>,
     /// The share of RunTask calls the handlers' ECS refuses (`jobgen dev --throttle`).
     pub refusals: Arc<ecs::Refusals>,
+    /// The share of the handlers' DynamoDB calls that fail (`jobgen dev --dynamo-faults`).
+    pub dynamo_faults: Arc<faults::DynamoFaults>,
     /// Clients on the emulator.
     pub ecs: aws_sdk_ecs::Client,
     /// CloudWatch Logs on the emulator.
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// EventBridge Scheduler on the emulator (the stack's timers).
     pub scheduler: aws_sdk_scheduler::Client,
-    /// DynamoDB on the emulator.
+    /// DynamoDB on the emulator (undisturbed by the handlers' faults).
     pub ddb: aws_sdk_dynamodb::Client,
 }
 
@@ -175,6 +177,14 @@ impl LocalStack {
         let events =
             describe_rule(emulator, &rule_name).await.map_err(|why| DevError::Stack { stack: stack.into(), why })?;
         let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+        // The handlers' own client: the same emulator, through the fault interceptor (off unless
+        // the simulator's faults turn it on).
+        let dynamo_faults = Arc::new(faults::DynamoFaults::default());
+        let handler_ddb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(faults::FaultInterceptor::new(dynamo_faults.clone()))
+                .build(),
+        );
         // As the create-job bin does: the launcher owns RunTask retries.
         let ecs_launch = aws_sdk_ecs::Client::from_conf(
             aws_sdk_ecs::config::Builder::from(&sdk).retry_config(RetryConfig::disabled()).build(),
@@ -183,7 +193,7 @@ impl LocalStack {
         let refusals = Arc::new(ecs::Refusals::default());
         let create_timers = Timers::for_config(&sdk, &create_config);
         let create_job = CreateJob::new(
-            Store::new(ddb.clone(), create_config.table_name.clone()),
+            Store::new(handler_ddb.clone(), create_config.table_name.clone()),
             Launcher::new(DevEcs::new(ecs_launch, refusals.clone()), RetryPolicy::default()),
             create_config,
         )
@@ -195,7 +205,7 @@ impl LocalStack {
         );
         let tracker = Tracker::with_service(
             LaunchService::new(
-                Store::new(ddb.clone(), config.table_name.clone()),
+                Store::new(handler_ddb.clone(), config.table_name.clone()),
                 Launcher::new(DevEcs::new(track_launch, refusals.clone()), RetryPolicy::default()),
                 config.clone(),
             )
@@ -220,6 +230,7 @@ impl LocalStack {
             functions,
             tracker,
             refusals,
+            dynamo_faults,
             ecs,
             logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
             scheduler: aws_sdk_scheduler::Client::new(&sdk),
@@ -230,6 +241,7 @@ impl LocalStack {
     /// A simulator for this stack.
     pub fn simulator(&self, options: SimOptions) -> Result<Simulator, DevError> {
         self.refusals.set_share(options.faults.throttle, options.faults.seed);
+        self.dynamo_faults.set_share(options.faults.dynamo, options.faults.seed);
         let pattern = RulePattern::new(&self.pattern)
             .map_err(|e| DevError::Stack { stack: self.stack.clone(), why: e.to_string() })?;
         Ok(Simulator::new(

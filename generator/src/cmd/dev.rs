@@ -68,6 +68,10 @@ pub struct Args {
     /// launch backoff relaunch them.
     #[arg(long, default_value_t = 0.0)]
     pub throttle: f64,
+    /// Share (0-1) of the handlers' DynamoDB calls that fail, half before they are sent and half
+    /// after they were applied: the invocation fails and is retried, as Lambda retries it.
+    #[arg(long, default_value_t = 0.0)]
+    pub dynamo_faults: f64,
     /// Seed of the fault decisions.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -92,6 +96,7 @@ pub fn run(args: Args) -> i32 {
             drop: probability("drop", args.drop)?,
             drop_final: probability("drop-final", args.drop_final)?,
             throttle: probability("throttle", args.throttle)?,
+            dynamo: probability("dynamo-faults", args.dynamo_faults)?,
             seed: args.seed,
         })
     })() {

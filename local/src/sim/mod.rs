@@ -51,6 +51,10 @@ pub struct Faults {
     /// Share of the handlers' RunTask calls the emulator's ECS refuses (throttled, or no capacity):
     /// the launch backoff relaunches them ([`crate::ecs::DevEcs`]).
     pub throttle: f64,
+    /// Share of the handlers' DynamoDB calls that fail, half before they are sent and half after
+    /// they were applied ([`crate::faults`]): the invocation fails and is retried as Lambda
+    /// retries it ([`LAMBDA_ASYNC_RETRIES`]).
+    pub dynamo: f64,
     /// Seed of the fault decisions; each task's decisions depend only on the seed and its ARN.
     pub seed: u64,
 }
@@ -58,7 +62,12 @@ pub struct Faults {
 impl Faults {
     /// Whether any fault is on.
     pub fn any(&self) -> bool {
-        self.duplicate > 0.0 || self.reorder > 0.0 || self.drop > 0.0 || self.drop_final > 0.0 || self.throttle > 0.0
+        self.duplicate > 0.0
+            || self.reorder > 0.0
+            || self.drop > 0.0
+            || self.drop_final > 0.0
+            || self.throttle > 0.0
+            || self.dynamo > 0.0
     }
 }
 
@@ -107,9 +116,16 @@ pub struct JobStats {
     pub cancelled: bool,
     /// Whether the STOPPED event has been handled.
     pub finished: bool,
-    /// Track handler errors (the event would be retried and then dead-lettered on AWS).
+    /// Track invocations that failed (each is retried as Lambda retries an asynchronous
+    /// invocation, [`LAMBDA_ASYNC_RETRIES`] times).
     pub errors: u32,
+    /// Events whose every try failed: dead-lettered, as on AWS; the reconciler repairs their job.
+    pub dead_lettered: u32,
 }
+
+/// How often Lambda retries an asynchronous invocation (EventBridge's and Scheduler's targets)
+/// that failed: twice, about a minute and then two minutes later (in scaled time here).
+pub const LAMBDA_ASYNC_RETRIES: u32 = 2;
 
 /// One ECS task this stack launched, as described by the emulator.
 #[derive(Debug, Clone)]
@@ -315,7 +331,7 @@ impl Simulator {
             if !deleted {
                 continue;
             }
-            match self.tracker.handle(input, Utc::now()).await {
+            match self.invoke_track(input).await.0 {
                 Ok(outcome) => tracing::info!(schedule = %name, outcome = %outcome.to_json(), "simulator: timer fired"),
                 Err(e) => tracing::warn!(schedule = %name, error = %e, "simulator: timer fired, track failed"),
             }
@@ -763,10 +779,11 @@ impl Simulator {
             return;
         }
         for event in held.drain(..) {
-            let result = self.tracker.handle(event, Utc::now()).await;
+            let (result, failures) = self.invoke_track(event).await;
             self.with_stats(&facts.job_id, |s| {
                 s.delivered += 1;
-                s.errors += u32::from(result.is_err());
+                s.errors += failures;
+                s.dead_lettered += u32::from(result.is_err());
             });
             match result {
                 Ok(TrackOutcome::Skipped(skip)) => {
@@ -775,6 +792,23 @@ impl Simulator {
                 Ok(outcome) => tracing::debug!(job_id = %facts.job_id, ?outcome, "simulator: delivered"),
                 Err(e) => tracing::warn!(job_id = %facts.job_id, error = %e, "simulator: track failed"),
             }
+        }
+    }
+
+    /// Invokes track with `input` as Lambda invokes an asynchronous target: a failed invocation is
+    /// tried again, [`LAMBDA_ASYNC_RETRIES`] times, a minute and then two minutes of scaled time
+    /// later. Returns the last result and how many tries failed.
+    async fn invoke_track(&self, input: Value) -> (Result<TrackOutcome, jobgen_runtime::track::TrackError>, u32) {
+        let mut failures = 0;
+        loop {
+            let result = self.tracker.handle(input.clone(), Utc::now()).await;
+            if result.is_ok() || failures == LAMBDA_ASYNC_RETRIES {
+                let failed = failures + u32::from(result.is_err());
+                return (result, failed);
+            }
+            failures += 1;
+            let wait = 60.0 * f64::from(failures) * self.options.time_scale.max(0.0);
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
         }
     }
 
