@@ -86,6 +86,11 @@ fn every_invariant_holds_under_every_fault_at_once() {
     let jobs = usize::try_from(env_number("JOBGEN_HARNESS_JOBS", 100)).unwrap();
     let seed = env_number("JOBGEN_HARNESS_SEED", 1);
     eprintln!("fault harness: {jobs} jobs, seed {seed} (JOBGEN_HARNESS_JOBS, JOBGEN_HARNESS_SEED)");
+    // JOBGEN_HARNESS_LOG=1: the handlers' and the simulator's log lines on stderr, to follow a job
+    // an invariant names.
+    if std::env::var_os("JOBGEN_HARNESS_LOG").is_some() {
+        let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).try_init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     rt.block_on(run(jobs, seed));
 }
