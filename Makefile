@@ -105,8 +105,8 @@ demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen
 	scripts/demo.sh
 
 .PHONY: fault-harness
-fault-harness: tools ## every fault at once on JOBS jobs (default 300) under jobgen dev, seed SEED (default 1): invariants in RELIABILITY.md
-	JOBGEN_HARNESS_JOBS=$(or $(JOBS),300) JOBGEN_HARNESS_SEED=$(or $(SEED),1) \
+fault-harness: tools ## every fault at once on JOBS jobs (default 1000) under jobgen dev, seed SEED (default 1): invariants in RELIABILITY.md
+	JOBGEN_HARNESS_JOBS=$(or $(JOBS),1000) JOBGEN_HARNESS_SEED=$(or $(SEED),1) \
 	  cargo test -p jobgen-tests --test fault_harness -- --nocapture
 
 .PHONY: fuzz
