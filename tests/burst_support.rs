@@ -86,7 +86,8 @@ pub struct BurstReport {
     /// create-job answers: launched at once (201) and accepted with a relaunch coming (202).
     pub launched_at_once: usize,
     pub backing_off_at_once: usize,
-    /// Relaunch timers fired, and how many of them found the job moved on (a no-op).
+    /// Timers the handlers armed, those fired, and how many of them found the job moved on (a no-op).
+    pub timers_armed: u64,
     pub timers_fired: u64,
     pub timers_moved_on: u64,
     /// Jobs whose record names a task that is the one ECS task of their attempt.
@@ -526,6 +527,7 @@ pub async fn run(world: &World, options: &BurstOptions) -> BurstReport {
         jobs: options.jobs,
         run_task_calls: ecs.calls.load(Ordering::SeqCst),
         refused: ecs.refused.load(Ordering::SeqCst),
+        timers_armed: created.load(Ordering::SeqCst),
         timers_fired: fired.load(Ordering::SeqCst),
         timers_moved_on: moved_on.load(Ordering::SeqCst),
         peak_waiting: ecs.waiting.lock().unwrap().peak,
@@ -611,7 +613,7 @@ impl BurstReport {
     pub fn summary(&self, options: &BurstOptions) -> String {
         format!(
             "burst: {} jobs (RunTask bucket {} + {}/s, Scheduler spread {} s): {} RunTask calls, {} refused, {} accepted; \
-             create-job launched {} at once, {} backing off; {} relaunch timers fired ({} moved on), largest launch round {}; \
+             create-job launched {} at once, {} backing off; {} relaunch timers armed, {} fired ({} moved on), largest launch round {}; \
              {} jobs launched exactly once, {} not launched, {} ECS tasks ({} duplicates); peak {} jobs waiting; \
              most launches in one simulated second {}; {} launches over the bucket's bound; \
              drained in {:.1} simulated s (ideal {:.1} s); wall time {:.1} s; waiting at each simulated minute {:?}",
@@ -624,6 +626,7 @@ impl BurstReport {
             self.accepted,
             self.launched_at_once,
             self.backing_off_at_once,
+            self.timers_armed,
             self.timers_fired,
             self.timers_moved_on,
             self.max_round,

@@ -29,6 +29,7 @@ async fn a_burst_twice_the_run_task_bucket_launches_every_job_exactly_once_withi
     assert!(report.backing_off_at_once > 0 && report.refused > 0, "the burst went beyond the bucket: {report:?}");
     assert_eq!(report.launched_at_once + report.backing_off_at_once, 200, "every create-job answered 201 or 202");
     assert_eq!(report.timers_fired, report.rounds, "one relaunch timer per refused round, each acted on");
+    assert_eq!(report.timers_armed, report.timers_fired, "every timer armed fired: none left behind");
     assert_eq!(report.timers_moved_on, 0, "no timer fired for a job that had moved on");
     assert_eq!(report.launches_over_the_bound, 0, "launches never beyond the bucket's size plus its refill");
     assert!(report.max_launches_in_a_second <= 120, "at most 100 + 20 in a second: {report:?}");
