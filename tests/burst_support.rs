@@ -19,7 +19,7 @@
 //!
 //! Not modelled: Lambda's concurrency limit and per-call latency (every invocation of a simulated
 //! instant runs at that instant), the reconciler's runs (it would fire relaunches overdue by more
-//! than 2 minutes, which a timer here never is), task events (jobs end STARTING: the burst is about
+//! than 2 minutes, which a timer here never is with a spread of at most 60 s), task events (jobs end STARTING: the burst is about
 //! launching them).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]

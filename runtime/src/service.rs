@@ -342,7 +342,9 @@ struct Admitted {
 /// relaunchAt, a start deadline): the system clock, or another one the caller gives it. A
 /// benchmark runs the real handlers on a simulated clock with it (`tests/benches/burst.rs`);
 /// the handlers always use the system clock. The Lambda deadline an invocation budgets against
-/// is real time and is never read from here.
+/// is real time and is never read from here; so are the launch leases derived from it, which a
+/// given clock far from the system's would see as expired or live (the benchmark has no limits
+/// and no abandoned launches, so it reads none).
 #[derive(Clone, Default)]
 pub struct Clock(Option<Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>>);
 
