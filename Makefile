@@ -105,8 +105,8 @@ demo: $(VENV)/.installed ## the quickstart stack on this machine: moto + `jobgen
 	scripts/demo.sh
 
 .PHONY: fault-harness
-fault-harness: tools ## every fault at once on JOBS jobs (default 300) under jobgen dev, seed SEED (default 1), DYNAMO share of failing DynamoDB calls (default 0): invariants in RELIABILITY.md
-	JOBGEN_HARNESS_JOBS=$(or $(JOBS),300) JOBGEN_HARNESS_SEED=$(or $(SEED),1) JOBGEN_HARNESS_DYNAMO=$(or $(DYNAMO),0) \
+fault-harness: tools ## every fault at once on JOBS jobs (default 1000) under jobgen dev, seed SEED (default 1), DYNAMO share of failing DynamoDB calls (default 0): invariants in RELIABILITY.md
+	JOBGEN_HARNESS_JOBS=$(or $(JOBS),1000) JOBGEN_HARNESS_SEED=$(or $(SEED),1) JOBGEN_HARNESS_DYNAMO=$(or $(DYNAMO),0) \
 	  cargo test -p jobgen-tests --test fault_harness -- --nocapture
 
 .PHONY: fuzz
@@ -115,7 +115,12 @@ fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) f
 	  cargo test -p jobgen-tests --test fuzz -- --nocapture --test-threads 1
 
 .PHONY: bench
-bench: tools bench-synth bench-runtime bench-build ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-runtime bench-build bench-burst ## benchmarks; numbers go in BENCHMARKS.md
+
+.PHONY: bench-burst
+bench-burst: tools ## JOBS jobs (default 10000) at once drained at RunTask's rate (20/s, burst 100) on a simulated clock; SPREAD: Scheduler's spread in s (default 60)
+	JOBGEN_BURST_JOBS=$(or $(JOBS),10000) JOBGEN_BURST_SPREAD=$(or $(SPREAD),60) \
+	  cargo bench --profile dev -p jobgen-tests --bench burst
 
 .PHONY: bench-build
 bench-build: ## clean-build time of the synth library next to the whole workspace (fresh target dirs)

@@ -322,12 +322,18 @@ async fn run(jobs: usize, seed: u64) {
         *m.entry(j.status.as_str()).or_default() += 1;
         m
     });
+    // The event faults the simulator injected, over every job's tasks.
+    let sum = |f: fn(&jobgen_local::sim::JobStats) -> u32| stats.values().map(f).sum::<u32>();
+    let (matched, delivered, duplicated) = (sum(|s| s.matched), sum(|s| s.delivered), sum(|s| s.duplicated));
+    let (dropped, dropped_final) = (sum(|s| s.dropped - s.dropped_final), sum(|s| s.dropped_final));
+    let reordered = stats.values().filter(|s| s.reordered).count();
     eprintln!(
         "fault harness: seed {seed}: {jobs} jobs ({} cancelled), {attempts} attempts, {} tasks, {calls} RunTask calls \
          ({refused} refused, {lost} answers lost after the task started), {dynamo_calls} DynamoDB calls by the handlers \
          ({failed_before} failed before sending, {failed_after} after being applied: {track_failures} event deliveries and \
          {submit_retries} submissions retried, {dead_lettered} events dead-lettered), peak {peak} of {LIMIT} slots, {checked} outcomes checked as scripted; \
-         submitted in {:.1} s, all ended in {:.1} s; {by_status:?}",
+         events: {matched} matched the rule, {delivered} delivered, {duplicated} duplicated, {dropped} non-final and {dropped_final} final dropped, \
+         {reordered} jobs' events reversed; submitted in {:.1} s, all ended in {:.1} s; {by_status:?}",
         cancelled.len(),
         ecs_tasks.len(),
         submitted_in.as_secs_f64(),

@@ -814,6 +814,13 @@ mod handler {
             self
         }
 
+        /// Reads the time of its launch records and timers from `clock` (see
+        /// [`crate::service::Clock`]; [`CreateJob::create`] takes the time of the job's record).
+        pub fn with_clock(mut self, clock: crate::service::Clock) -> Self {
+            self.service = self.service.with_clock(clock);
+            self
+        }
+
         /// The launch service.
         pub fn service(&self) -> &LaunchService<A> {
             &self.service

@@ -69,6 +69,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -337,6 +338,39 @@ struct Admitted {
     admitted: bool,
 }
 
+/// Where the launch service reads the time it writes into records and timers (launchedAt,
+/// relaunchAt, a start deadline): the system clock, or another one the caller gives it. A
+/// benchmark runs the real handlers on a simulated clock with it (`tests/benches/burst.rs`);
+/// the handlers always use the system clock. The Lambda deadline an invocation budgets against
+/// is real time and is never read from here; so are the launch leases derived from it, which a
+/// given clock far from the system's would see as expired or live (the benchmark has no limits
+/// and no abandoned launches, so it reads none).
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that reads `now`.
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Clock {
+        Clock(Some(Arc::new(now)))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.as_ref().map_or_else(Utc::now, |now| now())
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Clock(given)" } else { "Clock(system)" })
+    }
+}
+
 /// Launches and stops jobs' tasks: the table, the ECS launcher and the stack's launch table.
 #[derive(Debug)]
 pub struct LaunchService<A> {
@@ -345,12 +379,13 @@ pub struct LaunchService<A> {
     config: RuntimeConfig,
     fault: Option<Fault>,
     timers: Option<Timers>,
+    clock: Clock,
 }
 
 impl<A: RunTaskApi> LaunchService<A> {
     /// A service over `store` and `launcher`, launching the job types of `config`.
     pub fn new(store: Store, launcher: Launcher<A>, config: RuntimeConfig) -> Self {
-        LaunchService { store, launcher, config, fault: None, timers: None }
+        LaunchService { store, launcher, config, fault: None, timers: None, clock: Clock::system() }
     }
 
     /// Arms timers (start deadlines, retries) through `timers`; without, none is armed (a stack
@@ -368,6 +403,12 @@ impl<A: RunTaskApi> LaunchService<A> {
     /// Injects a fault.
     pub fn with_fault(mut self, fault: Option<Fault>) -> Self {
         self.fault = fault;
+        self
+    }
+
+    /// Reads the time from `clock` instead of the system clock (see [`Clock`]).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -573,13 +614,13 @@ impl<A: RunTaskApi> LaunchService<A> {
         let start_timeout = self.config.launch_table.job_types.get(&job.job_type).and_then(|e| e.start_timeout_seconds);
         if let Some(seconds) = start_timeout {
             let timer = Timer::new(TimerKind::StartDeadline, &job.job_id, attempt);
-            if let Err(e) = self.arm(&timer, Utc::now() + chrono::Duration::seconds(i64::from(seconds))).await {
+            if let Err(e) = self.arm(&timer, self.clock.now() + chrono::Duration::seconds(i64::from(seconds))).await {
                 tracing::warn!(job_id = %job.job_id, attempt, error = %e, "start deadline not armed; launching anyway");
             }
         }
         match self.launcher.launch(&spec).await {
             Ok(launched) => {
-                let recorded = self.store.record_launch(&job.job_id, attempt, &launched, Utc::now()).await?;
+                let recorded = self.store.record_launch(&job.job_id, attempt, &launched, self.clock.now()).await?;
                 let current = match recorded {
                     Ok(job) => return Ok(Launch::Started(job)),
                     Err(Some(current)) => current,
@@ -676,7 +717,7 @@ impl<A: RunTaskApi> LaunchService<A> {
     async fn record_failure(&self, job: Job, failure: LaunchFailure) -> Result<Launch, ServiceError> {
         tracing::warn!(job_id = %job.job_id, kind = ?failure.kind, reason = %failure.reason, "launch failed");
         let attempt = job.attempt.number;
-        let now = Utc::now();
+        let now = self.clock.now();
         let relaunch = self.relaunch_plan(&job, &failure, now);
         let recorded = self.store.record_launch_failure(&job.job_id, attempt, &failure, relaunch, now).await?;
         if let (Ok(_), Some(r)) = (&recorded, relaunch) {
@@ -695,7 +736,7 @@ impl<A: RunTaskApi> LaunchService<A> {
                     && Transition::RecordCancelledLaunchFailure.may_start_from(current.status)
                     && current.attempt.task_arn.is_none() =>
             {
-                let now = Utc::now();
+                let now = self.clock.now();
                 let recorded = self.store.record_cancelled_launch_failure(&job.job_id, attempt, &failure, now).await?;
                 let current = recorded.unwrap_or_else(|existing| existing.unwrap_or(current));
                 return Ok(Launch::Superseded(self.release_spent(current).await?));
@@ -716,7 +757,8 @@ impl<A: RunTaskApi> LaunchService<A> {
     /// without the slot; unchanged when there was nothing to release. Admits nothing: callers
     /// follow a release with an admission.
     pub async fn release_spent(&self, mut job: Job) -> Result<Job, ServiceError> {
-        let Some(slot) = job.slot.filter(|_| machine::holds_spent_slot(&job, Utc::now().timestamp_millis())) else {
+        let Some(slot) = job.slot.filter(|_| machine::holds_spent_slot(&job, self.clock.now().timestamp_millis()))
+        else {
             return Ok(job);
         };
         let limits = self.config.launch_table.limits(&job.job_type);
@@ -742,7 +784,7 @@ impl<A: RunTaskApi> LaunchService<A> {
     /// admission is safe to run any number of times concurrently (each job is admitted once, each
     /// counter stays within its limit).
     pub async fn release_and_admit(&self, job: &Job, budget: &AdmitBudget) -> Result<Option<Admission>, ServiceError> {
-        if !machine::holds_spent_slot(job, Utc::now().timestamp_millis()) {
+        if !machine::holds_spent_slot(job, self.clock.now().timestamp_millis()) {
             return Ok(None);
         }
         let released = self.release_spent(job.clone()).await?;
@@ -943,7 +985,7 @@ impl<A: RunTaskApi> LaunchService<A> {
         full_types: &mut BTreeSet<String>,
         deadline_near: bool,
     ) -> Result<Step, ServiceError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         if job.status == JobStatus::Queued && job.slot.is_none() {
             if full_types.contains(&job.job_type) {
                 return Ok(Step::Skipped(Some(job)));
@@ -1105,7 +1147,7 @@ impl<A: RunTaskApi> LaunchService<A> {
         // The task ARN lets `jobgen status` and `jobgen logs` find the task; the tracker would
         // also record it from the task's first event, so a failed write only costs a warning.
         let attempt = cancelled.attempt.number;
-        let job = match self.store.record_cancelled_launch(job_id, attempt, launched, Utc::now()).await {
+        let job = match self.store.record_cancelled_launch(job_id, attempt, launched, self.clock.now()).await {
             Ok(Ok(job)) => job,
             Ok(Err(current)) => current.unwrap_or(cancelled),
             Err(e) => {
