@@ -21,23 +21,20 @@ use jobgen_runtime::launcher::{EcsError, RunTaskAnswer, RunTaskApi};
 /// The share of RunTask calls to refuse, and how many were made and refused.
 #[derive(Debug, Default)]
 pub struct Refusals {
-    share_bits: AtomicU64,
+    share: crate::faults::SeededShare,
     lost_bits: AtomicU64,
     lost: AtomicU64,
     tokens: std::sync::Mutex<std::collections::HashMap<String, (String, Option<String>)>>,
     /// One lock per clientToken, held across the emulator's RunTask: two calls with one token at
     /// once (a claim beside a slow launcher) get one task, as ECS's own token check gives.
     in_flight: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    calls: AtomicU64,
     refused: AtomicU64,
-    seed: AtomicU64,
 }
 
 impl Refusals {
     /// Refuse `share` (0 to 1) of the RunTask calls from now on, drawn from `seed`.
     pub fn set_share(&self, share: f64, seed: u64) {
-        self.share_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
-        self.seed.store(seed, Ordering::SeqCst);
+        self.share.set(share, seed);
     }
 
     /// Lose the answer of `share` (0 to 1) of the RunTask calls that start a task.
@@ -52,23 +49,13 @@ impl Refusals {
 
     /// RunTask calls made, and how many of them were refused.
     pub fn counts(&self) -> (u64, u64) {
-        (self.calls.load(Ordering::SeqCst), self.refused.load(Ordering::SeqCst))
+        (self.share.calls(), self.refused.load(Ordering::SeqCst))
     }
 
     fn refuse(&self) -> Option<u64> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        let share = f64::from_bits(self.share_bits.load(Ordering::SeqCst));
-        if share <= 0.0 {
-            return None;
-        }
-        let seed = self.seed.load(Ordering::SeqCst);
-        let draw =
-            contract::jitter_seed(&format!("dev-throttle-{seed}"), u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));
-        let fraction = (draw >> 11) as f64 / (1u64 << 53) as f64;
-        (fraction < share).then(|| {
-            self.refused.fetch_add(1, Ordering::SeqCst);
-            n
-        })
+        let (n, _) = self.share.draw("dev-throttle")?;
+        self.refused.fetch_add(1, Ordering::SeqCst);
+        Some(n)
     }
 }
 
@@ -112,7 +99,7 @@ impl RunTaskApi for DevEcs {
                     if let Ok(mut tokens) = self.refusals.tokens.lock() {
                         tokens.insert(spec.client_token.clone(), (task_arn.clone(), cluster_arn.clone()));
                     }
-                    let n = self.refusals.calls.load(Ordering::SeqCst);
+                    let n = self.refusals.share.calls();
                     let share = f64::from_bits(self.refusals.lost_bits.load(Ordering::SeqCst));
                     let draw =
                         contract::jitter_seed("dev-lost-answer", u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));

@@ -18,12 +18,47 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use jobgen_runtime::contract;
 
-/// The share of the handlers' DynamoDB calls to fail, and how many failed each way.
+/// A seeded share of calls: each call, numbered in the order calls arrive, draws whether it is
+/// one of the share (`jobgen dev`'s refused RunTask calls and failed DynamoDB calls).
 #[derive(Debug, Default)]
-pub struct DynamoFaults {
+pub struct SeededShare {
     share_bits: AtomicU64,
     seed: AtomicU64,
     calls: AtomicU64,
+}
+
+impl SeededShare {
+    /// `share` (0 to 1) of the calls from now on, drawn from `seed`.
+    pub fn set(&self, share: f64, seed: u64) {
+        self.share_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
+        self.seed.store(seed, Ordering::SeqCst);
+    }
+
+    /// Calls drawn so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Draws the next call, under `label` (so two shares with one seed draw apart): its number and
+    /// its draw when it is one of the share, else `None`.
+    pub fn draw(&self, label: &str) -> Option<(u64, u64)> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let share = f64::from_bits(self.share_bits.load(Ordering::SeqCst));
+        if share <= 0.0 {
+            return None;
+        }
+        let seed = self.seed.load(Ordering::SeqCst);
+        let draw =
+            contract::jitter_seed(&format!("{label}-{seed}"), u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));
+        let fraction = (draw >> 11) as f64 / (1u64 << 53) as f64;
+        (fraction < share).then_some((n, draw))
+    }
+}
+
+/// The share of the handlers' DynamoDB calls to fail, and how many failed each way.
+#[derive(Debug, Default)]
+pub struct DynamoFaults {
+    share: SeededShare,
     before: AtomicU64,
     after: AtomicU64,
 }
@@ -40,31 +75,19 @@ enum Failure {
 impl DynamoFaults {
     /// Fail `share` (0 to 1) of the calls from now on, drawn from `seed`.
     pub fn set_share(&self, share: f64, seed: u64) {
-        self.share_bits.store(share.clamp(0.0, 1.0).to_bits(), Ordering::SeqCst);
-        self.seed.store(seed, Ordering::SeqCst);
+        self.share.set(share, seed);
     }
 
     /// Calls made, failed before they were sent, and failed after.
     pub fn counts(&self) -> (u64, u64, u64) {
-        (self.calls.load(Ordering::SeqCst), self.before.load(Ordering::SeqCst), self.after.load(Ordering::SeqCst))
+        (self.share.calls(), self.before.load(Ordering::SeqCst), self.after.load(Ordering::SeqCst))
     }
 
     /// Draws this call's fate: `None` (it goes through), or where it fails.
     fn draw(&self) -> Option<Failure> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        let share = f64::from_bits(self.share_bits.load(Ordering::SeqCst));
-        if share <= 0.0 {
-            return None;
-        }
-        let seed = self.seed.load(Ordering::SeqCst);
-        let draw =
-            contract::jitter_seed(&format!("dev-dynamo-{seed}"), u32::try_from(n % u64::from(u32::MAX)).unwrap_or(0));
-        let fraction = (draw >> 11) as f64 / (1u64 << 53) as f64;
-        if fraction >= share {
-            return None;
-        }
-        // The lowest bit splits the failures evenly between the two kinds.
-        Some(if draw & 1 == 0 {
+        let (_, draw) = self.share.draw("dev-dynamo")?;
+        // A bit below the ones the share is drawn from splits the failures between the two kinds.
+        Some(if draw & (1 << 10) == 0 {
             self.before.fetch_add(1, Ordering::SeqCst);
             Failure::Before
         } else {
