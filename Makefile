@@ -9,7 +9,9 @@ PYTHON     ?= python3
 VENV       := .venv/tools
 CHECKOV_VENV := .venv/checkov
 VENV_BIN   := $(CURDIR)/$(VENV)/bin
-JOBGEN     := target/debug/jobgen
+# The build directory: cargo's, wherever CARGO_TARGET_DIR puts it.
+TARGET     := $(or $(CARGO_TARGET_DIR),target)
+JOBGEN     := $(TARGET)/debug/jobgen
 # Lambda architecture for `make package`: arm64 (default, matches the generator's default) or x86_64.
 ARCH       ?= arm64
 EXAMPLES   := $(sort $(wildcard examples/*/jobgen.yaml))
@@ -129,7 +131,7 @@ bench-build: ## clean-build time of the synth library next to the whole workspac
 .PHONY: bench-synth
 bench-synth: ## `jobgen synth` time: the largest valid project and a 500-job-type one (release build)
 	cargo build --release -p jobgen
-	JOBGEN=target/release/jobgen scripts/bench-synth.sh
+	JOBGEN=$(TARGET)/release/jobgen scripts/bench-synth.sh
 
 .PHONY: bench-runtime
 bench-runtime: tools ## handler zip sizes (both ARCHes), cold starts, calls and cost per job (BENCHMARKS.md, Runtime section)
