@@ -747,3 +747,52 @@ async fn the_handlers_never_log_a_jobs_environment_or_command() {
     assert!(!logs.contains(SECRET), "a secret from the job's environment or command was logged:\n{logs}");
     assert!(!logs.contains("DB_PASSWORD") && !logs.contains("API_TOKEN"), "environment names were logged:\n{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_launch_whose_answer_was_lost_keeps_its_slot_and_relaunches_onto_its_task() {
+    // A limit of 1. RunTask starts the task but its answer is lost (a timeout after ECS accepted the
+    // call): the launch is Unavailable, its outcome unknown. Giving the slot back would let the
+    // queue start a second job beside a task that may be running.
+    let (world, scheduler) = timed_world("lc-lost-answer", |e| e.max_concurrency = Some(1)).await;
+    let refusals = Arc::new(jobgen_local::ecs::Refusals::default());
+    refusals.set_lost_answers(1.0);
+    let ecs = jobgen_local::ecs::DevEcs::new(world.ecs.clone(), refusals.clone());
+    let create =
+        CreateJob::new(world.store(), Launcher::new(ecs.clone(), RetryPolicy::immediate(1)), world.config.clone())
+            .with_timers(timers(&world, &scheduler));
+    let request = |key: &str| CreateJobRequest {
+        job_type: REPORT.into(),
+        idempotency_key: Some(key.into()),
+        ..CreateJobRequest::default()
+    };
+    let deadline = || Some(Utc::now().timestamp_millis() + 30_000);
+    let a = create.create(request("a"), Utc::now(), deadline()).await.map(|v| v.job_id).unwrap_or_else(|e| {
+        e.job.as_ref().map(|j| j.job_id.clone()).unwrap_or_else(|| panic!("no job recorded: {e:?}"))
+    });
+    let a_now = job(&world, &a).await;
+    assert_eq!(a_now.status, JobStatus::LaunchFailed, "{a_now:?}");
+    assert_eq!(a_now.attempt.launch_error_kind, Some(jobgen_runtime::job::LaunchErrorKind::Unavailable));
+    assert!(a_now.attempt.relaunch_at.is_some(), "a relaunch is coming: {a_now:?}");
+    assert_eq!(a_now.slot, Some(1), "the slot stays with a launch whose outcome is unknown");
+    assert_eq!(world.task_arns().await.len(), 1, "ECS did start its task");
+    // Another job waits: the task that may be running holds the only slot.
+    let b = create.create(request("b"), Utc::now(), deadline()).await.unwrap();
+    assert_eq!(b.status, JobStatus::Queued, "{b:?}");
+
+    // The relaunch, answered this time: the same clientToken finds the task already started.
+    refusals.set_lost_answers(0.0);
+    let service =
+        LaunchService::new(world.store(), Launcher::new(ecs, RetryPolicy::immediate(1)), world.config.clone())
+            .with_timers(timers(&world, &scheduler));
+    let track = Tracker::with_service(service);
+    let timer = Timer {
+        round: a_now.attempt.launch_round.unwrap(),
+        ..Timer::new(TimerKind::Relaunch, &a, a_now.attempt.number)
+    };
+    let (_, input) = schedule(&scheduler, &world, &timer).await.expect("the relaunch timer is armed");
+    assert_eq!(fire_payload(&track, input).await, "relaunched");
+    let a_now = job(&world, &a).await;
+    assert_eq!((a_now.status, a_now.slot), (JobStatus::Starting, Some(1)), "{a_now:?}");
+    assert_eq!(world.task_arns().await, vec![a_now.attempt.task_arn.clone().unwrap()], "one task, the first");
+    assert_eq!(job(&world, &b.job_id).await.status, JobStatus::Queued, "b still waits for the slot");
+}

@@ -77,7 +77,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::job::{Job, JobStatus};
+use crate::job::{Job, JobStatus, LaunchErrorKind};
 
 /// A named write that may change a job record: one row of [`TRANSITIONS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -433,11 +433,13 @@ pub fn attempt_over(job: &Job, now_ms: i64) -> bool {
         // The outcome of a STOPPED event of this attempt; or RunTask started nothing.
         // (RETRYING and TIMED_OUT are written by a STOPPED event too, or by a retry by hand of an
         // attempt that was over.)
-        JobStatus::Succeeded
-        | JobStatus::Failed
-        | JobStatus::LaunchFailed
-        | JobStatus::Retrying
-        | JobStatus::TimedOut => true,
+        JobStatus::Succeeded | JobStatus::Failed | JobStatus::Retrying | JobStatus::TimedOut => true,
+        // RunTask failed; but a failure of unknown outcome (a server error or a timeout after ECS
+        // may have accepted the call) whose relaunch is coming is not over: the relaunch, with the
+        // same clientToken, finds the task if ECS did start one, and it must still hold the slot.
+        JobStatus::LaunchFailed => {
+            !(job.attempt.launch_error_kind == Some(LaunchErrorKind::Unavailable) && job.attempt.relaunch_at.is_some())
+        }
         JobStatus::Cancelled => {
             job.attempt.ecs_last_status.as_deref() == Some(ECS_STOPPED)
                 || (job.attempt.task_arn.is_none() && job.lease_until.is_none_or(|lease| lease < now_ms))

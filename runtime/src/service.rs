@@ -1055,9 +1055,11 @@ impl<A: RunTaskApi> LaunchService<A> {
     /// failure left, moves the job on as far as this caller may.
     /// - QUEUED: admits from its queue ([`LaunchService::admit_and_launch`] with the job as hint),
     ///   so a job stranded by a crash after its PutItem starts as soon as it has room.
-    /// - LAUNCH_FAILED, retryable: gives back a slot still held, puts the job back in its queue at
-    ///   its old place ([`Store::requeue`], 1 UpdateItem) and admits; ClaimFailedLaunch would
-    ///   launch it without a slot.
+    /// - LAUNCH_FAILED, retryable, still holding its slot (a failure of unknown outcome whose
+    ///   relaunch is due: [`machine::attempt_over`]): claimed and launched again in place.
+    /// - LAUNCH_FAILED, retryable, without a slot: puts the job back in its queue at its old place
+    ///   ([`Store::requeue`], 1 UpdateItem) and admits; ClaimFailedLaunch would launch it without
+    ///   a slot.
     /// - SUBMITTED with an expired lease (its admitter died before RunTask):
     ///   [`LaunchService::claim_and_launch`]; a relaunch that fails gives the slot back and
     ///   admits the next job.
@@ -1079,6 +1081,18 @@ impl<A: RunTaskApi> LaunchService<A> {
             && machine::claimable(&job, now_ms) == Some(Transition::ClaimFailedLaunch);
         let queued = if job.status == JobStatus::Queued {
             job
+        } else if failed_retryably && job.slot.is_some() {
+            // A failure of unknown outcome keeps its slot (machine::attempt_over): relaunched in
+            // place, with the same clientToken, never requeued.
+            return match Box::pin(self.claim_and_launch(job, now, budget.lease_until_ms)).await? {
+                Claim::Launched(launch) => {
+                    if matches!(launch, Launch::Failed { .. }) {
+                        Box::pin(self.admit_and_launch(&queue_key, None, budget)).await?;
+                    }
+                    Ok(Resumed::Launched(launch))
+                }
+                Claim::NotClaimed(current) => Ok(Resumed::Current(current)),
+            };
         } else if failed_retryably {
             let job = self.release_spent(job).await?;
             let order = job
