@@ -1077,22 +1077,15 @@ impl<A: RunTaskApi> LaunchService<A> {
                 Claim::NotClaimed(current) => Resumed::Current(current),
             });
         };
+        // A failure of unknown outcome keeps its slot while its relaunch is coming
+        // (machine::attempt_over): it is claimed in place below, with the same clientToken, never
+        // requeued.
+        let keeps_slot = job.slot.is_some() && !machine::attempt_over(&job, now_ms);
         let failed_retryably = job.status == JobStatus::LaunchFailed
-            && machine::claimable(&job, now_ms) == Some(Transition::ClaimFailedLaunch);
+            && machine::claimable(&job, now_ms) == Some(Transition::ClaimFailedLaunch)
+            && !keeps_slot;
         let queued = if job.status == JobStatus::Queued {
             job
-        } else if failed_retryably && job.slot.is_some() {
-            // A failure of unknown outcome keeps its slot (machine::attempt_over): relaunched in
-            // place, with the same clientToken, never requeued.
-            return match Box::pin(self.claim_and_launch(job, now, budget.lease_until_ms)).await? {
-                Claim::Launched(launch) => {
-                    if matches!(launch, Launch::Failed { .. }) {
-                        Box::pin(self.admit_and_launch(&queue_key, None, budget)).await?;
-                    }
-                    Ok(Resumed::Launched(launch))
-                }
-                Claim::NotClaimed(current) => Ok(Resumed::Current(current)),
-            };
         } else if failed_retryably {
             let job = self.release_spent(job).await?;
             let order = job
