@@ -79,6 +79,12 @@ pub enum Command {
     /// Per job type: counts by status and failure class, durations, retries and cost.
     #[command(after_help = cmd::stats::HELP)]
     Stats(cmd::stats::Args),
+    /// List the project's schedules (`schedules:` in jobgen.yaml) with their next run times.
+    #[command(
+        after_help = "Read from the project file: times are UTC, computed in each schedule's time zone (a rate() counts \
+                      from its deploy, so its times are shown from now).\n\nExample:\n  jobgen schedules\n  jobgen schedules --next 10 --output json"
+    )]
+    Schedules(cmd::schedules::Args),
     /// Print the CloudWatch log lines of a job's task.
     #[command(
         after_help = "Exit codes: 0 printed (with --follow: the job ended), 1 the job has no task or no log stream yet (without --follow), or is not found.\n\nExample:\n  jobgen logs $JOB\n  jobgen logs $JOB --follow"
@@ -158,6 +164,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Retry(args) => cmd::retry::run(args),
         Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
+        Command::Schedules(args) => cmd::schedules::run(&args),
         Command::Completions { shell } => {
             // Into a buffer first: the generator panics on a write error (a closed pipe).
             let mut script = Vec::new();

@@ -389,6 +389,8 @@ pub mod attr {
     /// The attempt number that holds a concurrency slot (number): set when the job is admitted from
     /// its queue, removed when that attempt is over (`machine::attempt_over`).
     pub const SLOT: &str = "slot";
+    /// The schedule a job is a run of (string), when a schedule submitted it.
+    pub const SCHEDULE: &str = "schedule";
     /// On a counter item ([`super::limit_item_key`]), not a job: the number of slots held (number).
     pub const RUNNING: &str = "running";
     /// On a counter item: how many admissions and releases changed it, ever (number): the
@@ -761,6 +763,10 @@ pub struct LaunchTable {
     /// needs, since its roles may not tag (`ecs:TagResource`). At most 50, as for every resource.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The project's schedules by name: the job type each submits and its overlap policy
+    /// ([`crate::schedule`]). A scheduled request names one of them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schedules: BTreeMap<String, crate::schedule::ScheduleEntry>,
 }
 
 impl Default for LaunchTable {
@@ -772,6 +778,7 @@ impl Default for LaunchTable {
             job_types: BTreeMap::new(),
             max_concurrency: None,
             tags: BTreeMap::new(),
+            schedules: BTreeMap::new(),
         }
     }
 }
@@ -848,6 +855,14 @@ pub enum ContractError {
         /// What is wrong.
         why: &'static str,
     },
+    /// A schedule that cannot work.
+    #[error("the configuration document: schedule {schedule}: {why}")]
+    BadSchedule {
+        /// The schedule.
+        schedule: String,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// An index points outside its list.
     #[error("the configuration document: job type {job_type} refers to {what} {index}, which does not exist")]
     BadIndex {
@@ -882,6 +897,15 @@ impl LaunchTable {
             }
             if entry.network >= table.networks.len() {
                 return Err(ContractError::BadIndex { job_type: name.clone(), what: "network", index: entry.network });
+            }
+        }
+        for (name, entry) in &table.schedules {
+            let bad = |why| Err(ContractError::BadSchedule { schedule: name.clone(), why });
+            if !table.job_types.contains_key(&entry.job_type) {
+                return bad("submits a job type the document does not have");
+            }
+            if entry.overlap == crate::schedule::Overlap::Queue && table.queue_key(&entry.job_type).is_none() {
+                return bad("overlap queue needs a concurrency limit on its job type or the project to queue behind");
             }
         }
         Ok(table)
@@ -969,6 +993,7 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
             (PROJECT_TAG.to_string(), "demo".to_string()),
             ("team".to_string(), "reports".to_string()),
         ]),
+        schedules: BTreeMap::new(),
     }
 }
 

@@ -131,6 +131,10 @@ pub struct CreateJobRequest {
     /// Free-form JSON object stored with the job (not passed to the task).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, Value>>,
+    /// The schedule this request is a run of (what a schedule's target input names,
+    /// [`crate::schedule::input`]): it must be one of the stack's, for this job type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// A request the handler refuses or cannot complete, with its HTTP-like status.
@@ -280,14 +284,18 @@ fn canonical(value: &Value) -> Value {
 }
 
 /// The request fingerprint: lowercase hex SHA-256 of the canonical JSON of job type, environment,
-/// command and metadata (not the idempotency key).
+/// command, metadata and, when given, the schedule (not the idempotency key).
 pub fn fingerprint(request: &CreateJobRequest) -> String {
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "jobType": request.job_type,
         "environment": request.environment,
         "command": request.command,
         "metadata": request.metadata.clone().map(Value::Object).map(|m| canonical(&m)),
     });
+    // Only when given, so the fingerprints of requests without a schedule stay what they were.
+    if let Some(schedule) = &request.schedule {
+        value["schedule"] = Value::from(schedule.as_str());
+    }
     data_encoding::HEXLOWER.encode(&Sha256::digest(value.to_string().as_bytes()))
 }
 
@@ -417,6 +425,9 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         }
     }
     check_override_policy(&request, &job_type)?;
+    if let Some(name) = &request.schedule {
+        check_schedule(&request, name, config)?;
+    }
     if let Some(metadata) = &request.metadata {
         check_metadata(&Value::Object(metadata.clone()), "metadata", 0)?;
         let size = serde_json::to_string(metadata).map(|s| s.len()).unwrap_or(usize::MAX);
@@ -447,6 +458,39 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
     }
     let fingerprint = fingerprint(&request);
     Ok(ValidRequest { request, job_type, job_id, fingerprint, spec })
+}
+
+/// A scheduled request names one of the stack's schedules, for that schedule's job type, with an
+/// idempotency key (a schedule's input always has one: without it a redelivered trigger would
+/// start a second job).
+fn check_schedule(request: &CreateJobRequest, name: &str, config: &RuntimeConfig) -> Result<(), ApiError> {
+    let Some(entry) = config.launch_table.schedules.get(name) else {
+        let known: Vec<&str> = config.launch_table.schedules.keys().take(KNOWN_LISTED).map(String::as_str).collect();
+        return Err(ApiError::new(
+            404,
+            "UnknownSchedule",
+            format!(
+                "schedule: {} is not a schedule of this stack (known: {})",
+                echo(name),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            ),
+        ));
+    };
+    if entry.job_type != request.job_type {
+        return Err(ApiError::invalid(format!(
+            "schedule: {} submits job type {}, not {}",
+            echo(name),
+            echo(&entry.job_type),
+            echo(&request.job_type)
+        )));
+    }
+    if request.idempotency_key.is_none() {
+        return Err(ApiError::invalid(format!(
+            "idempotencyKey: is missing: a run of schedule {} needs the key its schedule sends",
+            echo(name)
+        )));
+    }
+    Ok(())
 }
 
 /// How the function was invoked.
@@ -602,12 +646,13 @@ pub fn parse_invocation(payload: &[u8]) -> Invocation {
 }
 
 /// The request's fields, each with the other spelling accepted for it.
-const FIELDS: [(&str, Option<&str>); 5] = [
+const FIELDS: [(&str, Option<&str>); 6] = [
     ("jobType", Some("job_type")),
     ("idempotencyKey", Some("idempotency_key")),
     ("environment", None),
     ("command", None),
     ("metadata", None),
+    ("schedule", None),
 ];
 
 /// Parses the request: a JSON object (nothing else is a request: an array is not read by
@@ -674,6 +719,8 @@ pub fn parse_request(value: Value) -> Result<CreateJobRequest, ApiError> {
             }
             ("command", _) => return Err(wrong("an array of strings")),
             ("metadata", Value::Object(metadata)) => request.metadata = Some(metadata),
+            ("schedule", Value::String(text)) => request.schedule = Some(text),
+            ("schedule", _) => return Err(wrong("a string naming one of the stack's schedules")),
             (_, _) => return Err(wrong("a JSON object")),
         }
     }
@@ -721,9 +768,13 @@ mod handler {
 
     use super::*;
     use crate::launcher::{Launcher, RunTaskApi};
+    use crate::schedule::Overlap;
     use crate::service::{AdmitBudget, Claim, Launch, LaunchService, Resumed, ServiceError};
     pub use crate::service::{CANCELLED_DURING_LAUNCH, DEFAULT_LEASE_MS, Fault, LEASE_MARGIN_MS};
-    use crate::store::{PutOutcome, Store, StoreError};
+    use crate::store::{PutOutcome, ScheduledPut, Store, StoreError};
+
+    /// How often a scheduled run reads its schedule's pointer again after another run moved it.
+    const SCHEDULE_POINTER_TRIES: u32 = 5;
 
     /// Most launches one create-job call makes from its job's queue (its own job and the older
     /// ones ahead of it): the caller waits for them.
@@ -918,11 +969,19 @@ mod handler {
                 now,
                 lease_until,
             );
-            let job = match &queue_key {
+            let mut job = match &queue_key {
                 Some(key) => job.queued(key),
                 None => job,
             };
-            match self.store().put_new(&job).await.map_err(store_error)? {
+            job.schedule = req.schedule.clone();
+            let skips_overlap = req.schedule.as_deref().filter(|name| {
+                self.config().launch_table.schedules.get(*name).is_some_and(|e| e.overlap == Overlap::Skip)
+            });
+            let put = match skips_overlap {
+                Some(name) => self.put_unless_overlapping(&job, name).await?,
+                None => self.store().put_new(&job).await.map_err(store_error)?,
+            };
+            match put {
                 PutOutcome::Created => match queue_key {
                     None => answer(self.service.launch(job).await.map_err(service_error)?, true),
                     Some(key) => {
@@ -946,6 +1005,51 @@ mod handler {
                     self.replay(existing, &valid, now, deadline_ms, lease_until).await
                 }
             }
+        }
+
+        /// Records the run `job` of schedule `name`, whose runs must not overlap
+        /// ([`Store::put_scheduled`]), as [`Store::put_new`] would record it; a run while the
+        /// previous one is active is refused with 409 `ScheduleOverlap` naming it, and recorded
+        /// nowhere. The pointer moves only when another run was recorded in between: a few reads
+        /// again, then 503 (the trigger's redelivery decides again).
+        async fn put_unless_overlapping(&self, job: &Job, name: &str) -> Result<PutOutcome, ApiError> {
+            for _ in 0..SCHEDULE_POINTER_TRIES {
+                let previous = self.store().schedule_pointer(name).await.map_err(store_error)?;
+                if previous.as_deref() == Some(job.job_id.as_str()) {
+                    // This run is the latest one: a redelivered trigger.
+                    return Ok(PutOutcome::Exists(None));
+                }
+                match self.store().put_scheduled(job, name, previous.as_deref()).await.map_err(store_error)? {
+                    ScheduledPut::Created => return Ok(PutOutcome::Created),
+                    ScheduledPut::Exists(existing) => return Ok(PutOutcome::Exists(existing)),
+                    ScheduledPut::Moved => continue,
+                    ScheduledPut::Overlaps => {
+                        let Some(active) = previous else { continue };
+                        let Some(active) = self.store().get(&active).await.map_err(store_error)? else { continue };
+                        return Err(ApiError {
+                            job: Some(Box::new(JobView::of(&active, false))),
+                            ..ApiError::new(
+                                409,
+                                "ScheduleOverlap",
+                                format!(
+                                    "schedule {}: its previous run {} is still {}, so this run is skipped (overlap: skip)",
+                                    echo(name),
+                                    active.job_id,
+                                    active.status
+                                ),
+                            )
+                        });
+                    }
+                }
+            }
+            Err(ApiError {
+                retryable: true,
+                ..ApiError::new(
+                    503,
+                    "Conflict",
+                    format!("schedule {}: runs recorded concurrently; try again", echo(name)),
+                )
+            })
         }
 
         async fn get_existing(&self, job_id: &str) -> Result<Job, ApiError> {

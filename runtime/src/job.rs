@@ -473,6 +473,9 @@ pub struct Job {
     /// TTL (epoch seconds), set on terminal records when retention is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The schedule this job is a run of (`contract::attr::SCHEDULE`), when a schedule submitted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 impl Job {
@@ -508,6 +511,7 @@ impl Job {
             queue_order: None,
             slot: None,
             expires_at: None,
+            schedule: None,
         }
     }
 
@@ -798,6 +802,7 @@ mod tests {
             queue_order: Some("o".into()),
             slot: Some(2),
             expires_at: Some(6),
+            schedule: Some("nightly".into()),
         }
     }
 
@@ -870,6 +875,7 @@ mod tests {
             attr::LAUNCH_ROUND,
             attr::RELAUNCH_AT,
             attr::SLOT,
+            attr::SCHEDULE,
         ]);
         assert_eq!(keys, expected);
         assert_eq!(json[contract::CREATED_AT_ATTR], "2026-01-02T03:04:05.006Z");

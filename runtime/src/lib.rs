@@ -30,6 +30,7 @@ pub mod launch;
 #[cfg(feature = "aws")]
 pub mod launcher;
 pub mod machine;
+pub mod schedule;
 #[cfg(feature = "aws")]
 pub mod service;
 #[cfg(feature = "aws")]

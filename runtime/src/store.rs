@@ -29,6 +29,7 @@ use crate::error::error_chain;
 use crate::job::{Attempt, Job, JobStatus, format_ts};
 use crate::launch::{LaunchFailure, Launched};
 use crate::machine::{EventUpdate, To, Transition};
+use crate::schedule;
 
 /// TransactWriteItems calls made for one release when another transaction holds one of its items
 /// (DynamoDB cancels with `TransactionConflict`), before the conflict is returned as a retryable
@@ -286,6 +287,19 @@ pub enum PutOutcome {
     Exists(Option<Box<Job>>),
 }
 
+/// The result of [`Store::put_scheduled`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduledPut {
+    /// The run was recorded and the schedule's pointer names it.
+    Created,
+    /// A record with this job id already exists (a redelivered trigger).
+    Exists(Option<Box<Job>>),
+    /// The pointer no longer names the previous run read: read it again.
+    Moved,
+    /// The previous run is still active: nothing was written.
+    Overlaps,
+}
+
 /// The result of applying an event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApplyOutcome {
@@ -538,6 +552,124 @@ impl Store {
             }
             Err(err) => Err(dynamo_error("PutItem", &err)),
         }
+    }
+
+    /// The latest run of schedule `name` ([`schedule::ACTIVE_JOB_ATTR`] of its pointer item), read
+    /// strongly consistent: the start of [`Store::put_scheduled`].
+    pub async fn schedule_pointer(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&schedule::schedule_item_key(name))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem (schedule)", &e))?;
+        Ok(out.item().and_then(|i| i.get(schedule::ACTIVE_JOB_ATTR)).and_then(|v| v.as_s().ok()).cloned())
+    }
+
+    /// Writes the run of a schedule whose runs must not overlap ([`schedule::Overlap::Skip`]):
+    /// [`Transition::Submit`] or [`Transition::Queue`] as [`Store::put_new`] does, in ONE
+    /// `TransactWriteItems` with the schedule's pointer item (SET `activeJob` to this job;
+    /// condition: it still names `previous`, or there is none) and, when there is a previous run,
+    /// a condition check that it is finished: a finished status and no relaunch coming, or no
+    /// record at all (its TTL removed it).
+    ///
+    /// The outcome, from the cancellation reasons in item order: the job exists
+    /// ([`ScheduledPut::Exists`]: a redelivered trigger, the same scheduled time, replays it); the
+    /// pointer moved ([`ScheduledPut::Moved`]: another run was recorded since `previous` was read:
+    /// read it again and decide again); the previous run is still active
+    /// ([`ScheduledPut::Overlaps`]: nothing was written).
+    ///
+    /// Concurrent runs of one schedule (two scheduled times at once): both read the same pointer,
+    /// one transaction passes, the other's pointer condition fails, so at most one run is recorded
+    /// while the previous one is active. A crash between the read and the transaction writes
+    /// nothing; the transaction itself is all or nothing.
+    pub async fn put_scheduled(
+        &self,
+        job: &Job,
+        name: &str,
+        previous: Option<&str>,
+    ) -> Result<ScheduledPut, StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, Put};
+        check_new_record(job)?;
+        let operation = "TransactWriteItems (scheduled run)";
+        let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Dynamo {
+            operation,
+            code: None,
+            message: e.to_string(),
+            retryable: false,
+        };
+        let (e, condition) = submit_condition();
+        let (names, values) = e.values();
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(new_record_item(job)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build)?;
+        let mut pointer = TxUpdate::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&schedule::schedule_item_key(name))))
+            .update_expression("SET #active = :job")
+            .expression_attribute_names("#active", schedule::ACTIVE_JOB_ATTR)
+            .expression_attribute_values(":job", s(&job.job_id));
+        pointer = match previous {
+            Some(previous) => pointer
+                .condition_expression("#active = :previous")
+                .expression_attribute_values(":previous", s(previous)),
+            None => pointer.condition_expression("attribute_not_exists(#active)"),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().update(pointer.build().map_err(build)?).build(),
+        ];
+        if let Some(previous) = previous {
+            let finished = JobStatus::ALL.into_iter().filter(|s| s.is_terminal());
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(previous)))
+                .condition_expression(
+                    "attribute_not_exists(#key) OR #status IN (:s0, :s1, :s2, :s3) OR (#status = :launchFailed AND attribute_not_exists(#relaunch))",
+                )
+                .expression_attribute_names("#key", contract::KEY_ATTR)
+                .expression_attribute_names("#status", contract::STATUS_ATTR)
+                .expression_attribute_names("#relaunch", attr::RELAUNCH_AT)
+                .expression_attribute_values(":launchFailed", s(JobStatus::LaunchFailed.as_str()));
+            for (i, status) in finished.enumerate() {
+                check = check.expression_attribute_values(format!(":s{i}"), s(status.as_str()));
+            }
+            items.push(TransactWriteItem::builder().condition_check(check.build().map_err(build)?).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match result {
+            Ok(_) => return Ok(ScheduledPut::Created),
+            Err(err) => err,
+        };
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            return Err(dynamo_error(operation, &err));
+        };
+        let reasons: Vec<Cancellation> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| Cancellation { code: r.code().unwrap_or("None").to_string(), item: r.item().cloned() })
+            .collect();
+        if let Some(job_reason) = reasons.first().filter(|r| r.failed()) {
+            let existing = job_reason.item.as_ref().filter(|i| !i.is_empty()).map(job_from_item).transpose()?;
+            return Ok(ScheduledPut::Exists(existing.map(Box::new)));
+        }
+        if reasons.get(1).is_some_and(Cancellation::failed) || reasons.iter().any(Cancellation::conflict) {
+            return Ok(ScheduledPut::Moved);
+        }
+        if reasons.get(2).is_some_and(Cancellation::failed) {
+            return Ok(ScheduledPut::Overlaps);
+        }
+        Err(cancelled_error(operation, &reasons))
     }
 
     /// Reads a job (strongly consistent: the create-job path decides on it).

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 use jobgen_runtime::contract::{Architecture, Capacity, RetryOn};
+use jobgen_runtime::schedule::Overlap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +73,45 @@ pub struct Config {
     /// errors. They always exist; `sns_topic_arn` makes them notify.
     #[serde(default)]
     pub alarms: Alarms,
+    /// Jobs submitted on a schedule, by name: each is an EventBridge Scheduler schedule that
+    /// invokes create-job (default: none).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": SCHEDULE_NAME_PATTERN}))]
+    pub schedules: IndexMap<String, Schedule>,
+}
+
+/// A schedule's name: lowercase letters, digits and `-`, starting with a letter, at most 40
+/// characters (it becomes part of the Scheduler schedule's name and of every run's idempotency key).
+pub const SCHEDULE_NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,39}$";
+
+/// A job submitted on a schedule.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// The job type each run submits (a key of `job_types`).
+    pub job_type: String,
+    /// When: `rate(N minutes|hours|days)` (counted from the deploy) or Scheduler's six-field
+    /// `cron(minutes hours day-of-month month day-of-week year)`, e.g. `cron(0 3 * * ? *)`.
+    pub expression: String,
+    /// The IANA time zone a `cron()` is read in (default `UTC`), e.g. `Europe/Paris`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Environment variables of each run's main container (the job type's `allowed_environment`
+    /// applies).
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// What a run does while the previous run of the schedule is still active: `skip` (default:
+    /// the run is not submitted) or `queue` (it is submitted and waits in its job type's queue,
+    /// which needs a `max_concurrency` on the job type or the project; with 1, runs never overlap).
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// Whether Scheduler runs it (default true); a disabled schedule stays deployed.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 /// The project.

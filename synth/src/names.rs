@@ -112,6 +112,11 @@ pub fn track_dlq(project: &str) -> String {
     format!("{project}-track-dlq")
 }
 
+/// The schedules' dead-letter queue.
+pub fn schedule_dlq(project: &str) -> String {
+    format!("{project}-schedule-dlq")
+}
+
 /// A cluster the stack creates.
 pub fn cluster(project: &str, cluster: &str) -> String {
     format!("{project}-{cluster}")

@@ -25,6 +25,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("create_job.yaml.j2", include_str!("../../templates/create_job.yaml.j2")),
     ("track.yaml.j2", include_str!("../../templates/track.yaml.j2")),
     ("timers.yaml.j2", include_str!("../../templates/timers.yaml.j2")),
+    ("schedules.yaml.j2", include_str!("../../templates/schedules.yaml.j2")),
     ("rule.yaml.j2", include_str!("../../templates/rule.yaml.j2")),
     ("alarms.yaml.j2", include_str!("../../templates/alarms.yaml.j2")),
     ("clusters.yaml.j2", include_str!("../../templates/clusters.yaml.j2")),

@@ -53,7 +53,8 @@ mod tests {
                 "limits".into(),
                 "table".into(),
                 "lambda".into(),
-                "alarms".into()
+                "alarms".into(),
+                "schedules".into()
             ])
         );
     }

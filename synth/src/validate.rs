@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use jobgen_runtime::contract::{self, Capacity, PROJECT_TAG, RetryOn};
 use jobgen_runtime::fargate::{CPU_SIZES, CpuSize};
+use jobgen_runtime::schedule;
 
 use crate::config::{
     Cluster, Config, DEFAULT_INTERVAL_SECONDS, DEFAULT_MAX_DELAY_SECONDS, Duration, ExistingTaskDefinition, JobType,
@@ -66,6 +67,77 @@ impl Validator {
         self.job_types(c);
         self.limits(c);
         self.table_and_lambda(c);
+        self.schedules(c);
+    }
+
+    /// Each schedule: its name, a job type of the file, an expression and a time zone Scheduler
+    /// takes, an environment create-job accepts for that job type, and an overlap policy that can
+    /// work.
+    fn schedules(&mut self, c: &Config) {
+        for (name, sc) in &c.schedules {
+            let path = join("schedules", name);
+            if !is_schedule_name(name) {
+                self.err(
+                    &path,
+                    format!("`{name}` is not a valid schedule name"),
+                    "use lowercase letters, digits and hyphens, starting with a letter, at most 40 characters (e.g. `nightly-report`)",
+                );
+            }
+            let job_type = c.job_types.get(&sc.job_type);
+            if job_type.is_none() {
+                let known: Vec<&str> = c.job_types.keys().map(String::as_str).collect();
+                self.err(
+                    join(&path, "job_type"),
+                    format!("`{}` is not a job type of this file", sc.job_type),
+                    did_you_mean(&sc.job_type, known.iter().copied()).map_or_else(
+                        || format!("use one of: {}", known.join(", ")),
+                        |m| format!("did you mean `{m}`?"),
+                    ),
+                );
+            }
+            if let Err(why) = schedule::Expression::parse(&sc.expression) {
+                self.err(
+                    join(&path, "expression"),
+                    format!("`{}`: {why}", sc.expression),
+                    "e.g. `rate(1 hour)`, `rate(15 minutes)` or `cron(0 3 * * ? *)` (03:00 every day)",
+                );
+            }
+            if let Err(why) = schedule::parse_timezone(&sc.timezone) {
+                self.err(
+                    join(&path, "timezone"),
+                    why,
+                    "use an IANA name such as `UTC`, `Europe/Paris` or `America/New_York`",
+                );
+            }
+            let allowed = job_type.and_then(|jt| jt.allowed_environment.as_ref());
+            for var in sc.environment.keys() {
+                let p = join(&join(&path, "environment"), var);
+                if !contract::is_env_name(var) || var.starts_with(contract::RESERVED_ENV_PREFIX) {
+                    self.err(
+                        &p,
+                        format!("`{var}` is not a variable name create-job accepts"),
+                        "use letters, digits and underscores, not starting with a digit, outside the JOBGEN_ prefix",
+                    );
+                } else if allowed.is_some_and(|names| !names.contains(var)) {
+                    self.err(
+                        &p,
+                        format!(
+                            "job type `{}` does not allow `{var}` (`allowed_environment`): every run would be refused",
+                            sc.job_type
+                        ),
+                        format!("add `{var}` to `job_types.{}.allowed_environment`, or remove it here", sc.job_type),
+                    );
+                }
+            }
+            let limited = c.limits.max_concurrency.is_some() || job_type.is_some_and(|jt| jt.max_concurrency.is_some());
+            if sc.overlap == schedule::Overlap::Queue && job_type.is_some() && !limited {
+                self.err(
+                    join(&path, "overlap"),
+                    format!("`queue` waits in job type `{}`'s queue, but no concurrency limit applies to it: runs would overlap", sc.job_type),
+                    format!("set `job_types.{}.max_concurrency: 1` (runs one after another), or use `overlap: skip`", sc.job_type),
+                );
+            }
+        }
     }
 
     /// Lowercase letters, digits and hyphens, starting with a letter, at most [`MAX_NAME_LEN`].
@@ -878,6 +950,14 @@ pub fn fixed_overrides_bytes(job_type: &str, container: &str) -> usize {
 }
 
 /// 1 to `max` letters, digits, `-` and `_` (ECS names: clusters, families, containers).
+/// A schedule name: [`crate::config::SCHEDULE_NAME_PATTERN`].
+fn is_schedule_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && s.len() <= 40
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 fn is_ecs_name(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }

@@ -485,12 +485,17 @@ fn the_reconcilers_reads_are_on_track_only_and_scoped_to_the_stacks_clusters() {
 
 #[test]
 fn the_reconcilers_schedule_invokes_track_with_the_timer_role_which_may_do_just_that() {
-    use jobgen_runtime::contract;
+    use jobgen_runtime::{contract, schedule};
     for (name, s) in templates() {
         let resources = s.document["Resources"].as_object().unwrap();
-        let schedules: Vec<(&String, &Value)> =
-            resources.iter().filter(|(_, r)| r["Type"] == "AWS::Scheduler::Schedule").collect();
-        assert_eq!(schedules.len(), 1, "{name}: one recurring schedule");
+        let schedules: Vec<(&String, &Value)> = resources
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Scheduler::Schedule")
+            .filter(|(_, r)| {
+                !r["Properties"]["Name"].as_str().unwrap_or_default().starts_with(schedule::SCHEDULE_NAME_PREFIX)
+            })
+            .collect();
+        assert_eq!(schedules.len(), 1, "{name}: one recurring schedule of jobgen's own");
         let (id, r) = schedules[0];
         let p = &r["Properties"];
         let group = contract::schedule_group(&s.config.project.name);
@@ -535,4 +540,69 @@ fn the_reconcilers_schedule_invokes_track_with_the_timer_role_which_may_do_just_
         .collect();
         assert_eq!(granted, wanted, "{name}");
     }
+}
+
+#[test]
+fn each_schedule_invokes_create_job_with_its_run_and_a_role_that_may_do_just_that() {
+    use jobgen_runtime::{contract, schedule};
+    let mut seen = 0;
+    for (name, s) in templates() {
+        let resources = s.document["Resources"].as_object().unwrap();
+        let group = contract::schedule_group(&s.config.project.name);
+        for (schedule_name, sc) in &s.config.schedules {
+            let id = format!("Schedule{}", jobgen_synth::names::logical_id_part(schedule_name));
+            let p = &resources[&id]["Properties"];
+            assert_eq!(p["Name"], Value::from(schedule::schedule_name(schedule_name)), "{name}");
+            assert_eq!(p["GroupName"], Value::from(group.clone()), "{name}: in the group the role's trust names");
+            assert_eq!(p["ScheduleExpression"], Value::from(sc.expression.clone()));
+            assert_eq!(p["ScheduleExpressionTimezone"], Value::from(sc.timezone.clone()));
+            let t = &p["Target"];
+            assert_eq!(t["Arn"], serde_json::json!({"Fn::GetAtt": [s.stack.create_job.id, "Arn"]}), "{name}");
+            assert_eq!(t["RoleArn"], serde_json::json!({"Fn::GetAtt": ["ScheduleRole", "Arn"]}), "{name}");
+            assert_eq!(t["DeadLetterConfig"]["Arn"], serde_json::json!({"Fn::GetAtt": ["ScheduleDlq", "Arn"]}));
+            // The input is a create-job request the runtime's own parser accepts, for this job type,
+            // whose idempotency key carries the scheduled time.
+            let input: Value = serde_json::from_str(t["Input"].as_str().unwrap()).unwrap();
+            let request = jobgen_runtime::create_job::parse_request(input).unwrap();
+            assert_eq!(request.job_type, sc.job_type);
+            assert_eq!(request.schedule.as_deref(), Some(schedule_name.as_str()));
+            assert!(request.idempotency_key.unwrap().ends_with(schedule::SCHEDULED_TIME));
+            assert_eq!(
+                s.stack.launch_table.schedules[schedule_name].overlap, sc.overlap,
+                "{name}: the document carries the overlap policy create-job applies"
+            );
+            seen += 1;
+        }
+        if s.config.schedules.is_empty() {
+            assert!(!resources.contains_key("ScheduleRole"), "{name}: no role without schedules");
+            continue;
+        }
+        let granted: BTreeSet<(String, String)> = statements(&s)
+            .into_iter()
+            .filter(|(at, _)| at.starts_with("ScheduleRole/"))
+            .flat_map(|(_, st)| {
+                let actions: Vec<String> = actions(&st).into_iter().map(String::from).collect();
+                let resources: Vec<String> = as_list(&st["Resource"]).into_iter().map(|r| r.to_string()).collect();
+                actions.into_iter().flat_map(move |a| resources.clone().into_iter().map(move |r| (a.clone(), r)))
+            })
+            .collect();
+        let wanted: BTreeSet<(String, String)> = [
+            (
+                "lambda:InvokeFunction".to_string(),
+                serde_json::json!({"Fn::GetAtt": [s.stack.create_job.id, "Arn"]}).to_string(),
+            ),
+            ("sqs:SendMessage".to_string(), serde_json::json!({"Fn::GetAtt": ["ScheduleDlq", "Arn"]}).to_string()),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(granted, wanted, "{name}");
+        let trust = &resources["ScheduleRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+        assert_eq!(
+            trust["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+                .as_str()
+                .map(|a| a.ends_with(&format!("schedule-group/{group}"))),
+            Some(true)
+        );
+    }
+    assert!(seen >= 2, "some example has schedules: the check would prove nothing otherwise");
 }

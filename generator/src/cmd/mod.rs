@@ -9,6 +9,7 @@ pub mod init;
 pub mod list;
 pub mod logs;
 pub mod retry;
+pub mod schedules;
 pub mod stats;
 pub mod status;
 pub mod submit;

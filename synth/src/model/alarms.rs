@@ -54,6 +54,8 @@ pub struct Watched<'a> {
     pub track_dlq: &'a Queue,
     /// The track function's logical ID.
     pub track: &'a str,
+    /// The schedules' dead-letter queue, when the project has schedules.
+    pub schedule_dlq: Option<&'a Queue>,
 }
 
 /// The alarms of a project.
@@ -92,7 +94,7 @@ pub fn alarms(config: &Config, watched: Watched<'_>) -> Vec<Alarm> {
             "Maximum",
         )
     };
-    vec![
+    let mut alarms = vec![
         dlq("TaskStateRuleDlqAlarm", watched.rule_dlq),
         dlq("TrackDlqAlarm", watched.track_dlq),
         alarm(
@@ -106,5 +108,9 @@ pub fn alarms(config: &Config, watched: Watched<'_>) -> Vec<Alarm> {
             r#ref(watched.track),
             "Sum",
         ),
-    ]
+    ];
+    if let Some(queue) = watched.schedule_dlq {
+        alarms.push(dlq("ScheduleDlqAlarm", queue));
+    }
+    alarms
 }

@@ -19,6 +19,8 @@ pub use jobgen_runtime::contract::TRACK_TIMEOUT_SECONDS;
 
 /// The track function's logical ID (create-job's timers name its ARN).
 pub const TRACK_FUNCTION_ID: &str = "TrackFunction";
+/// Logical ID of the create-job function.
+pub const CREATE_JOB_FUNCTION_ID: &str = "CreateJobFunction";
 /// The logical ID of track's dead-letter queue (undeliverable timers go there too).
 pub const TRACK_DLQ_ID: &str = "TrackDlq";
 
@@ -195,7 +197,7 @@ pub fn create_job(config: &Config, shared: Shared<'_>) -> Function {
         shared.timers.statements(),
     );
     Function {
-        id: "CreateJobFunction".into(),
+        id: CREATE_JOB_FUNCTION_ID.into(),
         description: format!("jobgen {project}: records a job and launches its Fargate task"),
         code: join_path(shared.lambda_dir, "create-job.zip"),
         architecture: config.lambda.architecture.name(),

@@ -471,7 +471,7 @@ impl Resolver {
         add(&stack.create_job_invoke_policy.id, policy_arn, policy_arn);
         let url = "https://".len() + 32 + ".lambda-url.".len() + WORST_REGION + ".on.aws/".len();
         add(&stack.create_job_url_id, url, url);
-        for q in [&stack.track_dlq, &stack.rule.dlq] {
+        for q in [&stack.track_dlq, &stack.rule.dlq].into_iter().chain(stack.schedules.dlq.as_ref()) {
             let queue_url =
                 "https://sqs.".len() + WORST_REGION + 1 + WORST_URL_SUFFIX + 1 + WORST_ACCOUNT + 1 + q.name.len();
             add(&q.id, queue_url, arn_len("sqs", true, q.name.len()));
@@ -486,7 +486,12 @@ impl Resolver {
         let schedule = &stack.timers.reconcile;
         let schedule_arn = arn_len("scheduler", true, "schedule/".len() + group.name.len() + 1 + schedule.name.len());
         add(&schedule.id, schedule.name.len(), schedule_arn);
+        for s in &stack.schedules.schedules {
+            let arn = arn_len("scheduler", true, "schedule/".len() + group.name.len() + 1 + s.name.len());
+            add(&s.id, s.name.len(), arn);
+        }
         let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role, &stack.timers.role];
+        roles.extend(stack.schedules.role.as_ref());
         for td in &stack.task_definitions {
             // Ref of a task definition is its ARN, `…:task-definition/FAMILY:REVISION` (at most
             // 1,000,000 revisions per family).

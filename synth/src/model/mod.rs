@@ -28,6 +28,7 @@ pub mod limits;
 pub mod outputs;
 pub mod rule;
 pub mod rules;
+pub mod schedules;
 pub mod shapes;
 pub mod stack;
 pub mod suppressions;
@@ -80,6 +81,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     // reports the same; a config built in code may not have been validated.
     let mut diags = names::logical_id_collisions(config.clusters.keys(), "clusters");
     diags.extend(names::logical_id_collisions(config.job_types.keys(), "job_types"));
+    diags.extend(names::logical_id_collisions(config.schedules.keys(), "schedules"));
 
     let (clusters, cluster_refs) = clusters::clusters(config, &mut diags);
     let job_types::JobTypes { mut launch, task_definitions, grants, used_clusters } =
@@ -87,6 +89,8 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     // Every task gets the stack's tags at RunTask (see `contract::LaunchTable::tags`).
     let tags = tags(config);
     launch.tags = tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+    let schedules = schedules::schedules(config, functions::CREATE_JOB_FUNCTION_ID);
+    launch.schedules = schedules.entries.clone();
     let table = table::jobs_table(config);
     let config_layer = config_layer::config_layer(config);
 
@@ -122,8 +126,15 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     let create_job = functions::create_job(config, shared);
     let (track, track_dlq) = functions::track(config, shared);
     let rule = rule::rule(config, &cluster_refs);
-    let alarms =
-        alarms::alarms(config, alarms::Watched { rule_dlq: &rule.dlq, track_dlq: &track_dlq, track: &track.id });
+    let alarms = alarms::alarms(
+        config,
+        alarms::Watched {
+            rule_dlq: &rule.dlq,
+            track_dlq: &track_dlq,
+            track: &track.id,
+            schedule_dlq: schedules.dlq.as_ref(),
+        },
+    );
     let create_job_url_id = "CreateJobUrl".to_string();
     let create_job_invoke_policy = iam::create_job_invoke_policy(project, &create_job.id);
     let outputs = outputs::outputs(
@@ -156,6 +167,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         track,
         track_dlq,
         timers,
+        schedules,
         track_invoke_config_id: "TrackInvokeConfig".into(),
         track_max_retry_attempts: 2,
         track_max_event_age_seconds: 6 * 3600,

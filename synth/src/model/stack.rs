@@ -52,6 +52,8 @@ pub struct Stack {
     pub track_dlq: Queue,
     /// The schedule group, the role that delivers the project's timers, and the reconciler's schedule.
     pub timers: Timers,
+    /// The project's schedules, their role and dead-letter queue.
+    pub schedules: super::schedules::Schedules,
     /// Logical ID of track's async invoke config.
     pub track_invoke_config_id: String,
     /// Lambda's asynchronous retries of a failed track invocation before the event goes to the DLQ.
@@ -87,7 +89,11 @@ impl Stack {
         // policy; track DLQ + invoke config; schedule group + timer role + the reconciler's
         // schedule; rule + DLQ + queue policy + permission.
         let fixed = 1 + 1 + 3 + 3 + 1 + 1 + 2 + 3 + 4;
-        fixed + self.alarms.len() + self.clusters.len() + self.task_definitions.len() * 4
+        fixed
+            + self.alarms.len()
+            + self.clusters.len()
+            + self.task_definitions.len() * 4
+            + self.schedules.resource_count()
     }
 
     /// Every logical ID the model defines, for the consistency check.
@@ -114,6 +120,7 @@ impl Stack {
             self.rule.permission_id.clone(),
         ];
         ids.extend(self.alarms.iter().map(|a| a.id.clone()));
+        ids.extend(self.schedules.logical_ids());
         ids.extend(self.clusters.iter().map(|c| c.id.clone()));
         for td in &self.task_definitions {
             ids.extend([td.id.clone(), td.log_group.id.clone(), td.task_role.id.clone(), td.execution_role.id.clone()]);
