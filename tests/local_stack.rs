@@ -85,6 +85,7 @@ impl Stack {
             .into(),
             max_concurrency: None,
             tags: Default::default(),
+            schedules: Default::default(),
         };
         let config = RuntimeConfig {
             table_name: table,

@@ -32,6 +32,7 @@ fn request(job_type: &str, key: &str) -> CreateJobRequest {
         environment: [("INPUT".to_string(), "s3://bucket/in.csv".to_string())].into(),
         command: Some(vec!["report".into(), "--fast".into()]),
         metadata: Some(json!({"requestedBy": "tests", "n": 1}).as_object().cloned().unwrap()),
+        schedule: None,
     }
 }
 

@@ -98,6 +98,7 @@ impl World {
             ]),
             max_concurrency: None,
             tags: Default::default(),
+            schedules: Default::default(),
         };
         let config = RuntimeConfig {
             table_name: table,
