@@ -266,6 +266,7 @@ mod tests {
                 job_types: [("hello".to_string(), entry)].into(),
                 max_concurrency: None,
                 tags: Default::default(),
+                schedules: Default::default(),
             },
             retention_days: 0,
             timers: None,

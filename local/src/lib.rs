@@ -12,6 +12,7 @@ pub mod deploy;
 pub mod ecs;
 pub mod faults;
 pub mod invoke;
+pub mod schedules;
 pub mod sim;
 pub mod zip;
 
@@ -252,7 +253,8 @@ impl LocalStack {
             pattern,
             options,
         )
-        .with_scheduler(self.scheduler.clone()))
+        .with_scheduler(self.scheduler.clone())
+        .with_create_job(self.functions.clone()))
     }
 }
 
@@ -348,6 +350,29 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
         (synthesized.stack.track.id.as_str(), synthesized.stack.track.name.as_str()),
     ];
     let synced = deploy::sync_function_configuration(&lambda, &cfn, &stack, &function_ids).await?;
+    let specs = schedules::specs(&synthesized.document);
+    let create_job_name = synthesized.stack.create_job.name.as_str();
+    let create_job_arn = lambda
+        .get_function_configuration()
+        .function_name(create_job_name)
+        .send()
+        .await
+        .ok()
+        .and_then(|c| c.function_arn().map(str::to_string))
+        .unwrap_or_else(|| create_job_name.to_string());
+    let account = create_job_arn.split(':').nth(4).unwrap_or("123456789012");
+    let project = config.project.name.as_str();
+    let role_arn =
+        format!("arn:aws:iam::{account}:role{}{project}-schedules", jobgen_synth::names::task_role_path(project));
+    let group = contract::schedule_group(project);
+    let (created, removed) = schedules::sync(&scheduler, &group, &specs, &create_job_arn, &role_arn).await?;
+    if !created.is_empty() || !removed.is_empty() {
+        eprintln!(
+            "jobgen dev: the project's schedules through the Scheduler API (the emulator's CloudFormation cannot create them; the simulator fires them): {}{}",
+            if created.is_empty() { "none".to_string() } else { created.join(", ") },
+            if removed.is_empty() { String::new() } else { format!("; removed {}", removed.join(", ")) }
+        );
+    }
     if !synced.is_empty() {
         eprintln!(
             "jobgen dev: applied the template's environment to {} (the emulator's update-stack leaves a function's configuration as created)",

@@ -168,12 +168,29 @@ struct State {
     /// Timers read once (GetSchedule) and kept until fired: name → (when it fires, in scaled
     /// wall-clock time, and its payload). A schedule is immutable once created, so one read is enough.
     timers: HashMap<String, (DateTime<Utc>, Value)>,
+    /// The project's recurring schedules, read once (`None`: disabled, or an expression that does
+    /// not recur), firing on the scaled clock.
+    recurring: HashMap<String, Option<crate::schedules::Recurring>>,
+    /// Per schedule: the runs fired and the deliveries made (a duplicated trigger delivers twice).
+    schedule_runs: BTreeMap<String, ScheduleRuns>,
+}
+
+/// What the simulator fired of one schedule.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleRuns {
+    /// Scheduled times fired.
+    pub fired: u32,
+    /// Invocations of create-job (more than `fired` when triggers were duplicated).
+    pub delivered: u32,
+    /// create-job's answers by HTTP-like status.
+    pub answers: BTreeMap<u16, u32>,
 }
 
 /// The simulator. Cheap to share: [`Simulator::run`] takes an `Arc`.
 pub struct Simulator {
     ecs: aws_sdk_ecs::Client,
     scheduler: Option<aws_sdk_scheduler::Client>,
+    create_job: Option<Arc<crate::invoke::Functions>>,
     logs: aws_sdk_cloudwatchlogs::Client,
     tracker: Tracker<DevEcs>,
     config: RuntimeConfig,
@@ -254,7 +271,17 @@ impl Simulator {
         pattern: RulePattern,
         options: SimOptions,
     ) -> Simulator {
-        Simulator { ecs, scheduler: None, logs, tracker, config, pattern, options, state: Mutex::new(State::default()) }
+        Simulator {
+            ecs,
+            scheduler: None,
+            create_job: None,
+            logs,
+            tracker,
+            config,
+            pattern,
+            options,
+            state: Mutex::new(State::default()),
+        }
     }
 
     /// Fires the stack's timers (EventBridge Scheduler one-shot schedules in its group) as
@@ -262,6 +289,64 @@ impl Simulator {
     pub fn with_scheduler(mut self, scheduler: aws_sdk_scheduler::Client) -> Simulator {
         self.scheduler = Some(scheduler);
         self
+    }
+
+    /// Fires the project's recurring schedules (`schedule-*` in the group) into `functions`'
+    /// create-job, as Scheduler invokes it: see [`Simulator::fire_due_timers`].
+    pub fn with_create_job(mut self, functions: Arc<crate::invoke::Functions>) -> Simulator {
+        self.create_job = Some(functions);
+        self
+    }
+
+    /// What the simulator fired of each schedule so far, by schedule name.
+    pub fn schedule_runs(&self) -> BTreeMap<String, ScheduleRuns> {
+        self.state.lock().map(|s| s.schedule_runs.clone()).unwrap_or_default()
+    }
+
+    /// Fires the runs of the project's schedule `name` that are due on the scaled clock (a
+    /// schedule read once, and fired from when the simulator first saw it): each is the target's
+    /// input with the scheduled time filled in, invoked on create-job, twice when the duplicate
+    /// fault picks it (the same scheduled time: the same idempotency key). Returns the runs fired.
+    async fn fire_schedule(&self, scheduler: &aws_sdk_scheduler::Client, group: &str, name: &str) -> usize {
+        let Some(functions) = &self.create_job else { return 0 };
+        let known = self.state.lock().map(|s| s.recurring.contains_key(name)).unwrap_or(true);
+        if !known {
+            let Ok(read) = scheduler.get_schedule().group_name(group).name(name).send().await else { return 0 };
+            let enabled = read.state() != Some(&aws_sdk_scheduler::types::ScheduleState::Disabled);
+            let input = read.target().and_then(|t| t.input()).unwrap_or_default().to_string();
+            let recurring = read.schedule_expression().filter(|_| enabled).and_then(|expression| {
+                let timezone = read.schedule_expression_timezone().unwrap_or("UTC");
+                crate::schedules::Recurring::new(expression, timezone, input, Utc::now(), self.options.time_scale)
+            });
+            if let Ok(mut state) = self.state.lock() {
+                state.recurring.insert(name.to_string(), recurring);
+            }
+        }
+        let due = self.state.lock().ok().and_then(|mut s| {
+            let recurring = s.recurring.get_mut(name)?.as_mut()?;
+            Some((recurring.due(Utc::now(), 10), recurring.input.clone()))
+        });
+        let Some((due, input)) = due else { return 0 };
+        for at in &due {
+            let payload = jobgen_runtime::schedule::deliver(&input, *at);
+            let twice =
+                Rng::new(self.options.faults.seed, &format!("{name}/{at}")).chance(self.options.faults.duplicate);
+            for _ in 0..(1 + u32::from(twice)) {
+                let deadline = Utc::now().timestamp_millis() + functions.create_job_timeout_ms;
+                let answer = functions.create_job.handle_payload(payload.as_bytes(), Some(deadline)).await;
+                let status = answer["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
+                tracing::info!(schedule = %name, scheduled = %at, status, job_id = %answer["jobId"], "simulator: schedule fired");
+                if let Ok(mut state) = self.state.lock() {
+                    let runs = state.schedule_runs.entry(name.to_string()).or_default();
+                    runs.delivered += 1;
+                    *runs.answers.entry(status).or_default() += 1;
+                }
+            }
+            if let Ok(mut state) = self.state.lock() {
+                state.schedule_runs.entry(name.to_string()).or_default().fired += 1;
+            }
+        }
+        due.len()
     }
 
     /// Fires every timer that is due, as EventBridge Scheduler does (the emulator stores schedules
@@ -295,9 +380,14 @@ impl Simulator {
             // Forget the timers that are gone (fired, or disarmed by the handlers).
             let listed: HashSet<&String> = names.iter().collect();
             state.timers.retain(|name, _| listed.contains(name));
+            state.recurring.retain(|name, _| listed.contains(name));
         }
         let mut fired = 0;
         for name in names {
+            if name.starts_with(jobgen_runtime::schedule::SCHEDULE_NAME_PREFIX) {
+                fired += self.fire_schedule(scheduler, group, &name).await;
+                continue;
+            }
             let known = self.state.lock().ok().and_then(|s| s.timers.get(&name).cloned());
             let (fires_at, input) = match known {
                 Some(known) => known,
