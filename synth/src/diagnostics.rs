@@ -360,6 +360,15 @@ impl SpanIndex {
         }
     }
 
+    /// Where the value at `path` starts (a collection's first line, not its key), else
+    /// [`Self::find`]: where a value of the wrong type is pointed at.
+    pub fn find_value(&self, path: &str) -> Option<Location> {
+        match self.by_path.get(path) {
+            Some(&i) => Some(self.nodes[i].start),
+            None => self.find(path),
+        }
+    }
+
     /// Where the key of the entry at `path` is (falls back to [`Self::find`]).
     pub fn find_key(&self, path: &str) -> Option<Location> {
         match self.by_path.get(path).and_then(|&i| self.nodes[i].key) {

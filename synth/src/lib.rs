@@ -22,6 +22,7 @@ pub mod parse;
 pub mod quotas;
 pub mod render;
 pub mod schema;
+pub mod shape;
 pub mod synth;
 pub mod validate;
 pub mod write;

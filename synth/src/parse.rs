@@ -139,7 +139,12 @@ pub fn parse_document(text: &str, file_name: &str) -> Result<Document, Report> {
     match serde_saphyr::from_str_with_options::<Config>(text, options()) {
         Ok(config) => Ok(Document { config, index: walk.index }),
         Err(err) => {
-            let mut report = fail(vec![diagnostic_from(&err, &walk.index, text)]);
+            // serde stops at its first mistake: the schema walk reports them all, when it sees them.
+            let shape = serde_saphyr::from_str_with_options::<serde_json::Value>(text, options())
+                .map(|value| crate::shape::shape_errors(&value, &crate::schema::json_schema(), &walk.index))
+                .unwrap_or_default();
+            let diagnostics = if shape.is_empty() { vec![diagnostic_from(&err, &walk.index, text)] } else { shape };
+            let mut report = fail(diagnostics);
             report.locate(&walk.index);
             Err(report)
         }
