@@ -80,6 +80,7 @@ impl Stack {
                     timeout_seconds: None,
                     start_timeout_seconds: None,
                     retry: None,
+                    progress: false,
                 },
             )]
             .into(),

@@ -332,3 +332,27 @@ fn logs_follow_prints_the_lines_as_they_come_until_the_job_ends() {
     assert_eq!(all["events"].as_array().map(Vec::len), Some(lines.len()));
     assert_eq!(dev.json(&["status", &job], 0)["status"], "SUCCEEDED");
 }
+
+#[test]
+fn a_jobs_progress_reported_from_its_task_shows_in_watch_and_status() {
+    let dev = &dev();
+    // hello has `progress: true`: its simulated container reports 0 %, 50 % and 100 % with its
+    // task role's identity, as the README's one-liner does.
+    let job = dev.submit(&["hello", "--env", "DEV_RUN_SECONDS=4"]);
+    let watch = dev.jobgen(&["watch", &job, "--interval", "0.2", "--timeout", "120"]);
+    assert_eq!(watch.status.code(), Some(0), "{}", stderr(&watch));
+    let lines = stderr(&watch);
+    assert!(lines.contains("progress 50% halfway"), "{lines}");
+    assert!(lines.contains("progress 100% done"), "{lines}");
+    let status = dev.json(&["status", &job], 0);
+    assert_eq!(status["progress"]["percent"], 100, "{status}");
+    assert_eq!(status["progress"]["message"], "done", "{status}");
+    let table = dev.jobgen(&["status", &job]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.lines().any(|l| l.starts_with("progress") && l.ends_with("100% done")), "{text}");
+    // sleep does not report progress: no progress line, no member.
+    let quiet = dev.submit(&["sleep", "--env", "DEV_RUN_SECONDS=1"]);
+    let out = dev.jobgen(&["watch", &quiet, "--interval", "0.2", "--timeout", "120"]);
+    assert!(!stderr(&out).contains("progress"), "{}", stderr(&out));
+    assert!(dev.json(&["status", &quiet], 0).get("progress").is_none());
+}

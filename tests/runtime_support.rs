@@ -85,6 +85,7 @@ impl World {
             timeout_seconds: None,
             start_timeout_seconds: None,
             retry: None,
+            progress: false,
         };
         let launch_table = LaunchTable {
             version: contract::CONFIG_VERSION,

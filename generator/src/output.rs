@@ -221,9 +221,12 @@ pub fn stats_tables(report: &StatsReport) -> String {
 }
 
 /// The `watch` progress line.
-pub fn progress_line(job: &Job, elapsed: Duration) -> String {
+pub fn progress_line(job: &Job, progress: Option<&jobgen_runtime::progress::Progress>, elapsed: Duration) -> String {
     let a = &job.attempt;
     let mut parts = vec![format!("[{:>5.1}s] {} {}", elapsed.as_secs_f64(), job.job_id, job.status)];
+    if let Some(p) = progress {
+        parts.push(format!("progress {}", p.line()));
+    }
     if let Some(s) = &a.ecs_last_status {
         parts.push(format!("ecs {s}"));
     }

@@ -255,6 +255,7 @@ mod tests {
             timeout_seconds: None,
             start_timeout_seconds: None,
             retry: None,
+            progress: false,
         };
         let config = RuntimeConfig {
             table_name: "jobs".into(),

@@ -251,6 +251,16 @@ impl Ops {
         }
     }
 
+    /// The progress `job`'s current task last reported ([`Store::progress_of`]); `None` before it
+    /// has a task or when it reported none.
+    pub async fn progress(&self, job: &Job) -> Result<Option<jobgen_runtime::progress::Progress>, OpsError> {
+        let Some(task_arn) = &job.attempt.task_arn else { return Ok(None) };
+        self.store
+            .progress_of(&job.job_id, task_arn)
+            .await
+            .map_err(|e| OpsError::Aws { operation: "Query (progress)".into(), message: e.to_string() })
+    }
+
     /// Invokes create-job with `request`; returns the job view (201 created, 202 queued behind a
     /// concurrency limit, 200 a replay) or the refusal.
     pub async fn submit(&self, request: &Value) -> Result<Value, OpsError> {
@@ -519,15 +529,23 @@ pub async fn watch(
     job_id: &str,
     interval: Duration,
     timeout: Option<Duration>,
-    mut on_change: impl FnMut(&Job, Duration),
+    mut on_change: impl FnMut(&Job, Option<&jobgen_runtime::progress::Progress>, Duration),
 ) -> Result<Job, OpsError> {
     let started = std::time::Instant::now();
     let mut last = String::new();
     loop {
         let job = ops.job(job_id).await?;
-        let key = format!("{}|{:?}|{:?}", job.status, job.attempt.ecs_last_status, job.attempt.ecs_version);
+        // A report is extra: a failure to read it never ends the watch.
+        let progress = ops.progress(&job).await.ok().flatten();
+        let key = format!(
+            "{}|{:?}|{:?}|{:?}",
+            job.status,
+            job.attempt.ecs_last_status,
+            job.attempt.ecs_version,
+            progress.as_ref().map(|p| p.seq)
+        );
         if key != last {
-            on_change(&job, started.elapsed());
+            on_change(&job, progress.as_ref(), started.elapsed());
             last = key;
         }
         if watch_ends(&job) {

@@ -584,6 +584,9 @@ pub struct JobTypeEntry {
     /// How failed attempts are retried. `None`: one attempt (a failure is final).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
+    /// Its tasks may report progress ([`crate::progress`]): the launch gives them the table's name.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub progress: bool,
 }
 
 impl JobTypeEntry {
@@ -986,6 +989,7 @@ pub(crate) fn sample_table(capacity: Capacity) -> LaunchTable {
                 timeout_seconds: None,
                 start_timeout_seconds: None,
                 retry: None,
+                progress: false,
             },
         )]),
         max_concurrency: None,

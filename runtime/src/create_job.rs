@@ -448,7 +448,8 @@ pub fn validate(request: CreateJobRequest, config: &RuntimeConfig) -> Result<Val
         1,
         request.environment.iter().map(|(k, v)| (k.clone(), v.clone())),
         request.command.clone(),
-    );
+    )
+    .with_progress(&job_type, &config.table_name);
     let size = spec.overrides_json().len();
     if size > contract::RUN_TASK_OVERRIDES_LIMIT_BYTES {
         return Err(ApiError::invalid(format!(

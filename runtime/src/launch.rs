@@ -90,6 +90,15 @@ impl LaunchSpec {
         }
     }
 
+    /// With [`crate::progress::TASK_ENV_PROGRESS_TABLE`] naming `table` when the job type reports
+    /// progress; unchanged otherwise.
+    pub fn with_progress(mut self, resolved: &ResolvedJobType<'_>, table: &str) -> LaunchSpec {
+        if resolved.entry.progress {
+            self.environment.push((crate::progress::TASK_ENV_PROGRESS_TABLE.to_string(), table.to_string()));
+        }
+        self
+    }
+
     /// The `overrides` JSON exactly as RunTask receives it (the SDK writes the same members; member
     /// order does not change the size).
     pub fn overrides_json(&self) -> String {

@@ -30,6 +30,7 @@ pub mod launch;
 #[cfg(feature = "aws")]
 pub mod launcher;
 pub mod machine;
+pub mod progress;
 pub mod schedule;
 #[cfg(feature = "aws")]
 pub mod service;

@@ -453,7 +453,8 @@ impl<A: RunTaskApi> LaunchService<A> {
             job.attempt.number,
             job.environment.clone(),
             job.command.clone(),
-        );
+        )
+        .with_progress(&resolved, &self.config.table_name);
         if let Some(capacity) = job.attempt.requested_capacity {
             spec.capacity = capacity;
         }

@@ -29,6 +29,7 @@ use crate::error::error_chain;
 use crate::job::{Attempt, Job, JobStatus, format_ts};
 use crate::launch::{LaunchFailure, Launched};
 use crate::machine::{EventUpdate, To, Transition};
+use crate::progress;
 use crate::schedule;
 
 /// TransactWriteItems calls made for one release when another transaction holds one of its items
@@ -670,6 +671,86 @@ impl Store {
             return Ok(ScheduledPut::Overlaps);
         }
         Err(cancelled_error(operation, &reasons))
+    }
+
+    /// Writes the progress report of the caller whose `aws:userid` is `user_id` (a task, with its
+    /// role: what the one-liner in the README does) for job `job_id`: 1 UpdateItem of the item
+    /// [`progress::progress_key`], naming only [`progress::ATTRIBUTES`], on condition that its
+    /// sequence number `seq` is larger than the item's (a late report never replaces a newer one:
+    /// `Ok(false)`).
+    pub async fn report_progress(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        percent: u8,
+        message: &str,
+        seq: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let message: String = message.chars().take(progress::MESSAGE_MAX_CHARS).collect();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&progress::progress_key(user_id))))
+            .update_expression("SET #job = :job, #percent = :percent, #message = :message, #seq = :seq, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#seq) OR #seq < :seq")
+            .expression_attribute_names("#job", progress::JOB_ATTR)
+            .expression_attribute_names("#percent", progress::PERCENT_ATTR)
+            .expression_attribute_names("#message", progress::MESSAGE_ATTR)
+            .expression_attribute_names("#seq", progress::SEQ_ATTR)
+            .expression_attribute_names("#ttl", progress::TTL_ATTR)
+            .expression_attribute_values(":job", s(job_id))
+            .expression_attribute_values(":percent", AttributeValue::N(percent.min(100).to_string()))
+            .expression_attribute_values(":message", s(&message))
+            .expression_attribute_values(":seq", AttributeValue::N(seq.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((now.timestamp() + progress::TTL_SECONDS).to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_conditional_failure(&err) => Ok(false),
+            Err(err) => Err(dynamo_error("UpdateItem (progress)", &err)),
+        }
+    }
+
+    /// The progress the task `task_arn` of job `job_id` last reported (1 Query of the progress
+    /// index): only an item whose key's role session is that task counts
+    /// ([`progress::belongs_to`]), so another task claiming the job changes nothing.
+    pub async fn progress_of(&self, job_id: &str, task_arn: &str) -> Result<Option<progress::Progress>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(progress::INDEX_PROGRESS)
+            .key_condition_expression("#job = :job")
+            .expression_attribute_names("#job", progress::JOB_ATTR)
+            .expression_attribute_values(":job", s(job_id))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("Query (progress)", &e))?;
+        let number = |item: &HashMap<String, AttributeValue>, name: &str| {
+            item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<u64>().ok())
+        };
+        Ok(out
+            .items()
+            .iter()
+            .filter(|item| {
+                item.get(contract::KEY_ATTR)
+                    .and_then(|k| k.as_s().ok())
+                    .is_some_and(|k| progress::belongs_to(k, task_arn))
+            })
+            .filter_map(|item| {
+                Some(progress::Progress {
+                    percent: u8::try_from(number(item, progress::PERCENT_ATTR)?.min(100)).ok()?,
+                    message: item.get(progress::MESSAGE_ATTR).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
+                    seq: number(item, progress::SEQ_ATTR)?,
+                })
+            })
+            .max_by_key(|p| p.seq))
     }
 
     /// Reads a job (strongly consistent: the create-job path decides on it).

@@ -237,6 +237,11 @@ pub struct JobType {
     /// Retry failed attempts (default: one attempt, a failure is final).
     #[serde(default)]
     pub retry: Option<Retry>,
+    /// Let this type's tasks report progress (a percentage and a message) that `jobgen status`
+    /// and `watch` show (default false). Its task role may then write one item of the jobs table:
+    /// the task's own progress, keyed by its role session, and nothing else.
+    #[serde(default)]
+    pub progress: bool,
 }
 
 /// A duration: a whole number and a unit, `s`, `m`, `h` or `d` (`90s`, `30m`, `6h`, `2d`). A plain

@@ -68,11 +68,27 @@ impl Validator {
         self.limits(c);
         self.table_and_lambda(c);
         self.schedules(c);
+        self.progress(c);
     }
 
     /// Each schedule: its name, a job type of the file, an expression and a time zone Scheduler
     /// takes, an environment create-job accepts for that job type, and an overlap policy that can
     /// work.
+    /// `progress: true` grants a statement on the task role jobgen creates: an existing task
+    /// definition's role is not jobgen's to change.
+    fn progress(&mut self, c: &Config) {
+        for (name, jt) in &c.job_types {
+            if jt.progress && jt.task.is_none() && jt.task_definition.is_some() {
+                self.err(
+                    join(&join("job_types", name), "progress"),
+                    "an existing task definition's role is not jobgen's: jobgen cannot let it report progress"
+                        .to_string(),
+                    "describe the task with `task:` instead, or remove `progress`".to_string(),
+                );
+            }
+        }
+    }
+
     fn schedules(&mut self, c: &Config) {
         for (name, sc) in &c.schedules {
             let path = join("schedules", name);

@@ -109,13 +109,14 @@ fn without_limits_the_document_is_byte_identical_to_before_limits() {
             jt.timeout = None;
             jt.start_timeout = None;
             jt.retry = None;
+            jt.progress = false;
         }
         if name == "realistic" {
             // The example moved thumbnail to Fargate Spot (ARM64 runs there) after the hash was taken.
             config.job_types["thumbnail"].capacity = None;
         }
         let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
-        for key in ["maxConcurrency", "timeoutSeconds", "startTimeoutSeconds", "retry"] {
+        for key in ["maxConcurrency", "timeoutSeconds", "startTimeoutSeconds", "retry", "progress"] {
             assert!(!s.config_document.contains(key), "{name}: {key} in {}", s.config_document);
         }
         // Tasks are tagged since, so every document names the tags: without them, the bytes are

@@ -606,3 +606,40 @@ fn each_schedule_invokes_create_job_with_its_run_and_a_role_that_may_do_just_tha
     }
     assert!(seen >= 2, "some example has schedules: the check would prove nothing otherwise");
 }
+
+#[test]
+fn a_task_may_write_its_own_progress_item_only_and_only_where_its_type_reports_progress() {
+    use jobgen_runtime::progress;
+    let mut seen = 0;
+    for (name, s) in templates() {
+        for td in &s.stack.task_definitions {
+            let reports = s.config.job_types[&td.job_type].progress;
+            let grants: Vec<(String, Value)> = statements(&s)
+                .into_iter()
+                .filter(|(at, _)| at.starts_with(&format!("{}/", td.task_role.id)))
+                .filter(|(_, st)| actions(st).iter().any(|a| a.starts_with("dynamodb:")))
+                .collect();
+            if !reports {
+                assert!(grants.is_empty(), "{name}: {}: no table access without progress: {grants:?}", td.job_type);
+                continue;
+            }
+            seen += 1;
+            assert_eq!(grants.len(), 1, "{name}: {}: {grants:?}", td.job_type);
+            let st = &grants[0].1;
+            assert_eq!(actions(st), ["dynamodb:UpdateItem"], "{name}: no read, no delete, no other write");
+            assert_eq!(as_list(&st["Resource"]), [&serde_json::json!({"Fn::GetAtt": [s.stack.table.id, "Arn"]})]);
+            // The item keyed by the caller's own role session (the task id), no other.
+            let condition = &st["Condition"]["ForAllValues:StringEquals"];
+            assert_eq!(condition["dynamodb:LeadingKeys"], serde_json::json!(["progress#${aws:userid}"]), "{name}");
+            assert_eq!(condition["dynamodb:Attributes"], serde_json::json!(progress::ATTRIBUTES), "{name}");
+            assert_eq!(st["Condition"]["StringEqualsIfExists"]["dynamodb:ReturnValues"], serde_json::json!(["NONE"]));
+            // None of the attributes a job record's decisions rest on is writable.
+            for forbidden in
+                [jobgen_runtime::contract::STATUS_ATTR, jobgen_runtime::contract::SHARD_ATTR, "slot", "attempt"]
+            {
+                assert!(!progress::ATTRIBUTES.contains(&forbidden), "{forbidden}");
+            }
+        }
+    }
+    assert!(seen >= 1, "some example reports progress: the check would prove nothing otherwise");
+}

@@ -20,9 +20,19 @@ pub fn run(args: JobArgs) -> i32 {
                 None
             }
         };
+        let progress = match ops.progress(&job).await {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("warning: cannot read the job's progress: {e}");
+                None
+            }
+        };
         match output {
             OutputFormat::Json => {
                 let mut record = job.to_json();
+                if let (Value::Object(map), Some(p)) = (&mut record, &progress) {
+                    map.insert("progress".into(), serde_json::to_value(p).unwrap_or(Value::Null));
+                }
                 if let (Value::Object(map), Some(Value::Object(extra))) =
                     (&mut record, estimate.as_ref().map(|e| e.to_json()))
                 {
@@ -31,7 +41,10 @@ pub fn run(args: JobArgs) -> i32 {
                 output::print_json(&record)
             }
             OutputFormat::Table => {
-                let extra = estimate.as_ref().map(|e| output::queue_lines(&job, e)).unwrap_or_default();
+                let mut extra = estimate.as_ref().map(|e| output::queue_lines(&job, e)).unwrap_or_default();
+                if let Some(p) = &progress {
+                    extra.push(("progress".to_string(), p.line()));
+                }
                 print!("{}", output::job_details(&job, &extra))
             }
         }

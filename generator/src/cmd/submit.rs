@@ -116,8 +116,8 @@ pub fn run(args: Args) -> i32 {
             return Ok(0);
         }
         eprintln!("{} job {job_id}; waiting for it to finish", if created { "submitted" } else { "found existing" });
-        let job = ops::watch(ops, &job_id, interval, timeout, |job, elapsed| {
-            eprintln!("{}", output::progress_line(job, elapsed))
+        let job = ops::watch(ops, &job_id, interval, timeout, |job, progress, elapsed| {
+            eprintln!("{}", output::progress_line(job, progress, elapsed))
         })
         .await?;
         output::print_jobs(output, std::slice::from_ref(&job), true);

@@ -3,6 +3,7 @@
 use super::{PollArgs, StackArgs, fail, with_ops};
 use crate::output::{self, OutputFormat};
 use jobgen_ops::{self as ops, Ops};
+use serde_json::Value;
 
 /// `jobgen watch` arguments.
 #[derive(Debug, clap::Args)]
@@ -25,10 +26,16 @@ pub fn run(args: Args) -> i32 {
     };
     let output = args.stack.output;
     with_ops(&args.stack, async |ops: &Ops| {
-        let job = ops::watch(ops, &args.job_id, interval, timeout, |job, elapsed| match output {
+        let job = ops::watch(ops, &args.job_id, interval, timeout, |job, progress, elapsed| match output {
             // One JSON object per change (JSON Lines), the last one the final record.
-            OutputFormat::Json => output::print_json_line(&job.to_json()),
-            OutputFormat::Table => eprintln!("{}", output::progress_line(job, elapsed)),
+            OutputFormat::Json => {
+                let mut record = job.to_json();
+                if let (Value::Object(map), Some(p)) = (&mut record, progress) {
+                    map.insert("progress".into(), serde_json::to_value(p).unwrap_or(Value::Null));
+                }
+                output::print_json_line(&record)
+            }
+            OutputFormat::Table => eprintln!("{}", output::progress_line(job, progress, elapsed)),
         })
         .await?;
         if output == OutputFormat::Table {

@@ -752,7 +752,23 @@ impl Simulator {
             emit(&d, &mut rng, &mut held, false);
             self.flush(&facts, &mut held, reorder).await;
             self.write_logs(&facts, &script, offset(t0, timeline.started), true).await;
-            cancel = self.wait_until(started, timeline.stopping, &control).await;
+            // A job type with `progress: true` gets the table's name: its simulated container
+            // reports at the start, halfway and at the end, as a real one would with the one-liner.
+            let reports = facts.environment.contains_key(jobgen_runtime::progress::TASK_ENV_PROGRESS_TABLE);
+            if reports {
+                self.report_progress(&facts, 0, "started", 1).await;
+                let halfway = timeline.started + (timeline.stopping - timeline.started) / 2.0;
+                cancel = self.wait_until(started, halfway, &control).await;
+                if cancel.is_none() {
+                    self.report_progress(&facts, 50, "halfway", 2).await;
+                }
+            }
+            if cancel.is_none() {
+                cancel = self.wait_until(started, timeline.stopping, &control).await;
+            }
+            if reports && cancel.is_none() {
+                self.report_progress(&facts, 100, "done", 3).await;
+            }
         }
 
         // Stopping: why, and when in simulated time.
@@ -954,6 +970,17 @@ impl Simulator {
             detail: serde_json::to_value(d).unwrap_or(Value::Null),
         };
         serde_json::to_value(&envelope).unwrap_or(Value::Null)
+    }
+
+    /// Writes a progress report as the task's container would, with its role's identity: the
+    /// `aws:userid` of an ECS task role session is the role's id and the task id.
+    async fn report_progress(&self, f: &TaskFacts, percent: u8, message: &str, seq: u64) {
+        let task_id = f.task_arn.rsplit('/').next().unwrap_or_default();
+        let user_id = format!("AROAJOBGENDEVTASKROLE:{task_id}");
+        let store = self.tracker.store();
+        if let Err(e) = store.report_progress(&user_id, &f.job_id, percent, message, seq, Utc::now()).await {
+            tracing::warn!(job_id = %f.job_id, error = %e, "simulator: the task's progress report failed");
+        }
     }
 
     async fn write_logs(&self, f: &TaskFacts, script: &Script, at: DateTime<Utc>, starting: bool) {

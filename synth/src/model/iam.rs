@@ -420,8 +420,14 @@ pub fn track_role(
 }
 
 /// A job type's task role: the job's own identity, with only the statements the project lists.
-pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Task) -> Role {
-    let statements: Vec<Statement> = task
+pub fn task_role(
+    project: &str,
+    job_type: &str,
+    id_part: &str,
+    task: &config::Task,
+    progress_table: Option<&str>,
+) -> Role {
+    let mut statements: Vec<Statement> = task
         .policies
         .iter()
         .enumerate()
@@ -436,6 +442,9 @@ pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Ta
             condition: Value::Null,
         })
         .collect();
+    if let Some(table) = progress_table {
+        statements.push(progress_statement(table));
+    }
     let policies = if statements.is_empty() { vec![] } else { vec![Policy { name: "job".into(), statements }] };
     Role {
         id: format!("TaskRole{id_part}"),
@@ -445,6 +454,29 @@ pub fn task_role(project: &str, job_type: &str, id_part: &str, task: &config::Ta
         assume_condition: ecs_tasks_trust_condition(),
         policies,
         suppressions: Suppressions::default(),
+    }
+}
+
+/// A task's progress report (`progress: true`): UpdateItem on the jobs table `table` (a logical
+/// ID), of one item only, the one keyed by the caller's own role session
+/// ([`jobgen_runtime::progress::leading_key_condition`]: `${aws:userid}` is the role id and the
+/// session name, which for a task role is the task id), naming only the progress attributes, and
+/// returning nothing of the item. So the role can touch no job record, counter or other task's
+/// progress.
+pub fn progress_statement(table: &str) -> Statement {
+    use jobgen_runtime::progress;
+    Statement {
+        sid: "ReportProgress".into(),
+        effect: "Allow",
+        actions: vec!["dynamodb:UpdateItem".into()],
+        resources: vec![json!({ "Fn::GetAtt": [table, "Arn"] })],
+        condition: json!({
+            "ForAllValues:StringEquals": {
+                "dynamodb:LeadingKeys": [progress::leading_key_condition()],
+                "dynamodb:Attributes": progress::ATTRIBUTES,
+            },
+            "StringEqualsIfExists": { "dynamodb:ReturnValues": ["NONE"] },
+        }),
     }
 }
 

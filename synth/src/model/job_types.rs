@@ -118,6 +118,7 @@ pub fn job_types(config: &Config, cluster_refs: &[ClusterRef], diags: &mut Vec<D
                 timeout_seconds: jt.timeout.as_ref().and_then(|d| d.seconds()),
                 start_timeout_seconds: jt.start_timeout.as_ref().and_then(|d| d.seconds()),
                 retry: jt.retry.as_ref().map(retry_policy),
+                progress: jt.progress,
             },
         );
     }

@@ -7,11 +7,14 @@
 //! update, which would collide with any other index a later jobgen adds); and jobs still queued
 //! when a limit is removed can still be found.
 
-use jobgen_runtime::contract;
+use jobgen_runtime::{contract, progress};
 use serde::Serialize;
 
 use super::suppressions::{self, Suppressions};
 use crate::config::Config;
+
+/// The jobs table's logical ID.
+pub const JOBS_TABLE_ID: &str = "JobsTable";
 
 /// The jobs table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,6 +37,12 @@ pub struct JobsTable {
     pub index_open: &'static str,
     /// Index of queued jobs (sparse: only QUEUED jobs carry its keys).
     pub index_by_queue: &'static str,
+    /// Index of progress items by the job they report for (sparse).
+    pub index_progress: &'static str,
+    /// A progress item's job (progress index partition key).
+    pub progress_job_attr: &'static str,
+    /// What the progress index projects.
+    pub progress_attrs: [&'static str; 3],
     /// The queue a QUEUED job waits in (queue index partition key).
     pub queue_key_attr: &'static str,
     /// A QUEUED job's place in its queue (queue index sort key).
@@ -57,7 +66,7 @@ pub fn jobs_table(config: &Config) -> JobsTable {
         table_suppressions.push(suppressions::TABLE_NO_PITR.here(None));
     }
     JobsTable {
-        id: "JobsTable".into(),
+        id: JOBS_TABLE_ID.into(),
         key_attr: contract::KEY_ATTR,
         shard_attr: contract::SHARD_ATTR,
         job_type_attr: contract::JOB_TYPE_ATTR,
@@ -66,6 +75,9 @@ pub fn jobs_table(config: &Config) -> JobsTable {
         index_by_created: contract::INDEX_BY_CREATED,
         index_open: contract::INDEX_OPEN,
         index_by_queue: contract::INDEX_BY_QUEUE,
+        index_progress: progress::INDEX_PROGRESS,
+        progress_job_attr: progress::JOB_ATTR,
+        progress_attrs: [progress::PERCENT_ATTR, progress::MESSAGE_ATTR, progress::SEQ_ATTR],
         queue_key_attr: contract::QUEUE_KEY_ATTR,
         queue_order_attr: contract::QUEUE_ORDER_ATTR,
         ttl_attr: contract::TTL_ATTR,

@@ -92,7 +92,13 @@ pub fn task_definition(config: &Config, name: &str, task: &config::Task) -> Task
         command: task.command.clone(),
         environment: task.environment.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
         secrets: task.secrets.iter().map(|(k, v)| NameValue { name: k.clone(), value: v.clone() }).collect(),
-        task_role: iam::task_role(project, name, &id_part, task),
+        task_role: iam::task_role(
+            project,
+            name,
+            &id_part,
+            task,
+            config.job_types.get(name).is_some_and(|jt| jt.progress).then_some(super::table::JOBS_TABLE_ID),
+        ),
         execution_role: iam::execution_role(project, name, &id_part, task, &log_group),
         log_group,
         suppressions: Suppressions::of(vec![
