@@ -356,3 +356,45 @@ fn a_jobs_progress_reported_from_its_task_shows_in_watch_and_status() {
     assert!(!stderr(&out).contains("progress"), "{}", stderr(&out));
     assert!(dev.json(&["status", &quiet], 0).get("progress").is_none());
 }
+
+#[test]
+fn the_readmes_progress_one_liner_writes_the_report_the_runtime_reads() {
+    use jobgen_runtime::progress;
+    let dev = &dev();
+    // The one-liner exactly as the README shows it, run by sh with the AWS CLI against the stack's
+    // table: what a container of a `progress: true` job type runs.
+    let readme = std::fs::read_to_string(jobgen_tests::repo_root().join("README.md")).unwrap();
+    let start = readme.find("aws dynamodb update-item --table-name \"$JOBGEN_PROGRESS_TABLE\"").unwrap();
+    let snippet = &readme[start..start + readme[start..].find("\n```").unwrap()];
+    let aws = jobgen_tests::venv_bin().join("aws");
+    let env: Vec<(String, String)> = dev.moto.env().into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&aws).args(args).envs(env.iter().cloned()).output().unwrap();
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let tables: serde_json::Value = serde_json::from_str(&run(&["dynamodb", "list-tables"])).unwrap();
+    let table = tables["TableNames"][0].as_str().unwrap().to_string();
+    let path = format!("{}:{}", jobgen_tests::venv_bin().display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new("sh")
+        .args(["-c", snippet])
+        .envs(env.iter().cloned())
+        .env("PATH", path)
+        .env("JOBGEN_PROGRESS_TABLE", &table)
+        .env("JOBGEN_JOB_ID", "somejob")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{snippet}\n{}", String::from_utf8_lossy(&out.stderr));
+    let user_id = run(&["sts", "get-caller-identity", "--query", "UserId", "--output", "text"]);
+    let key = serde_json::json!({"jobId": {"S": progress::progress_key(&user_id)}}).to_string();
+    let item: serde_json::Value =
+        serde_json::from_str(&run(&["dynamodb", "get-item", "--table-name", &table, "--key", &key])).unwrap();
+    let item = &item["Item"];
+    assert_eq!(item[progress::JOB_ATTR]["S"], "somejob", "{item}");
+    assert_eq!(item[progress::PERCENT_ATTR]["N"], "40", "{item}");
+    assert_eq!(item[progress::MESSAGE_ATTR]["S"], "encoding", "{item}");
+    // Every attribute it wrote is one the task role's condition allows.
+    for name in item.as_object().unwrap().keys() {
+        assert!(progress::ATTRIBUTES.contains(&name.as_str()), "{name} is not allowed by dynamodb:Attributes");
+    }
+}
