@@ -158,8 +158,9 @@ fn deploy_example(name: &str) {
     let dropped = jobgen_local::deploy::emulator_copy(&mut doc);
     assert_eq!(
         dropped.len(),
-        5,
-        "the URL, track's invoke config, the DLQ policy, the schedule group and the reconcile schedule: {dropped:?}"
+        5 + synth.config.schedules.len(),
+        "the URL, track's invoke config, the DLQ policy, the schedule group, the reconcile schedule and the \
+         project's schedules (jobgen dev creates those through the Scheduler API): {dropped:?}"
     );
     let outputs_obj = doc["Outputs"].as_object().unwrap();
     let expected_outputs: BTreeSet<String> = outputs_obj.keys().cloned().collect();
