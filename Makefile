@@ -42,6 +42,12 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 .PHONY: tools
 tools: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## install the pinned Python tools (moto, awscli, cfn-lint, cargo-lambda, checkov)
 
+.PHONY: browser-tools
+browser-tools: ## Debian's chromium and chromedriver for the dashboard's browser test (apt-get, when missing)
+	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+
 .PHONY: build
 build: ## build the jobgen CLI and the handlers (debug)
 	cargo build --workspace --all-targets
@@ -93,7 +99,7 @@ check-boundaries: ## the synth library links no AWS SDK, async runtime or HTTP s
 	else echo "jobgen-synth: no aws-*, tokio or hyper among its dependencies"; fi
 
 .PHONY: test
-test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
+test: tools browser-tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
 	cargo fmt --all -- --check
 	$(MAKE) check-boundaries
 	$(MAKE) check-examples
