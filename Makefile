@@ -123,12 +123,16 @@ fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) f
 	  cargo test -p jobgen-tests --test fuzz -- --nocapture --test-threads 1
 
 .PHONY: bench
-bench: tools bench-synth bench-runtime bench-build bench-burst ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-runtime bench-build bench-burst bench-dashboard ## benchmarks; numbers go in BENCHMARKS.md
 
 .PHONY: bench-burst
 bench-burst: tools ## JOBS jobs (default 10000) at once drained at RunTask's rate (20/s, burst 100) on a simulated clock; SPREAD: Scheduler's spread in s (default 60)
 	JOBGEN_BURST_JOBS=$(or $(JOBS),10000) JOBGEN_BURST_SPREAD=$(or $(SPREAD),60) \
 	  cargo bench --profile dev -p jobgen-tests --bench burst
+
+.PHONY: bench-dashboard
+bench-dashboard: tools ## dashboard page load and list query time over JOBS jobs (default 10000) in the emulator (BENCHMARKS.md)
+	JOBGEN_DASH_JOBS=$(or $(JOBS),10000) cargo bench --profile dev -p jobgen-tests --bench dashboard
 
 .PHONY: bench-build
 bench-build: ## clean-build time of the synth library next to the whole workspace (fresh target dirs)
