@@ -141,7 +141,8 @@ fn is_own_host(host: &str, addr: &SocketAddr) -> bool {
         return true;
     }
     match host.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback() || ip == addr.ip(),
+        // Bound to every address (`--bind 0.0.0.0`): any of the machine's addresses, never a name.
+        Ok(ip) => ip.is_loopback() || ip == addr.ip() || addr.ip().is_unspecified(),
         Err(_) => false,
     }
 }
@@ -274,6 +275,9 @@ mod tests {
         assert!(!is_own_host(host_part("10.0.0.1:9000"), &addr));
         let lan: SocketAddr = "10.0.0.5:9000".parse().unwrap();
         assert!(is_own_host(host_part("10.0.0.5:9000"), &lan));
+        let any: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert!(is_own_host(host_part("10.0.0.5:9000"), &any));
+        assert!(!is_own_host(host_part("evil.example:9000"), &any));
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 }

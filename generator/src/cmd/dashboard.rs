@@ -69,6 +69,12 @@ pub fn run(args: Args) -> i32 {
         Ok(q) => q.unwrap_or_default(),
         Err(e) => return fail(output, &e),
     };
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: --bind {}: the dashboard is reachable from that network and acts with your AWS credentials",
+            args.bind
+        );
+    }
     let Some(rt) = runtime() else { return 3 };
     rt.block_on(async {
         let ops = match Ops::connect(&stack).await {
