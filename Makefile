@@ -48,6 +48,10 @@ browser-tools: ## Debian's chromium and chromedriver for the dashboard's browser
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
 	fi
 
+.PHONY: screenshots
+screenshots: tools browser-tools ## rewrite the README's dashboard screenshots (docs/screenshots/*.png) from the browser test
+	JOBGEN_SCREENSHOTS=update cargo test -p jobgen-tests --test dashboard
+
 .PHONY: build
 build: ## build the jobgen CLI and the handlers (debug)
 	cargo build --workspace --all-targets

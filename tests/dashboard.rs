@@ -91,10 +91,17 @@ async fn browser(webdriver: &str) -> Client {
         .expect("start a chromium session")
 }
 
+/// Takes a screenshot: into docs/screenshots/NAME.png (the README's) with
+/// `JOBGEN_SCREENSHOTS=update` (`make screenshots`), else beside the test's build output, so a
+/// test run leaves the work tree as it was.
 async fn screenshot(client: &Client, name: &str) {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    let dir = repo_root().join("docs/screenshots");
+    let dir = if std::env::var("JOBGEN_SCREENSHOTS").as_deref() == Ok("update") {
+        repo_root().join("docs/screenshots")
+    } else {
+        std::env::temp_dir().join("jobgen-dashboard-screenshots")
+    };
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
@@ -272,6 +279,16 @@ async fn the_dashboard_in_a_browser() {
     let hello = client.find(Locator::Css("section.queue[data-queue='hello']")).await.unwrap();
     assert_eq!(hello.find(Locator::Css(".limit")).await.unwrap().text().await.unwrap(), "2");
     screenshot(&client, "queue").await;
+
+    // Retry from the job's page: the retried job gets a third attempt, shown on the page it
+    // refreshes.
+    client.goto(&format!("{base}/jobs/{retried}")).await.unwrap();
+    client.find(Locator::Css("#retry")).await.unwrap().click().await.unwrap();
+    eventually("the third attempt on the timeline", async || {
+        (client.find_all(Locator::Css("#timeline li.attempt")).await.ok()?.len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(dev.json(&["status", &retried], 0)["attempt"], 3);
 
     // Bad input: a 400 with its message (shown in the browser too), a 404, a cross-site POST 403.
     client.goto(&format!("{base}/?status=bogus")).await.unwrap();
