@@ -36,10 +36,23 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// chromedriver in a process group of its own, with the browser it starts: killed as a group,
+/// so a failing test (which never closes its session) leaves no browser behind.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).status();
+        let _ = self.0.wait();
+    }
+}
+
 /// chromedriver on a free port, once it accepts connections.
-fn chromedriver() -> (Killed, String) {
+fn chromedriver() -> (Driver, String) {
+    use std::os::unix::process::CommandExt;
     let port = free_port();
     let mut child = Command::new("/usr/bin/chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -47,7 +60,7 @@ fn chromedriver() -> (Killed, String) {
         .expect("run /usr/bin/chromedriver (make browser-tools installs it)");
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (Killed(child), format!("http://127.0.0.1:{port}"));
+            return (Driver(child), format!("http://127.0.0.1:{port}"));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
