@@ -42,6 +42,16 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 .PHONY: tools
 tools: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## install the pinned Python tools (moto, awscli, cfn-lint, cargo-lambda, checkov)
 
+.PHONY: browser-tools
+browser-tools: ## Debian's chromium and chromedriver for the dashboard's browser test (apt-get, when missing)
+	if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; \
+	fi
+
+.PHONY: screenshots
+screenshots: tools browser-tools ## rewrite the README's dashboard screenshots (docs/screenshots/*.png) from the browser test
+	JOBGEN_SCREENSHOTS=update cargo test -p jobgen-tests --test dashboard
+
 .PHONY: build
 build: ## build the jobgen CLI and the handlers (debug)
 	cargo build --workspace --all-targets
@@ -93,7 +103,7 @@ check-boundaries: ## the synth library links no AWS SDK, async runtime or HTTP s
 	else echo "jobgen-synth: no aws-*, tokio or hyper among its dependencies"; fi
 
 .PHONY: test
-test: tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
+test: tools browser-tools ## run the whole test suite (unit, golden, CLI, emulator-backed, lint)
 	cargo fmt --all -- --check
 	$(MAKE) check-boundaries
 	$(MAKE) check-examples
@@ -117,12 +127,16 @@ fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) f
 	  cargo test -p jobgen-tests --test fuzz -- --nocapture --test-threads 1
 
 .PHONY: bench
-bench: tools bench-synth bench-runtime bench-build bench-burst ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-runtime bench-build bench-burst bench-dashboard ## benchmarks; numbers go in BENCHMARKS.md
 
 .PHONY: bench-burst
 bench-burst: tools ## JOBS jobs (default 10000) at once drained at RunTask's rate (20/s, burst 100) on a simulated clock; SPREAD: Scheduler's spread in s (default 60)
 	JOBGEN_BURST_JOBS=$(or $(JOBS),10000) JOBGEN_BURST_SPREAD=$(or $(SPREAD),60) \
 	  cargo bench --profile dev -p jobgen-tests --bench burst
+
+.PHONY: bench-dashboard
+bench-dashboard: tools ## dashboard page load and list query time over JOBS jobs (default 10000) in the emulator (BENCHMARKS.md)
+	JOBGEN_DASH_JOBS=$(or $(JOBS),10000) cargo bench --profile dev -p jobgen-tests --bench dashboard
 
 .PHONY: bench-build
 bench-build: ## clean-build time of the synth library next to the whole workspace (fresh target dirs)

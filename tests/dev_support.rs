@@ -117,7 +117,8 @@ impl Dev {
         self.command(args).current_dir(dir).env_remove("JOBGEN_STACK").output().expect("run jobgen")
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// A `jobgen ARGS` command with the printed exports (for a process the test spawns).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(jobgen_bin());
         for (k, _) in std::env::vars() {
             if k.starts_with("AWS_") || k == "JOBGEN_STACK" {

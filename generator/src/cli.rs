@@ -90,6 +90,9 @@ pub enum Command {
         after_help = "Exit codes: 0 printed (with --follow: the job ended), 1 the job has no task or no log stream yet (without --follow), or is not found.\n\nExample:\n  jobgen logs $JOB\n  jobgen logs $JOB --follow"
     )]
     Logs(cmd::logs::Args),
+    /// Serve a local web UI: jobs, their timelines and logs, stats charts, queues, cancel and retry.
+    #[command(after_help = cmd::dashboard::HELP)]
+    Dashboard(cmd::dashboard::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(
         after_help = "Example:\n  jobgen completions bash > ~/.local/share/bash-completion/completions/jobgen\n  jobgen completions zsh > \"${fpath[1]}/_jobgen\"\n  jobgen completions fish > ~/.config/fish/completions/jobgen.fish"
@@ -165,6 +168,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Stats(args) => cmd::stats::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Schedules(args) => cmd::schedules::run(&args),
+        Command::Dashboard(args) => cmd::dashboard::run(args),
         Command::Completions { shell } => {
             // Into a buffer first: the generator panics on a write error (a closed pipe).
             let mut script = Vec::new();

@@ -1,4 +1,4 @@
-//! The real `jobgen` binary: init, validate and schema, with their exit codes (0 ok, 2 usage or
+//! The real `jobgen` binary: init, validate, schema and dashboard's refusals, with their exit codes (0 ok, 2 usage or
 //! config error) and the promise that a refused command leaves files untouched.
 
 // A test fails by panicking, with a message that says what was expected.
@@ -328,4 +328,33 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("cannot write no/such/dir/jobgen.1"));
+}
+
+#[test]
+fn dashboard_refuses_bad_flags_and_a_missing_stack_with_exit_2() {
+    let dir = tempdir();
+    jobgen(dir.path())
+        .args(["dashboard", "--bind", "not-an-address"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--bind"));
+    jobgen(dir.path())
+        .args(["dashboard", "--port", "70000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--port"));
+    // No --stack, no JOBGEN_STACK and no ./jobgen.yaml: nothing to serve, said before any AWS call.
+    jobgen(dir.path())
+        .arg("dashboard")
+        .env_remove("JOBGEN_STACK")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no stack given"));
+    // A -c file that does not validate is refused (its queues would be unknown).
+    std::fs::write(dir.path().join("bad.yaml"), "version: 1\n").unwrap_or_else(|e| panic!("{e}"));
+    jobgen(dir.path())
+        .args(["dashboard", "--stack", "s", "-c", "bad.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-c bad.yaml: has"));
 }

@@ -343,6 +343,29 @@ impl Ops {
         Ok(jobs)
     }
 
+    /// One page of a listing, newest first, and the token of the next page (`None` at the end): the
+    /// same indexed Query as [`Ops::list`], one page at a time, for a caller that pages (the
+    /// dashboard). `page` is a token this returned before; a token that is not one is a usage error.
+    pub async fn list_page(
+        &self,
+        filter: &ListFilter,
+        since: Option<DateTime<Utc>>,
+        limit: usize,
+        page: Option<&str>,
+    ) -> Result<jobgen_runtime::store::JobPage, OpsError> {
+        let page_size = i32::try_from(limit.clamp(1, 100)).unwrap_or(100);
+        self.store.list(filter, since, page_size, page).await.map_err(|e| {
+            if page.is_some() && !e.is_retryable() && e.to_string().contains("token") {
+                OpsError::Usage {
+                    message: format!("page: {e}"),
+                    help: "follow the listing's own next-page link, or start from the first page".into(),
+                }
+            } else {
+                OpsError::Aws { operation: "Query".into(), message: e.to_string() }
+            }
+        })
+    }
+
     /// Cancels a job: CANCELLED with a conditional write (never a finished job), then StopTask for
     /// its task when it has one. Returns the cancelled record and whether a task was stopped.
     pub async fn cancel(&self, job_id: &str, reason: &str) -> Result<(Job, bool), OpsError> {

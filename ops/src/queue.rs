@@ -131,6 +131,51 @@ impl Ops {
     }
 }
 
+/// One queue as the dashboard's queue view shows it: the slots held against its limit and the
+/// jobs waiting, in the order they will start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueView {
+    /// The queue (`queueKey`: a job type, or `*` for the project's queue).
+    pub queue_key: String,
+    /// Slots held now (the counter item; `None` before any admission).
+    pub running: Option<i64>,
+    /// Its limit, when the caller knows it (from the project's jobgen.yaml).
+    pub limit: Option<u32>,
+    /// The queued jobs, first to start first (admitted ones whose launch is not recorded yet
+    /// included, as the index still lists them).
+    pub queued: Vec<Job>,
+    /// Whether more jobs wait than `queued` holds.
+    pub more: bool,
+}
+
+impl Ops {
+    /// Each of `queues` (key and limit): its counter (1 GetItem) and its first `per_queue`
+    /// waiting jobs (one Query of `byQueue` in start order, then the records by key).
+    pub async fn queues(&self, queues: &[(String, Option<u32>)], per_queue: usize) -> Result<Vec<QueueView>, OpsError> {
+        let mut views = Vec::new();
+        for (key, limit) in queues {
+            let running = self
+                .store
+                .counter(&contract::limit_item_key(key))
+                .await
+                .map_err(|e| OpsError::Aws { operation: "GetItem (counter)".into(), message: e.to_string() })?;
+            let page = self
+                .store
+                .queue_page(key, i32::try_from(per_queue.clamp(1, 100)).unwrap_or(100), None)
+                .await
+                .map_err(|e| OpsError::Aws { operation: "Query (byQueue)".into(), message: e.to_string() })?;
+            let ids: Vec<String> = page.entries.into_iter().map(|e| e.job_id).collect();
+            let queued = self
+                .store
+                .get_many(&ids)
+                .await
+                .map_err(|e| OpsError::Aws { operation: "BatchGetItem".into(), message: e.to_string() })?;
+            views.push(QueueView { queue_key: key.clone(), running, limit: *limit, queued, more: page.next.is_some() });
+        }
+        Ok(views)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -195,6 +195,35 @@ impl Ops {
     }
 }
 
+/// The report of [`Ops::stats`] and the same figures per day of creation (UTC), for charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyReport {
+    /// The whole range, as `jobgen stats` reports it.
+    pub report: StatsReport,
+    /// Per day (oldest first), per job type.
+    pub days: BTreeMap<chrono::NaiveDate, Vec<TypeStats>>,
+}
+
+/// The figures of `jobs` per day of creation (UTC), each day grouped by type as [`compute`] does.
+pub fn daily(jobs: &[Job]) -> BTreeMap<chrono::NaiveDate, Vec<TypeStats>> {
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<Job>> = BTreeMap::new();
+    for job in jobs {
+        by_day.entry(job.created_at.date_naive()).or_default().push(job.clone());
+    }
+    by_day.into_iter().map(|(day, jobs)| (day, compute(&jobs))).collect()
+}
+
+impl Ops {
+    /// [`Ops::stats`] and the same figures per day, from one listing.
+    pub async fn stats_with_days(&self, job_type: Option<&str>, since: DateTime<Utc>) -> Result<DailyReport, OpsError> {
+        let jobs = self.list(None, job_type, Some(since), usize::MAX).await?;
+        Ok(DailyReport {
+            report: StatsReport { since, job_type: job_type.map(str::to_string), types: compute(&jobs) },
+            days: daily(&jobs),
+        })
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -292,6 +321,19 @@ mod tests {
         assert_eq!(sleep.run, Summary::default(), "a running job has no run time yet");
         assert_eq!(sleep.startup.p50_ms, Some(8000));
         assert_eq!((sleep.cost_total_usd, sleep.cost_mean_usd), (0.0, None));
+    }
+
+    #[test]
+    fn daily_figures_split_the_range_by_creation_day() {
+        let a = job("a", "hello", JobStatus::Succeeded);
+        let mut b = job("b", "hello", JobStatus::Failed);
+        b.created_at = t(86_400 + 5);
+        let days = daily(&[a, b]);
+        let keys: Vec<String> = days.keys().map(ToString::to_string).collect();
+        assert_eq!(keys, ["2026-01-01", "2026-01-02"]);
+        let first = &days.values().next().unwrap()[0];
+        assert_eq!((first.jobs, first.by_status["SUCCEEDED"], first.by_status["FAILED"]), (1, 1, 0));
+        assert_eq!(days.values().nth(1).unwrap()[0].by_status["FAILED"], 1);
     }
 
     #[test]

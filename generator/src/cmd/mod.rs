@@ -4,6 +4,7 @@
 //! error rendering and the polling flags.
 
 pub mod cancel;
+pub mod dashboard;
 pub mod dev;
 pub mod init;
 pub mod list;
