@@ -45,6 +45,12 @@ pub enum Command {
     /// Print the JSON Schema of jobgen.yaml (for editors).
     #[command(after_help = "Example:\n  jobgen schema > jobgen.schema.json")]
     Schema,
+    /// Deploy the stack: synth, upload, change set (shown), execute, follow its events.
+    #[command(after_help = cmd::deploy::HELP)]
+    Deploy(cmd::deploy::Args),
+    /// Delete the stack (refused while jobs run, unless --force); the jobs table is kept unless --delete-data.
+    #[command(after_help = cmd::destroy::HELP)]
+    Destroy(cmd::destroy::Args),
     /// Run the stack locally: deploy it into the AWS emulator, run both handlers, simulate ECS.
     #[command(after_help = cmd::dev::HELP)]
     Dev(cmd::dev::Args),
@@ -150,6 +156,8 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Command::Dev(args) => cmd::dev::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
+        Command::Destroy(args) => cmd::destroy::run(args),
         Command::Submit(args) => cmd::submit::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::List(args) => cmd::list::run(args),

@@ -291,7 +291,7 @@ pub async fn execute(
     let since = aws_smithy_types::DateTime::from(std::time::SystemTime::now() - Duration::from_secs(1));
     calls.add("ExecuteChangeSet");
     cfn.execute_change_set().stack_name(stack).change_set_name(&summary.change_set).send().await.map_err(|e| {
-        DeployError::Stack { stack: stack.into(), status: "ExecuteChangeSet failed".into(), reason: aws_error(&e) }
+        DeployError::Stack { stack: stack.into(), status: "ExecuteChangeSet failed".into(), reason: readable(&e) }
     })?;
     let total = summary.changes.len();
     let mut seen = BTreeSet::new();
@@ -372,6 +372,29 @@ pub async fn execute(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// An error as `Code: message`: from its metadata, else from a JSON error body (moto answers a
+/// resource it rejects inside ExecuteChangeSet with the failing service's JSON error, which the
+/// CloudFormation client cannot parse), else the full rendering.
+fn readable<E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &aws_sdk_cloudformation::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> String {
+    use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+    if let (Some(code), Some(message)) = (e.code(), e.message()) {
+        return format!("{code}: {message}");
+    }
+    let body = e
+        .raw_response()
+        .and_then(|r| r.body().bytes())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok());
+    match body {
+        Some(json) if json["message"].is_string() => {
+            let code = json["__type"].as_str().unwrap_or("Error");
+            format!("{}: {}", code.rsplit('#').next().unwrap_or(code), json["message"].as_str().unwrap_or_default())
+        }
+        _ => aws_error(e),
     }
 }
 

@@ -4,6 +4,8 @@
 //! error rendering and the polling flags.
 
 pub mod cancel;
+pub mod deploy;
+pub mod destroy;
 pub mod dev;
 pub mod init;
 pub mod list;
