@@ -178,9 +178,27 @@ pub async fn create_change_set(
     template: &TemplateSource,
     calls: &mut Calls,
 ) -> Result<Option<Summary>, DeployError> {
-    let status = stack_status(cfn, stack, calls).await?;
+    let mut status = stack_status(cfn, stack, calls).await?;
+    if status.as_deref() == Some("REVIEW_IN_PROGRESS") {
+        // A stack with no resources yet: a change set of an earlier `--no-execute` (or one whose
+        // execution the emulator refused). Deleted first, so exactly one stack of this name exists
+        // (moto would create a second one beside it for a new CREATE change set).
+        calls.add("DeleteStack");
+        cfn.delete_stack()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| step(format!("CloudFormation DeleteStack {stack} (REVIEW_IN_PROGRESS)"), aws_error(&e)))?;
+        for _ in 0..300 {
+            status = stack_status(cfn, stack, calls).await?;
+            if status.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let kind = match status.as_deref() {
-        None | Some("REVIEW_IN_PROGRESS") => ChangeSetType::Create,
+        None => ChangeSetType::Create,
         Some(s) if s == "ROLLBACK_COMPLETE" => {
             return Err(DeployError::Stack {
                 stack: stack.into(),
@@ -285,16 +303,21 @@ pub async fn execute(
     summary: &Summary,
     timeout: Duration,
     calls: &mut Calls,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Outcome, DeployError> {
+    // The events already there (a new stack's REVIEW_IN_PROGRESS, an earlier deployment's) are not
+    // this execution's: remembered by id, which needs no clock agreement with CloudFormation.
+    let mut seen = BTreeSet::new();
+    calls.add("DescribeStackEvents");
+    if let Ok(events) = cfn.describe_stack_events().stack_name(stack).send().await {
+        seen.extend(events.stack_events().iter().filter_map(|e| e.event_id()).map(str::to_string));
+    }
     let started = Instant::now();
-    let since = aws_smithy_types::DateTime::from(std::time::SystemTime::now() - Duration::from_secs(1));
     calls.add("ExecuteChangeSet");
     cfn.execute_change_set().stack_name(stack).change_set_name(&summary.change_set).send().await.map_err(|e| {
         DeployError::Stack { stack: stack.into(), status: "ExecuteChangeSet failed".into(), reason: readable(&e) }
     })?;
     let total = summary.changes.len();
-    let mut seen = BTreeSet::new();
     let mut done = BTreeSet::new();
     let mut first_failure: Option<String> = None;
     let mut delay = Duration::from_millis(200);
@@ -307,12 +330,8 @@ pub async fn execute(
             .await
             .map_err(|e| step(format!("CloudFormation DescribeStackEvents {stack}"), aws_error(&e)))?;
         // Newest first: the new ones, oldest first.
-        let mut new: Vec<_> = events
-            .stack_events()
-            .iter()
-            .filter(|e| e.timestamp().is_some_and(|t| t.secs() >= since.secs()))
-            .filter(|e| e.event_id().is_some_and(|id| !seen.contains(id)))
-            .collect();
+        let mut new: Vec<_> =
+            events.stack_events().iter().filter(|e| e.event_id().is_some_and(|id| !seen.contains(id))).collect();
         new.reverse();
         for e in new {
             seen.insert(e.event_id().unwrap_or_default().to_string());
@@ -460,7 +479,7 @@ pub async fn delete_stack(
     stack: &str,
     timeout: Duration,
     calls: &mut Calls,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), DeployError> {
     let started = Instant::now();
     let stack_id = {

@@ -365,7 +365,7 @@ pub async fn package(
     layer: (&str, &str),
     placeholder: bool,
     calls: &mut crate::apply::Calls,
-    progress: &mut dyn FnMut(crate::apply::Progress),
+    progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
 ) -> Result<BTreeMap<String, String>, DeployError> {
     let mut uploaded = BTreeMap::new();
     for (logical_id, zip_name) in functions {
@@ -404,7 +404,7 @@ pub async fn put(
     name: &str,
     bytes: Vec<u8>,
     calls: &mut crate::apply::Calls,
-    progress: &mut dyn FnMut(crate::apply::Progress),
+    progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
 ) -> Result<String, DeployError> {
     let ext = if name == "template" { "json" } else { "zip" };
     let key = format!("{name}-{}.{ext}", short_hash(&bytes));

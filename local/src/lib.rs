@@ -353,7 +353,7 @@ pub fn default_artifact_bucket(project: &str, region: &str) -> String {
 /// `jobgen dev`.
 pub async fn deploy_project(
     options: &DeployOptions,
-    progress: &mut dyn FnMut(apply::Progress),
+    progress: &mut (dyn FnMut(apply::Progress) + Send),
 ) -> Result<Deployed, DevError> {
     use apply::Progress::Note;
     let mut calls = apply::Calls::default();

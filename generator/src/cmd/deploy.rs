@@ -131,7 +131,7 @@ impl Renderer {
             Progress::Tick { status, done, total, elapsed } => {
                 if self.terminal {
                     let width = 30;
-                    let filled = if total == 0 { 0 } else { done * width / total };
+                    let filled = (done * width).checked_div(total).unwrap_or(0).min(width);
                     let bar = format!("{}{}", "#".repeat(filled), "-".repeat(width - filled));
                     let secs = elapsed.as_secs();
                     let mut err = std::io::stderr().lock();
@@ -309,5 +309,57 @@ pub fn run(args: Args) -> i32 {
             );
             3
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(action: &str, id: &str, kind: &str, replacement: Option<&str>) -> Change {
+        Change {
+            action: action.into(),
+            logical_id: id.into(),
+            resource_type: kind.into(),
+            replacement: replacement.map(str::to_string),
+        }
+    }
+
+    /// moto's change sets carry no `Replacement`, so the flagging is pinned here with the shapes
+    /// CloudFormation returns.
+    #[test]
+    fn a_replaced_jobs_table_is_flagged_loudly() {
+        let summary = Summary {
+            change_set: "jobgen-1".into(),
+            kind: "UPDATE".into(),
+            changes: vec![
+                change("Add", "TrackDlq", "AWS::SQS::Queue", None),
+                change("Replace", "JobsTable", "AWS::DynamoDB::Table", Some("True")),
+                change("Modify", "TrackFunction", "AWS::Lambda::Function", Some("False")),
+                change("Modify", "ClusterMain", "AWS::ECS::Cluster", Some("Conditional")),
+                change("Remove", "Old", "AWS::SQS::Queue", None),
+            ],
+        };
+        let text = summary_text(&summary);
+        assert!(
+            text.starts_with("change set jobgen-1 (UPDATE): 1 to add, 1 to modify, 2 to replace, 1 to remove"),
+            "{text}"
+        );
+        assert!(text.contains("  ! Replace  JobsTable      AWS::DynamoDB::Table  REPLACEMENT"), "{text}");
+        assert!(text.contains("  ! Modify   ClusterMain    AWS::ECS::Cluster  MAY BE REPLACED"), "{text}");
+        assert!(text.contains("  ~ Modify   TrackFunction  AWS::Lambda::Function\n"), "{text}");
+        assert!(text.contains("WARNING: the jobs table JobsTable will be REPLACED"), "{text}");
+        assert!(text.contains("WARNING: ClusterMain (AWS::ECS::Cluster) will be replaced"), "{text}");
+        assert!(!text.contains("WARNING: TrackFunction"), "{text}");
+    }
+
+    #[test]
+    fn the_environment_goes_into_the_default_stack_name() {
+        assert_eq!(stack_name(None, "media", None), "jobgen-media");
+        assert_eq!(stack_name(None, "media", Some("staging")), "jobgen-media-staging");
+        assert_eq!(stack_name(Some("mine"), "media", Some("staging")), "mine");
+        assert!(
+            check_environment("prod-2").is_ok() && check_environment("a b").is_err() && check_environment("").is_err()
+        );
     }
 }
