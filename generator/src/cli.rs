@@ -2,7 +2,8 @@
 //! subcommand calls into the library; this module only parses arguments, renders errors and picks
 //! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error). The operator
 //! commands' exit codes are documented in `jobgen_ops` (0 ok, 1 job failed/not found/refused, 2 usage,
-//! 3 AWS error, 4 a wait's `--timeout` ran out).
+//! 3 AWS error, 4 a wait's `--timeout` ran out); `deploy` and `destroy` document theirs in their help (0 done or no
+//! changes, 1 the deployment failed or destroy refused, 2 usage or config, 3 an AWS call failed).
 
 use clap::{Parser, Subcommand};
 
