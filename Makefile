@@ -75,12 +75,36 @@ package: tools ## build both handlers with cargo-lambda into dist/lambda/*.zip (
 	fi; \
 	cargo lambda build --release $$flag --output-format zip -p jobgen-runtime --bin create-job --bin track
 	mkdir -p dist/lambda
-	for f in create-job track; do cp target/lambda/$$f/bootstrap.zip dist/lambda/$$f.zip; done
+	for f in create-job track; do cp $(TARGET)/lambda/$$f/bootstrap.zip dist/lambda/$$f.zip; done
 	# Each zip must hold one executable `bootstrap` built for $(ARCH): fail here, not at deploy time.
 	$(VENV_BIN)/python scripts/lambda-zip.py check $(ARCH) dist/lambda/create-job.zip dist/lambda/track.zip
 	# The template's Architectures must match these binaries: `jobgen synth` and `jobgen dev` read this file and refuse a mismatch.
 	echo "$(ARCH)" > dist/lambda/ARCH
 	ls -l dist/lambda
+
+# The release bundle: `dist/jobgen-<version>-<platform>/{bin/jobgen, lib/jobgen/lambda/<arch>/{create-job,track}.zip,ARCH}`
+# for both Lambda architectures, and its tarball. `jobgen synth`/`deploy` find the zips next to bin/jobgen.
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+PLATFORM   := $(shell uname -m)-$(shell uname -s | tr A-Z a-z)
+BUNDLE     := dist/jobgen-$(VERSION)-$(PLATFORM)
+
+.PHONY: dist
+dist: tools ## the release bundle for this platform (jobgen + both handlers for arm64 and x86_64) in dist/, plus its .tar.gz
+	cargo build --release -p jobgen
+	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)/bin
+	for a in arm64 x86_64; do \
+	  $(MAKE) --no-print-directory package ARCH=$$a; \
+	  mkdir -p $(BUNDLE)/lib/jobgen/lambda/$$a; \
+	  cp dist/lambda/create-job.zip dist/lambda/track.zip dist/lambda/ARCH $(BUNDLE)/lib/jobgen/lambda/$$a/; \
+	done
+	cp $(TARGET)/release/jobgen $(BUNDLE)/bin/jobgen
+	cp README.md $(BUNDLE)/
+	tar -C dist -czf $(BUNDLE).tar.gz $(notdir $(BUNDLE))
+	ls -l $(BUNDLE).tar.gz
+
+.PHONY: dist-smoke
+dist-smoke: dist ## install the bundle into an empty directory and, from outside the checkout, synth and deploy an example into moto
+	JOBGEN_VENV_BIN=$(VENV_BIN) scripts/dist-smoke.sh $(BUNDLE).tar.gz
 
 .PHONY: synth-examples
 synth-examples: build ## re-synthesize every example's template.yaml

@@ -2,7 +2,8 @@
 //! subcommand calls into the library; this module only parses arguments, renders errors and picks
 //! exit codes (0 ok, 1 `--check` found a stale file, 2 usage or config error). The operator
 //! commands' exit codes are documented in `jobgen_ops` (0 ok, 1 job failed/not found/refused, 2 usage,
-//! 3 AWS error, 4 a wait's `--timeout` ran out).
+//! 3 AWS error, 4 a wait's `--timeout` ran out); `deploy` and `destroy` document theirs in their help (0 done or no
+//! changes, 1 the deployment failed or destroy refused, 2 usage or config, 3 an AWS call failed).
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +46,12 @@ pub enum Command {
     /// Print the JSON Schema of jobgen.yaml (for editors).
     #[command(after_help = "Example:\n  jobgen schema > jobgen.schema.json")]
     Schema,
+    /// Deploy the stack: synth, upload, change set (shown), execute, follow its events.
+    #[command(after_help = cmd::deploy::HELP)]
+    Deploy(cmd::deploy::Args),
+    /// Delete the stack (refused while jobs run, unless --force); the jobs table is kept unless --delete-data.
+    #[command(after_help = cmd::destroy::HELP)]
+    Destroy(cmd::destroy::Args),
     /// Run the stack locally: deploy it into the AWS emulator, run both handlers, simulate ECS.
     #[command(after_help = cmd::dev::HELP)]
     Dev(cmd::dev::Args),
@@ -159,6 +166,8 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Command::Dev(args) => cmd::dev::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
+        Command::Destroy(args) => cmd::destroy::run(args),
         Command::Submit(args) => cmd::submit::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::List(args) => cmd::list::run(args),

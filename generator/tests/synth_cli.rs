@@ -236,3 +236,41 @@ fn synth_writes_the_concurrency_limits_into_the_configuration_document() {
     let sha = jobgen_runtime::contract::config_sha256(text.as_bytes());
     assert!(template.contains(&format!("JOBGEN_CONFIG_SHA256: \"{sha}\"")), "{sha}");
 }
+
+/// A template whose `Code` names zips that do not exist says so on stderr (with how to get them);
+/// once both zips are there, nothing is said.
+#[test]
+fn synth_warns_when_the_handler_zips_do_not_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("quickstart"))
+        .args(["-o", "build"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: the handler zips dist/lambda/create-job.zip, dist/lambda/track.zip do not exist",
+        ))
+        .stderr(predicate::str::contains("make package ARCH=arm64"));
+    std::fs::create_dir_all(dir.path().join("zips")).unwrap();
+    std::fs::write(dir.path().join("zips/create-job.zip"), b"zip").unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("quickstart"))
+        .args(["-o", "build", "--lambda-dir", "zips"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("zips/track.zip do not exist"))
+        .stderr(predicate::str::contains("zips/create-job.zip").not());
+    std::fs::write(dir.path().join("zips/track.zip"), b"zip").unwrap();
+    jobgen()
+        .current_dir(dir.path())
+        .args(["synth", "-c"])
+        .arg(example("quickstart"))
+        .args(["-o", "build", "--lambda-dir", "zips"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning").not());
+}

@@ -1,7 +1,7 @@
 //! Deploys a synthesized stack into the local AWS emulator the way a user deploys to AWS: the
 //! handler zips are uploaded to an S3 bucket and each function's `Code` is rewritten to
-//! `S3Bucket`/`S3Key` (what `aws cloudformation package` does), then create-stack or update-stack,
-//! waiting for `*_COMPLETE`.
+//! `S3Bucket`/`S3Key` (what `aws cloudformation package` does),
+//! then the change set of [`crate::apply`] (create or update), followed until `*_COMPLETE`.
 //!
 //! Emulator gaps handled here, each said out loud: moto's CloudFormation cannot create
 //! `AWS::Lambda::Url`, `AWS::Lambda::EventInvokeConfig`, `AWS::SQS::QueuePolicy` and `AWS::Scheduler::ScheduleGroup` (they are left
@@ -15,9 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, StackStatus};
 use serde_json::{Value, json};
 
 use jobgen_ops::aws_error;
@@ -321,10 +319,43 @@ pub fn emulator_copy(document: &mut Value) -> Vec<String> {
     dropped
 }
 
-/// Uploads each function's zip (from `lambda_dir`, or the placeholder) and the config layer (the
-/// synthesized configuration document, zipped at [`contract::CONFIG_LAYER_ENTRY`]) and points their
-/// `Code`/`Content` at the objects, as `aws cloudformation package` does. Returns logical id → what
-/// was uploaded.
+/// Creates the artifact bucket unless it exists and is ours (a bucket outside us-east-1 needs its
+/// region as the location constraint).
+pub async fn ensure_bucket(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    region: &str,
+    calls: &mut crate::apply::Calls,
+) -> Result<bool, DeployError> {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    calls.add("HeadBucket");
+    if s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(false);
+    }
+    let mut request = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region)).build(),
+        );
+    }
+    calls.add("CreateBucket");
+    match request.send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you()) => Ok(false),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_bucket_already_exists()) => Err(emulator(
+            format!("S3 CreateBucket {bucket}"),
+            "the bucket name is taken by another account (help: pass --artifact-bucket NAME, a bucket of yours)",
+        )),
+        Err(e) => Err(emulator(format!("S3 CreateBucket {bucket}"), aws_error(&e))),
+    }
+}
+
+/// Uploads each function's zip (from `lambda_dir`, or the placeholder when `placeholder` allows
+/// it: the emulator never runs the code) and the config layer (the synthesized configuration
+/// document, zipped at [`contract::CONFIG_LAYER_ENTRY`]) under content-addressed keys, skipping
+/// objects already there, and points their `Code`/`Content` at the objects, as `aws cloudformation
+/// package` does. Returns logical id → what was uploaded.
+#[allow(clippy::too_many_arguments)]
 pub async fn package(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
@@ -332,43 +363,70 @@ pub async fn package(
     functions: &[(&str, &str)],
     lambda_dir: &Path,
     layer: (&str, &str),
+    placeholder: bool,
+    calls: &mut crate::apply::Calls,
+    progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
 ) -> Result<BTreeMap<String, String>, DeployError> {
-    match s3.create_bucket().bucket(bucket).send().await {
-        Ok(_) => {}
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) => {}
-        Err(e) => return Err(emulator(format!("S3 CreateBucket {bucket}"), aws_error(&e))),
-    }
     let mut uploaded = BTreeMap::new();
     for (logical_id, zip_name) in functions {
         let path = lambda_dir.join(format!("{zip_name}.zip"));
         let (bytes, what) = match std::fs::read(&path) {
             Ok(bytes) => (bytes, path.display().to_string()),
-            Err(_) => (EMPTY_ZIP.to_vec(), "placeholder (no packaged zip; the handler runs in jobgen dev)".into()),
+            Err(_) if placeholder => {
+                (EMPTY_ZIP.to_vec(), "placeholder (no packaged zip; the handler runs in jobgen dev)".into())
+            }
+            Err(e) => {
+                return Err(emulator(
+                    format!("reading {}", path.display()),
+                    format!(
+                        "{e} (help: install the release bundle, run `make package` in a checkout, or pass --lambda-dir DIR)"
+                    ),
+                ));
+            }
         };
-        let key = put(s3, bucket, zip_name, bytes).await?;
+        let key = put(s3, bucket, zip_name, bytes, calls, progress).await?;
         document["Resources"][*logical_id]["Properties"]["Code"] = json!({ "S3Bucket": bucket, "S3Key": key });
         uploaded.insert(logical_id.to_string(), what);
     }
     let (layer_id, config_document) = layer;
     let bytes = crate::zip::single_file(contract::CONFIG_LAYER_ENTRY, config_document.as_bytes());
-    let key = put(s3, bucket, "config", bytes).await?;
+    let key = put(s3, bucket, "config", bytes, calls, progress).await?;
     document["Resources"][layer_id]["Properties"]["Content"] = json!({ "S3Bucket": bucket, "S3Key": key });
     uploaded.insert(layer_id.to_string(), format!("the configuration document ({} bytes)", config_document.len()));
     Ok(uploaded)
 }
 
-/// Puts `bytes` under a content-addressed key (`NAME-HASH.zip`) and returns the key.
-async fn put(s3: &aws_sdk_s3::Client, bucket: &str, name: &str, bytes: Vec<u8>) -> Result<String, DeployError> {
-    let key = format!("{name}-{}.zip", short_hash(&bytes));
-    s3.put_object()
-        .bucket(bucket)
-        .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
-        .send()
-        .await
-        .map_err(|e| emulator(format!("S3 PutObject {bucket}/{key}"), aws_error(&e)))?;
+/// Puts `bytes` under a content-addressed key (`NAME-HASH.EXT`) unless an object is already there
+/// (HeadObject: same key, same bytes), and returns the key.
+pub async fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    calls: &mut crate::apply::Calls,
+    progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
+) -> Result<String, DeployError> {
+    let ext = if name == "template" { "json" } else { "zip" };
+    let key = format!("{name}-{}.{ext}", short_hash(&bytes));
+    let size = bytes.len() as u64;
+    calls.add("HeadObject");
+    let skipped = s3.head_object().bucket(bucket).key(&key).send().await.is_ok();
+    if !skipped {
+        calls.add("PutObject");
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| emulator(format!("S3 PutObject {bucket}/{key}"), aws_error(&e)))?;
+    }
+    progress(crate::apply::Progress::Artifact {
+        name: name.to_string(),
+        url: format!("s3://{bucket}/{key}"),
+        bytes: size,
+        skipped,
+    });
     Ok(key)
 }
 
@@ -461,68 +519,6 @@ pub async fn sync_function_configuration(
         changed.push(name.to_string());
     }
     Ok(changed)
-}
-
-/// Creates the stack, or updates it when it exists, and waits for `*_COMPLETE`.
-pub async fn create_or_update(
-    cfn: &aws_sdk_cloudformation::Client,
-    stack: &str,
-    template: &str,
-    timeout: Duration,
-) -> Result<String, DeployError> {
-    let exists = match cfn.describe_stacks().stack_name(stack).send().await {
-        Ok(out) => {
-            out.stacks().first().is_some_and(|s| s.stack_status().is_some_and(|st| *st != StackStatus::DeleteComplete))
-        }
-        Err(_) => false,
-    };
-    let action = if exists {
-        match cfn
-            .update_stack()
-            .stack_name(stack)
-            .template_body(template)
-            .capabilities(Capability::CapabilityIam)
-            .send()
-            .await
-        {
-            Ok(_) => "update",
-            Err(e) if aws_error(&e).contains("No updates are to be performed") => return Ok("unchanged".into()),
-            Err(e) => return Err(emulator(format!("CloudFormation UpdateStack {stack}"), aws_error(&e))),
-        }
-    } else {
-        cfn.create_stack()
-            .stack_name(stack)
-            .template_body(template)
-            .capabilities(Capability::CapabilityIam)
-            .send()
-            .await
-            .map_err(|e| emulator(format!("CloudFormation CreateStack {stack}"), aws_error(&e)))?;
-        "create"
-    };
-    let deadline = Instant::now() + timeout;
-    loop {
-        let out = cfn
-            .describe_stacks()
-            .stack_name(stack)
-            .send()
-            .await
-            .map_err(|e| emulator(format!("CloudFormation DescribeStacks {stack}"), aws_error(&e)))?;
-        let status = out.stacks().first().and_then(|s| s.stack_status()).map(|s| s.as_str().to_string());
-        let status = status.unwrap_or_default();
-        if status.ends_with("_COMPLETE") && !status.contains("ROLLBACK") && !status.contains("DELETE") {
-            return Ok(action.into());
-        }
-        if status.ends_with("_FAILED") || status.contains("ROLLBACK") || Instant::now() > deadline {
-            let reason = out
-                .stacks()
-                .first()
-                .and_then(|s| s.stack_status_reason())
-                .unwrap_or("no reason given (see describe-stack-events)")
-                .to_string();
-            return Err(DeployError::Stack { stack: stack.into(), status, reason });
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! [`invoke`] serves the Lambda Invoke API so the operator commands reach the local create-job
 //! unchanged (`AWS_ENDPOINT_URL_LAMBDA`).
 
+pub mod apply;
 pub mod deploy;
 pub mod ecs;
 pub mod faults;
@@ -167,7 +168,7 @@ impl LocalStack {
         let (track_env, track_arn) = function_env(&lambda, stack, &track_name).await?;
         // Both functions read the one document their config layer ships; each checks it against the
         // hash in its own environment, as the deployed handlers do at start-up.
-        let s3 = s3_client(&sdk);
+        let s3 = s3_client(&sdk, true);
         let document = deploy::deployed_config_document(&cfn, &s3, stack)
             .await
             .map_err(|why| DevError::Stack { stack: stack.into(), why: format!("config layer: {why}") })?;
@@ -292,99 +293,264 @@ pub struct DevOptions {
     pub env_file: Option<PathBuf>,
 }
 
-/// Deploys the project into the emulator; returns the stack name.
-pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
+/// Where a deployment goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The AWS emulator: what it cannot create is left out (said out loud), and its gaps are worked
+    /// around as `jobgen dev` needs.
+    Emulator(Emulator),
+    /// AWS, with credentials from the standard chain; nothing is left out.
+    Aws {
+        /// The region (default: the standard chain's).
+        region: Option<String>,
+    },
+}
+
+/// What to deploy, where.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// The project file.
+    pub config: PathBuf,
+    /// Emulator or AWS.
+    pub target: Target,
+    /// Stack name (default `jobgen-<project>`).
+    pub stack: Option<String>,
+    /// Directory of the packaged handler zips.
+    pub lambda_dir: PathBuf,
+    /// The bucket for zips and templates (default: `jobgen-artifacts-<project>-<region>`, created
+    /// on first use and reused).
+    pub artifact_bucket: Option<String>,
+    /// Execute the change set (`false`: `--no-execute`, leave it for review).
+    pub execute: bool,
+    /// How long to follow the stack before giving up (it goes on).
+    pub timeout: Duration,
+}
+
+/// A deployment's result.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// The stack.
+    pub stack: String,
+    /// Created, updated, no changes, or planned.
+    pub outcome: apply::Outcome,
+    /// The change set (None: no changes).
+    pub change_set: Option<apply::Summary>,
+    /// The stack's Outputs (empty for a planned change set of a new stack).
+    pub outputs: BTreeMap<String, String>,
+    /// Every AWS call made, by API.
+    pub calls: apply::Calls,
+    /// Bytes uploaded to the artifact bucket (0: every object was already there).
+    pub bytes_uploaded: u64,
+}
+
+/// The default artifact bucket: one per project and region, created on first use and reused.
+pub fn default_artifact_bucket(project: &str, region: &str) -> String {
+    let mut name = format!("jobgen-artifacts-{project}-{region}");
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
+}
+
+/// Synthesizes the project, uploads its artifacts, and creates or updates its stack through a
+/// change set, reporting progress through `progress`: the one deploy path of `jobgen deploy` and
+/// `jobgen dev`.
+pub async fn deploy_project(
+    options: &DeployOptions,
+    progress: &mut (dyn FnMut(apply::Progress) + Send),
+) -> Result<Deployed, DevError> {
+    use apply::Progress::Note;
+    let mut calls = apply::Calls::default();
     let mut config = jobgen_synth::load(&options.config).map_err(|report| DevError::Config(report.to_string()))?;
     jobgen_synth::synth::check_packaged_architecture(&config, &options.lambda_dir)
         .map_err(|report| DevError::Config(report.to_string()))?;
-    let emulator = &options.emulator;
-    if let Some(n) = deploy::ensure_network(&mut config, &emulator.endpoint, &emulator.region).await? {
-        eprintln!(
-            "jobgen dev: the project's subnets/security groups do not exist in the emulator; using a new emulator VPC \
-             network instead (subnet {}, security group {})",
-            n.subnets.join(","),
-            n.security_groups.join(",")
-        );
-    }
-    deploy::hold_emulator_tasks(&emulator.endpoint).await?;
-    let sdk = emulator.sdk_config().await;
-    let stand_ins = deploy::ensure_existing_clusters(&config, &aws_sdk_ecs::Client::new(&sdk)).await?;
-    if !stand_ins.is_empty() {
-        eprintln!(
-            "jobgen dev: created empty emulator stand-ins for the project's existing clusters: {} (existing task \
-             definitions must be registered in the emulator by you; without them create-job records LAUNCH_FAILED)",
-            stand_ins.join(", ")
-        );
-    }
-    let scheduler = aws_sdk_scheduler::Client::new(&sdk);
-    if deploy::ensure_schedule_group(&scheduler, &config.project.name).await? {
-        eprintln!(
-            "jobgen dev: created the timers' schedule group {} through the Scheduler API (the emulator's CloudFormation cannot)",
-            contract::schedule_group(&config.project.name)
-        );
+    let (sdk, emulator) = match &options.target {
+        Target::Emulator(emulator) => (emulator.sdk_config().await, Some(emulator)),
+        Target::Aws { region } => {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest());
+            if let Some(region) = region {
+                loader = loader.region(aws_config::Region::new(region.clone()));
+            }
+            (loader.load().await, None)
+        }
+    };
+    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+        DevError::Config("error: no AWS region: pass --region, or set AWS_REGION (or a profile's region)".into())
+    })?;
+    if let Some(emulator) = emulator {
+        if let Some(n) = deploy::ensure_network(&mut config, &emulator.endpoint, &emulator.region).await? {
+            progress(Note(format!(
+                "the project's subnets/security groups do not exist in the emulator; using a new emulator VPC \
+                 network instead (subnet {}, security group {})",
+                n.subnets.join(","),
+                n.security_groups.join(",")
+            )));
+        }
+        deploy::hold_emulator_tasks(&emulator.endpoint).await?;
+        let stand_ins = deploy::ensure_existing_clusters(&config, &aws_sdk_ecs::Client::new(&sdk)).await?;
+        if !stand_ins.is_empty() {
+            progress(Note(format!(
+                "created empty emulator stand-ins for the project's existing clusters: {} (existing task \
+                 definitions must be registered in the emulator by you; without them create-job records LAUNCH_FAILED)",
+                stand_ins.join(", ")
+            )));
+        }
+        let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+        if deploy::ensure_schedule_group(&scheduler, &config.project.name).await? {
+            progress(Note(format!(
+                "created the timers' schedule group {} through the Scheduler API (the emulator's CloudFormation cannot)",
+                contract::schedule_group(&config.project.name)
+            )));
+        }
     }
     let synthesized = jobgen_synth::synth::synthesize(&config, &model::ModelOptions::default())
         .map_err(|e| DevError::Config(e.to_string()))?;
     let mut document = synthesized.document.clone();
-    let dropped = deploy::emulator_copy(&mut document);
-    if !dropped.is_empty() {
-        eprintln!("jobgen dev: left out of the emulator's copy (moto cannot create them): {}", dropped.join(", "));
+    if emulator.is_some() {
+        let dropped = deploy::emulator_copy(&mut document);
+        if !dropped.is_empty() {
+            progress(Note(format!(
+                "left out of the emulator's copy (moto cannot create them; on AWS nothing is left out): {}",
+                dropped.join(", ")
+            )));
+        }
     }
-    let s3 = s3_client(&sdk);
-    let bucket = format!("jobgen-dev-artifacts-{}", config.project.name);
+    let s3 = s3_client(&sdk, emulator.is_some());
+    let bucket =
+        options.artifact_bucket.clone().unwrap_or_else(|| default_artifact_bucket(&config.project.name, &region));
+    if deploy::ensure_bucket(&s3, &bucket, &region, &mut calls).await? {
+        progress(Note(format!("created the artifact bucket {bucket} (reused by later deploys)")));
+    }
     let functions =
         [(synthesized.stack.create_job.id.as_str(), "create-job"), (synthesized.stack.track.id.as_str(), "track")];
     let layer = (synthesized.stack.config_layer.id.as_str(), synthesized.config_document.as_str());
-    let uploaded = deploy::package(&s3, &bucket, &mut document, &functions, &options.lambda_dir, layer).await?;
-    for (id, what) in &uploaded {
-        eprintln!("jobgen dev: packaged {id}: {what}");
-    }
+    let mut bytes_uploaded = 0;
+    let mut count = |p: apply::Progress| {
+        if let apply::Progress::Artifact { bytes, skipped: false, .. } = &p {
+            bytes_uploaded += bytes;
+        }
+        progress(p);
+    };
+    deploy::package(
+        &s3,
+        &bucket,
+        &mut document,
+        &functions,
+        &options.lambda_dir,
+        layer,
+        emulator.is_some(),
+        &mut calls,
+        &mut count,
+    )
+    .await?;
+    let body = serde_json::to_string(&document).unwrap_or_default();
+    // CloudFormation takes at most 51,200 bytes inline; a larger template goes through S3 (the
+    // emulator takes any size inline).
+    let template = if emulator.is_none() && body.len() > 51_200 {
+        let key = deploy::put(&s3, &bucket, "template", body.clone().into_bytes(), &mut calls, &mut count).await?;
+        apply::TemplateSource::Url(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
+    } else {
+        apply::TemplateSource::Body(body.clone())
+    };
     let stack = options.stack.clone().unwrap_or_else(|| contract::default_stack_name(&config.project.name));
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-    let body = serde_json::to_string(&document).unwrap_or_default();
-    let action = deploy::create_or_update(&cfn, &stack, &body, Duration::from_secs(180)).await?;
-    eprintln!("jobgen dev: stack {stack}: {action} complete");
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let function_ids = [
-        (synthesized.stack.create_job.id.as_str(), synthesized.stack.create_job.name.as_str()),
-        (synthesized.stack.track.id.as_str(), synthesized.stack.track.name.as_str()),
-    ];
-    let synced = deploy::sync_function_configuration(&lambda, &cfn, &stack, &function_ids).await?;
-    let specs = schedules::specs(&synthesized.document);
-    let create_job_name = synthesized.stack.create_job.name.as_str();
-    let create_job_arn = lambda
-        .get_function_configuration()
-        .function_name(create_job_name)
-        .send()
-        .await
-        .ok()
-        .and_then(|c| c.function_arn().map(str::to_string))
-        .unwrap_or_else(|| create_job_name.to_string());
-    let account = create_job_arn.split(':').nth(4).unwrap_or("123456789012");
-    let project = config.project.name.as_str();
-    let role_arn =
-        format!("arn:aws:iam::{account}:role{}{project}-schedules", jobgen_synth::names::task_role_path(project));
-    let group = contract::schedule_group(project);
-    let (created, removed) = schedules::sync(&scheduler, &group, &specs, &create_job_arn, &role_arn).await?;
-    if !created.is_empty() || !removed.is_empty() {
-        eprintln!(
-            "jobgen dev: the project's schedules through the Scheduler API (the emulator's CloudFormation cannot create them; the simulator fires them): {}{}",
-            if created.is_empty() { "none".to_string() } else { created.join(", ") },
-            if removed.is_empty() { String::new() } else { format!("; removed {}", removed.join(", ")) }
-        );
+    let summary = apply::create_change_set(&cfn, &stack, &template, &mut calls).await?;
+    let outcome = match &summary {
+        None => apply::Outcome::NoChanges,
+        Some(summary) => {
+            count(apply::Progress::ChangeSet(summary.clone()));
+            if options.execute {
+                apply::execute(&cfn, &stack, summary, options.timeout, &mut calls, &mut count).await?
+            } else {
+                apply::Outcome::Planned
+            }
+        }
+    };
+    if emulator.is_some() && outcome != apply::Outcome::Planned {
+        if apply::fill_emulator_outputs(&cfn, &stack, &body, options.timeout, &mut calls).await? {
+            count(Note(
+                "the emulator's ExecuteChangeSet leaves a new stack's Outputs empty: an UpdateStack with the same \
+                 template filled them"
+                    .into(),
+            ));
+        }
+        let lambda = aws_sdk_lambda::Client::new(&sdk);
+        let function_ids = [
+            (synthesized.stack.create_job.id.as_str(), synthesized.stack.create_job.name.as_str()),
+            (synthesized.stack.track.id.as_str(), synthesized.stack.track.name.as_str()),
+        ];
+        let synced = deploy::sync_function_configuration(&lambda, &cfn, &stack, &function_ids).await?;
+        if !synced.is_empty() {
+            count(Note(format!(
+                "applied the template's environment to {} (the emulator's update leaves a function's configuration as created)",
+                synced.join(", ")
+            )));
+        }
+        // The project's schedules: the emulator's CloudFormation cannot create them, so they are
+        // made through the Scheduler API as the template defines them, and the simulator fires them.
+        let specs = schedules::specs(&synthesized.document);
+        let create_job_name = synthesized.stack.create_job.name.as_str();
+        let create_job_arn = lambda
+            .get_function_configuration()
+            .function_name(create_job_name)
+            .send()
+            .await
+            .ok()
+            .and_then(|c| c.function_arn().map(str::to_string))
+            .unwrap_or_else(|| create_job_name.to_string());
+        let account = create_job_arn.split(':').nth(4).unwrap_or("123456789012");
+        let project = config.project.name.as_str();
+        let role_arn =
+            format!("arn:aws:iam::{account}:role{}{project}-schedules", jobgen_synth::names::task_role_path(project));
+        let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+        let group = contract::schedule_group(project);
+        let (created, removed) = schedules::sync(&scheduler, &group, &specs, &create_job_arn, &role_arn).await?;
+        if !created.is_empty() || !removed.is_empty() {
+            count(Note(format!(
+                "the project's schedules through the Scheduler API (the emulator's CloudFormation cannot create them; the simulator fires them): {}{}",
+                if created.is_empty() { "none".to_string() } else { created.join(", ") },
+                if removed.is_empty() { String::new() } else { format!("; removed {}", removed.join(", ")) }
+            )));
+        }
     }
-    if !synced.is_empty() {
-        eprintln!(
-            "jobgen dev: applied the template's environment to {} (the emulator's update-stack leaves a function's configuration as created)",
-            synced.join(", ")
-        );
-    }
-    Ok(stack)
+    let outputs = match outcome {
+        apply::Outcome::Planned => BTreeMap::new(),
+        _ => apply::outputs(&cfn, &stack, &mut calls).await?,
+    };
+    Ok(Deployed { stack, outcome, change_set: summary, outputs, calls, bytes_uploaded })
 }
 
-/// S3 on the emulator: path-style addressing, since bucket subdomains of 127.0.0.1 do not resolve.
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
+/// Deploys the project into the emulator as `jobgen dev` does (the shared [`deploy_project`]
+/// path, its progress as `jobgen dev:` lines); returns the stack name.
+pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
+    let config = jobgen_synth::load(&options.config).map_err(|report| DevError::Config(report.to_string()))?;
+    let deploy = DeployOptions {
+        config: options.config.clone(),
+        target: Target::Emulator(options.emulator.clone()),
+        stack: options.stack.clone(),
+        lambda_dir: options.lambda_dir.clone(),
+        artifact_bucket: Some(format!("jobgen-dev-artifacts-{}", config.project.name)),
+        execute: true,
+        timeout: Duration::from_secs(180),
+    };
+    let deployed = deploy_project(&deploy, &mut |p| match p {
+        apply::Progress::Note(note) => eprintln!("jobgen dev: {note}"),
+        apply::Progress::Artifact { name, url, skipped, .. } => {
+            eprintln!("jobgen dev: packaged {name}: {url}{}", if skipped { " (unchanged)" } else { "" })
+        }
+        _ => {}
+    })
+    .await?;
+    let action = match deployed.outcome {
+        apply::Outcome::Created => "create complete",
+        apply::Outcome::Updated => "update complete",
+        _ => "unchanged",
+    };
+    eprintln!("jobgen dev: stack {}: {action}", deployed.stack);
+    Ok(deployed.stack)
+}
+
+/// S3: on the emulator path-style addressing, since bucket subdomains of 127.0.0.1 do not resolve.
+fn s3_client(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build())
 }
 
 /// The shell lines that point the operator commands at this local stack.

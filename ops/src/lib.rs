@@ -140,7 +140,8 @@ impl OpsError {
         OpsError::JobState { job_id: job_id.into(), message: message.into() }
     }
 
-    fn aws<E: std::error::Error>(operation: &str, err: &E) -> OpsError {
+    /// An AWS call that failed (`Unreachable` when nothing answered at the endpoint).
+    pub fn aws<E: std::error::Error>(operation: &str, err: &E) -> OpsError {
         let message = aws_error(err);
         match unreachable_reason(&message) {
             Some(reason) => OpsError::Unreachable {

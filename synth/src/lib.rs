@@ -16,6 +16,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod init;
 pub mod keys;
+pub mod lambda_zips;
 pub mod model;
 pub mod names;
 pub mod parse;

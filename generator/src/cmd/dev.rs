@@ -42,10 +42,11 @@ pub struct Args {
     /// Stack name (default: jobgen-<project name>).
     #[arg(long)]
     pub stack: Option<String>,
-    /// Directory of create-job.zip and track.zip (`make package`); an empty placeholder is uploaded
-    /// when they are missing (the emulator never runs them).
-    #[arg(long, default_value = "dist/lambda")]
-    pub lambda_dir: PathBuf,
+    /// Directory of create-job.zip and track.zip (default: the release bundle's next to the binary,
+    /// else dist/lambda, as `jobgen synth`); an empty placeholder is uploaded when they are missing
+    /// (the emulator never runs them).
+    #[arg(long)]
+    pub lambda_dir: Option<PathBuf>,
     /// Port for the Lambda Invoke endpoint (0: any free port).
     #[arg(long, default_value_t = 9070)]
     pub port: u16,
@@ -113,11 +114,13 @@ pub fn run(args: Args) -> i32 {
         );
         return 2;
     }
+    let arch = jobgen_synth::load(&args.config).map(|c| c.lambda.architecture.name()).unwrap_or("arm64");
+    let lambda_dir = super::synth::locate_lambda_dir(args.lambda_dir.as_deref(), arch).path;
     let options = jobgen_local::DevOptions {
         config: args.config,
         emulator: jobgen_local::Emulator { endpoint: args.endpoint_url, region: args.region },
         stack: args.stack,
-        lambda_dir: args.lambda_dir,
+        lambda_dir,
         port: args.port,
         sim: SimOptions { time_scale: args.time_scale, faults, ..SimOptions::default() },
         env_file: args.env_file,

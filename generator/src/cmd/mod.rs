@@ -5,6 +5,8 @@
 
 pub mod cancel;
 pub mod dashboard;
+pub mod deploy;
+pub mod destroy;
 pub mod dev;
 pub mod init;
 pub mod list;

@@ -21,10 +21,12 @@ pub struct Args {
     /// Do not write: exit 1 when the file on disk differs from what would be written.
     #[arg(long, requires = "out_dir")]
     pub check: bool,
-    /// Directory holding create-job.zip and track.zip (what `make package` builds), relative to the
-    /// current directory; the template references it relative to its own directory.
-    #[arg(long, default_value = "dist/lambda")]
-    pub lambda_dir: PathBuf,
+    /// Directory holding create-job.zip and track.zip, relative to the current directory; the
+    /// template references it relative to its own directory. Default: the release bundle's
+    /// lib/jobgen/lambda/<arch>/ next to the installed binary, else the checkout's dist/lambda
+    /// (what `make package` builds).
+    #[arg(long)]
+    pub lambda_dir: Option<PathBuf>,
 }
 
 /// Template output format.
@@ -36,14 +38,25 @@ pub enum Format {
     Json,
 }
 
+/// The handler zips' directory: `flag`, else the bundle next to this binary, else the checkout's
+/// `dist/lambda` ([`jobgen_synth::lambda_zips::locate`]).
+pub fn locate_lambda_dir(flag: Option<&std::path::Path>, arch: &str) -> jobgen_synth::lambda_zips::LambdaDir {
+    let exe = std::env::current_exe().ok();
+    jobgen_synth::lambda_zips::locate(flag, exe.as_deref(), arch)
+}
+
 /// `jobgen synth`: load → model → render → check → write (or compare, with `--check`).
 pub fn run(args: &Args) -> i32 {
     use jobgen_synth::synth::SynthError;
     use jobgen_synth::write::{self, Freshness};
     let cwd = std::env::current_dir().unwrap_or_default();
     let template_dir = args.out_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+    // The architecture picks the bundle's zip directory; a config that does not load is reported
+    // by the pipeline below, located in the file.
+    let arch = jobgen_synth::load(&args.config).map(|c| c.lambda.architecture.name()).unwrap_or("arm64");
+    let zips = locate_lambda_dir(args.lambda_dir.as_deref(), arch);
     let options =
-        jobgen_synth::model::ModelOptions { lambda_dir: write::relative_path(&template_dir, &args.lambda_dir, &cwd) };
+        jobgen_synth::model::ModelOptions { lambda_dir: write::relative_path(&template_dir, &zips.path, &cwd) };
     // The same pipeline as `jobgen validate`: config errors and limits, located in the file.
     let synthesized = match jobgen_synth::synthesize_file(&args.config, &options) {
         Ok(s) => s,
@@ -56,9 +69,14 @@ pub fn run(args: &Args) -> i32 {
             return 2;
         }
     };
-    if let Err(report) = jobgen_synth::synth::check_packaged_architecture(&synthesized.config, &args.lambda_dir) {
+    if let Err(report) = jobgen_synth::synth::check_packaged_architecture(&synthesized.config, &zips.path) {
         print_report(&report);
         return 2;
+    }
+    // Never a Code path to a zip that does not exist without saying so (a template is still
+    // written: CI checks the examples' templates without building the handlers).
+    if let Some(warning) = zips.warning(synthesized.config.lambda.architecture.name()) {
+        eprintln!("{warning}");
     }
     let format = match args.format {
         Format::Yaml => write::Format::Yaml,
