@@ -121,11 +121,12 @@ async fn screenshot(client: &Client, name: &str) {
 
 /// The list's row ids, in page order.
 async fn row_ids(client: &Client) -> Vec<String> {
-    let mut ids = Vec::new();
-    for row in client.find_all(Locator::Css("#rows tr[data-id]")).await.unwrap() {
-        ids.push(row.attr("data-id").await.unwrap().unwrap());
-    }
-    ids
+    // Read in one script: the live update may replace the rows between a find and a read.
+    let ids = client
+        .execute("return Array.from(document.querySelectorAll('#rows tr[data-id]')).map(r => r.dataset.id);", vec![])
+        .await
+        .unwrap();
+    serde_json::from_value(ids).unwrap()
 }
 
 /// Polls `check` (every 200 ms, 60 s at most) until it returns `Some`.
@@ -197,11 +198,18 @@ async fn the_dashboard_in_a_browser() {
 
     // The retried job's timeline: both attempts, each failing to start, with the explanation.
     client.goto(&format!("{base}/jobs/{retried}")).await.unwrap();
-    let attempts = client.find_all(Locator::Css("#timeline li.attempt")).await.unwrap();
+    // Read in one script: the page's live refresh may replace the timeline between a find and a read.
+    let attempts = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#timeline li.attempt')).map(a => [a.dataset.attempt, a.innerText]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let attempts: Vec<(String, String)> = serde_json::from_value(attempts).unwrap();
     assert_eq!(attempts.len(), 2);
-    for (n, a) in attempts.iter().enumerate() {
-        assert_eq!(a.attr("data-attempt").await.unwrap().as_deref(), Some(["1", "2"][n]));
-        let text = a.text().await.unwrap();
+    for (n, (attempt, text)) in attempts.iter().enumerate() {
+        assert_eq!(attempt, ["1", "2"][n]);
         assert!(text.contains("launched (RunTask accepted)") && text.contains("STOPPED"), "{text}");
         assert!(text.contains("FAILED_TO_START") && text.contains("ECS could not start the task"), "{text}");
     }
