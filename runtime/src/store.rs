@@ -646,20 +646,9 @@ impl Store {
             }
             items.push(TransactWriteItem::builder().condition_check(check.build().map_err(build)?).build());
         }
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let err = match result {
-            Ok(_) => return Ok(ScheduledPut::Created),
-            Err(err) => err,
+        let Err(reasons) = self.send_transaction(operation, items).await? else {
+            return Ok(ScheduledPut::Created);
         };
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
-            return Err(dynamo_error(operation, &err));
-        };
-        let reasons: Vec<Cancellation> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .map(|r| Cancellation { code: r.code().unwrap_or("None").to_string(), item: r.item().cloned() })
-            .collect();
         if let Some(job_reason) = reasons.first().filter(|r| r.failed()) {
             let existing = job_reason.item.as_ref().filter(|i| !i.is_empty()).map(job_from_item).transpose()?;
             return Ok(ScheduledPut::Exists(existing.map(Box::new)));
@@ -1320,7 +1309,17 @@ impl Store {
                 .map_err(|e| StoreError::Dynamo { operation, code: None, message: e.to_string(), retryable: false })?;
             transact.push(TransactWriteItem::builder().update(update).build());
         }
-        let result = self.client.transact_write_items().set_transact_items(Some(transact)).send().await;
+        self.send_transaction(operation, transact).await
+    }
+
+    /// Sends one TransactWriteItems of built `items`; `Ok(Err(reasons))` when DynamoDB cancelled
+    /// it, with one reason per item, in item order.
+    async fn send_transaction(
+        &self,
+        operation: &'static str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Vec<Cancellation>>, StoreError> {
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(Ok(())),
             Err(err) => {

@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 
 use jobgen_runtime::schedule::{self, ScheduleEntry};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::iam::{Policy, Role, Statement};
 use super::shapes::{Queue, get_att, queue_suppressions};
 use super::suppressions::Suppressions;
-use super::timers::group_arn;
+use super::timers::scheduler_trust_condition;
 use crate::config::Config;
 use crate::names;
 
@@ -104,10 +104,7 @@ pub fn schedules(config: &Config, create_job_id: &str) -> Schedules {
             "jobgen {project}: EventBridge Scheduler submits the project's scheduled jobs to create-job"
         ),
         service: "scheduler.amazonaws.com",
-        assume_condition: json!({
-            "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } },
-            "ArnEquals": { "aws:SourceArn": group_arn(&group) },
-        }),
+        assume_condition: scheduler_trust_condition(&group),
         policies: vec![Policy {
             name: "schedules".into(),
             statements: vec![

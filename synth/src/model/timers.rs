@@ -111,6 +111,15 @@ pub fn group_arn(group: &str) -> Value {
     sub(&local_arn("scheduler", &format!("schedule-group/{group}")))
 }
 
+/// The trust condition of a role Scheduler assumes for the schedules of `group`: this account, that
+/// group (the scope AWS's confused-deputy guidance names, see [`group_arn`]).
+pub fn scheduler_trust_condition(group: &str) -> Value {
+    json!({
+        "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } },
+        "ArnEquals": { "aws:SourceArn": group_arn(group) },
+    })
+}
+
 /// Names the track function and its dead-letter queue for [`timers`].
 #[derive(Debug, Clone, Copy)]
 pub struct Track<'a> {
@@ -161,10 +170,7 @@ pub fn timers(project: &str, track: Track<'_>) -> Timers {
         path: Some(names::task_role_path(project)),
         description: format!("jobgen {project}: EventBridge Scheduler delivers the project's timers to track"),
         service: "scheduler.amazonaws.com",
-        assume_condition: json!({
-            "StringEquals": { "aws:SourceAccount": { "Ref": "AWS::AccountId" } },
-            "ArnEquals": { "aws:SourceArn": group_arn(&name) },
-        }),
+        assume_condition: scheduler_trust_condition(&name),
         policies: vec![Policy { name: "timer".into(), statements }],
         suppressions: Suppressions::default(),
     };
