@@ -206,21 +206,95 @@ fn no_execute_leaves_the_change_set_for_review() {
     assert_deployed(&moto, "jobgen-quickstart");
 }
 
-/// `--environment` names the stack jobgen-<project>-<env>; a bad one is a usage error.
+/// Environments the side-by-side test declares: `dev` overrides a size, a limit and a tag; `prod`
+/// changes nothing but the names.
+const ENVIRONMENTS: &str = "
+environments:
+  dev:
+    tags: {stage: dev}
+    job_types:
+      hello: {memory: 1024, max_concurrency: 1}
+  prod: {}
+";
+
+fn lines(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Two environments of one project deploy side by side into one account and region: their own
+/// stacks, every named resource apart (without the environment in the names the second deploy
+/// fails on the first one's log groups, as `a_failing_deploy_...` shows), each with its own
+/// overrides; the operator commands find each stack from `--environment`; destroying one leaves
+/// the other. An environment the file does not declare is refused before anything is called.
 #[test]
-fn environment_names_the_stack() {
+fn two_environments_deploy_side_by_side() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    copy_example("quickstart", dir.path());
+    let path = copy_example("quickstart", dir.path());
+    let yaml = std::fs::read_to_string(&path).unwrap() + ENVIRONMENTS;
+    std::fs::write(&path, yaml).unwrap();
+
     let (code, _, err) =
-        text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint, "--environment", "a b"]));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--environment \"a b\""), "{err}");
-    let (code, stdout, err) =
         text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint, "--environment", "staging"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`staging` is not an environment of this file") && err.contains("dev, prod"), "{err}");
+    assert_eq!(moto.aws_cli(&["cloudformation", "list-stacks", "--query", "length(StackSummaries)"]), "0");
+
+    for env in ["dev", "prod"] {
+        let (code, stdout, err) =
+            text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint, "--environment", env]));
+        assert_eq!(code, 0, "{env}: {err}");
+        assert!(stdout.contains(&format!("export JOBGEN_STACK=jobgen-quickstart-{env}\n")), "{stdout}");
+        assert_deployed(&moto, &format!("jobgen-quickstart-{env}"));
+    }
+    let functions = moto.aws_cli(&["lambda", "list-functions", "--query", "Functions[].FunctionName"]);
+    assert_eq!(
+        lines(&functions),
+        ["quickstart-dev-create-job", "quickstart-dev-track", "quickstart-prod-create-job", "quickstart-prod-track"]
+    );
+    let families = moto.aws_cli(&["ecs", "list-task-definition-families", "--query", "families"]);
+    assert_eq!(
+        lines(&families),
+        ["quickstart-dev_hello", "quickstart-dev_sleep", "quickstart-prod_hello", "quickstart-prod_sleep"]
+    );
+    let memory = |family: &str| {
+        moto.aws_cli(&[
+            "ecs",
+            "describe-task-definition",
+            "--task-definition",
+            family,
+            "--query",
+            "taskDefinition.memory",
+        ])
+    };
+    assert_eq!((memory("quickstart-dev_hello").as_str(), memory("quickstart-prod_hello").as_str()), ("1024", "512"));
+    let tables = moto.aws_cli(&["dynamodb", "list-tables", "--query", "length(TableNames)"]);
+    assert_eq!(tables, "2");
+
+    // The operator commands find each environment's stack from ./jobgen.yaml.
+    for env in ["dev", "prod"] {
+        let (code, stdout, err) = text(&jobgen(&moto, dir.path(), &["list", "--environment", env, "--output", "json"]));
+        let listed: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!((code, listed), (0, serde_json::json!({"jobs": []})), "{env}: {err}");
+    }
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["list", "--environment", "qa"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("jobgen validate"), "{err}");
+
+    // Destroying dev leaves prod as it was.
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["destroy", "--environment", "dev", "--delete-data"]));
     assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("export JOBGEN_STACK=jobgen-quickstart-staging"), "{stdout}");
-    assert_deployed(&moto, "jobgen-quickstart-staging");
+    assert!(err.contains("stack jobgen-quickstart-dev: deleted"), "{err}");
+    assert_deployed(&moto, "jobgen-quickstart-prod");
+    let functions = moto.aws_cli(&["lambda", "list-functions", "--query", "Functions[].FunctionName"]);
+    assert_eq!(lines(&functions), ["quickstart-prod-create-job", "quickstart-prod-track"]);
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["list", "--environment", "dev"]));
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("jobgen-quickstart-dev"), "the command looked for dev's stack: {err}");
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["list", "--environment", "prod"]));
+    assert_eq!(code, 0, "{err}");
 }
 
 fn table_protection(moto: &Moto, table: &str) -> String {

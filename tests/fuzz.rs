@@ -222,7 +222,7 @@ fn jobgen_yaml_never_panics_hangs_or_half_succeeds() {
     let options = jobgen_synth::model::ModelOptions::default();
     fuzz("jobgen.yaml", &corpus, |input| {
         let Ok(text) = std::str::from_utf8(input) else { return };
-        match jobgen_synth::synthesize_text(text, "fuzz.yaml", &options) {
+        match jobgen_synth::synthesize_text(text, "fuzz.yaml", None, &options) {
             Ok(s) => {
                 jobgen_synth::check::parse(&s.yaml).expect("a synthesized template parses");
                 contract::LaunchTable::from_json(&s.config_document).expect("the runtime reads the document");

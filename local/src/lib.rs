@@ -311,9 +311,11 @@ pub enum Target {
 pub struct DeployOptions {
     /// The project file.
     pub config: PathBuf,
+    /// The environment of the project file to deploy (`None`: the file as it is).
+    pub environment: Option<String>,
     /// Emulator or AWS.
     pub target: Target,
-    /// Stack name (default `jobgen-<project>`).
+    /// Stack name (default `jobgen-<project>`, the environment's deployment name included).
     pub stack: Option<String>,
     /// Directory of the packaged handler zips.
     pub lambda_dir: PathBuf,
@@ -359,7 +361,8 @@ pub async fn deploy_project(
 ) -> Result<Deployed, DevError> {
     use apply::Progress::Note;
     let mut calls = apply::Calls::default();
-    let mut config = jobgen_synth::load(&options.config).map_err(|report| DevError::Config(report.to_string()))?;
+    let mut config = jobgen_synth::load_environment(&options.config, options.environment.as_deref())
+        .map_err(|report| DevError::Config(report.to_string()))?;
     jobgen_synth::synth::check_packaged_architecture(&config, &options.lambda_dir)
         .map_err(|report| DevError::Config(report.to_string()))?;
     let (sdk, emulator) = match &options.target {
@@ -524,6 +527,7 @@ pub async fn deploy(options: &DevOptions) -> Result<String, DevError> {
     let config = jobgen_synth::load(&options.config).map_err(|report| DevError::Config(report.to_string()))?;
     let deploy = DeployOptions {
         config: options.config.clone(),
+        environment: None,
         target: Target::Emulator(options.emulator.clone()),
         stack: options.stack.clone(),
         lambda_dir: options.lambda_dir.clone(),

@@ -78,6 +78,63 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": SCHEDULE_NAME_PATTERN}))]
     pub schedules: IndexMap<String, Schedule>,
+    /// Deployments of this project side by side (e.g. `dev`, `prod`), by name: each is its own stack
+    /// (`jobgen-<project>-<environment>`) whose every resource is named after
+    /// `<project>-<environment>`, selected with `--environment NAME`, with these overrides on top of
+    /// the rest of the file (default: none; without `--environment` the file deploys as it is).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(extend("propertyNames" = {"pattern": ENVIRONMENT_NAME_PATTERN}))]
+    pub environments: IndexMap<String, Environment>,
+}
+
+/// An environment's name: lowercase letters, digits and hyphens, starting with a letter. With the
+/// project name and a hyphen it must fit in a project name (32 characters), which validation checks.
+pub const ENVIRONMENT_NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,30}$";
+
+/// What one environment changes; everything it leaves out is the file's.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Tags added to `project.tags` (a key of both takes this value).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The network of every job type that sets none, replacing `defaults.network`.
+    #[serde(default)]
+    pub network: Option<Network>,
+    /// Replaces `limits`.
+    #[serde(default)]
+    pub limits: Option<Limits>,
+    /// Replaces `alarms` (e.g. only production pages someone).
+    #[serde(default)]
+    pub alarms: Option<Alarms>,
+    /// Per job type (a key of `job_types`): its sizes, limit, capacity and network here.
+    #[serde(default)]
+    pub job_types: IndexMap<String, JobTypeOverride>,
+}
+
+/// An environment's changes to one job type.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobTypeOverride {
+    /// Replaces `task.cpu` (a job type with `task` only).
+    #[serde(default)]
+    pub cpu: Option<u32>,
+    /// Replaces `task.memory` (a job type with `task` only).
+    #[serde(default)]
+    pub memory: Option<u32>,
+    /// Replaces `task.ephemeral_storage_gib` (a job type with `task` only).
+    #[serde(default)]
+    pub ephemeral_storage_gib: Option<u32>,
+    /// Replaces `max_concurrency`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
+    pub max_concurrency: Option<u32>,
+    /// Replaces `capacity`.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// Replaces `network`.
+    #[serde(default)]
+    pub network: Option<Network>,
 }
 
 /// A schedule's name: lowercase letters, digits and `-`, starting with a letter, at most 40

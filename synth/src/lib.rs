@@ -14,6 +14,7 @@ use std::path::Path;
 pub mod check;
 pub mod config;
 pub mod diagnostics;
+pub mod environments;
 pub mod init;
 pub mod keys;
 pub mod lambda_zips;
@@ -32,39 +33,72 @@ pub mod write;
 /// rendering, the model's limits included, each located in the file (`FILE:LINE:COL`, the file
 /// named as `path` is given) and in file order. [`synthesize_file`] also renders and checks.
 pub fn load(path: &Path) -> Result<config::Config, diagnostics::Report> {
+    load_environment(path, None)
+}
+
+/// [`load`], then the config of one deployment: `environment`'s overrides applied and the project
+/// named after it ([`environments::resolve`]); `None` is the file as it is.
+pub fn load_environment(path: &Path, environment: Option<&str>) -> Result<config::Config, diagnostics::Report> {
     let text = read(path)?;
-    check_text(&text, &path.display().to_string())
+    check_environment_text(&text, &path.display().to_string(), environment)
 }
 
 /// [`load`] on a project file's text; `file_name` is only used in messages.
 pub fn check_text(text: &str, file_name: &str) -> Result<config::Config, diagnostics::Report> {
-    let doc = validated(text, file_name)?;
-    match model::build(&doc.config, &model::ModelOptions::default()) {
-        Ok(_) => Ok(doc.config),
+    check_environment_text(text, file_name, None)
+}
+
+/// [`load_environment`] on a project file's text.
+pub fn check_environment_text(
+    text: &str,
+    file_name: &str,
+    environment: Option<&str>,
+) -> Result<config::Config, diagnostics::Report> {
+    let (doc, config) = resolved(text, file_name, environment)?;
+    match model::build(&config, &model::ModelOptions::default()) {
+        Ok(_) => Ok(config),
         Err(report) => Err(located(report, &doc, text, file_name)),
     }
 }
 
-/// The whole pipeline for one project file, short of writing: read → parse → validate → model →
-/// render → check. What `jobgen validate` and `jobgen synth` both run, so they report the same
-/// problems: every config error and every limit (the template's size too), located in the file
-/// as `path` names it.
-pub fn synthesize_file(path: &Path, options: &model::ModelOptions) -> Result<synth::Synthesized, synth::SynthError> {
+/// The whole pipeline for one deployment of a project file, short of writing: read → parse →
+/// validate → select the environment → model → render → check. What `jobgen validate` and `jobgen
+/// synth` both run, so they report the same problems: every config error and every limit (the
+/// template's size too), located in the file as `path` names it.
+pub fn synthesize_file(
+    path: &Path,
+    environment: Option<&str>,
+    options: &model::ModelOptions,
+) -> Result<synth::Synthesized, synth::SynthError> {
     let text = read(path).map_err(synth::SynthError::Config)?;
-    synthesize_text(&text, &path.display().to_string(), options)
+    synthesize_text(&text, &path.display().to_string(), environment, options)
 }
 
 /// [`synthesize_file`] on a project file's text; `file_name` is only used in messages.
 pub fn synthesize_text(
     text: &str,
     file_name: &str,
+    environment: Option<&str>,
     options: &model::ModelOptions,
 ) -> Result<synth::Synthesized, synth::SynthError> {
-    let doc = validated(text, file_name).map_err(synth::SynthError::Config)?;
-    synth::synthesize(&doc.config, options).map_err(|e| match e {
+    let (doc, config) = resolved(text, file_name, environment).map_err(synth::SynthError::Config)?;
+    synth::synthesize(&config, options).map_err(|e| match e {
         synth::SynthError::Config(report) => synth::SynthError::Config(located(report, &doc, text, file_name)),
         other => other,
     })
+}
+
+/// Parses and validates (every environment too), then selects `environment`.
+fn resolved(
+    text: &str,
+    file_name: &str,
+    environment: Option<&str>,
+) -> Result<(parse::Document, config::Config), diagnostics::Report> {
+    let doc = validated(text, file_name)?;
+    match environments::resolve(&doc.config, environment) {
+        Ok(config) => Ok((doc, config)),
+        Err(d) => Err(located(diagnostics::Report::from(vec![d]), &doc, text, file_name)),
+    }
 }
 
 /// Parses and validates, every problem located.

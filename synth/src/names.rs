@@ -77,6 +77,12 @@ pub fn logical_id_collisions<'a>(names: impl Iterator<Item = &'a String>, sectio
     out
 }
 
+/// The name of one deployment of `project`: the project's own name, or `<project>-<environment>`
+/// for an environment ([`crate::environments`]). Every physical name derives from it.
+pub fn deployment(project: &str, environment: &str) -> String {
+    format!("{project}-{environment}")
+}
+
 /// The create-job function.
 pub fn create_job_function(project: &str) -> String {
     format!("{project}-create-job")

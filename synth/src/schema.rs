@@ -54,7 +54,8 @@ mod tests {
                 "table".into(),
                 "lambda".into(),
                 "alarms".into(),
-                "schedules".into()
+                "schedules".into(),
+                "environments".into()
             ])
         );
     }

@@ -29,8 +29,17 @@ use crate::quotas::{
 /// RunTask `clientToken` derived from them is capped at 64 characters).
 pub const MAX_JOB_ID_LEN: usize = 64;
 
-/// Checks every rule and returns every problem (empty when the config is valid).
+/// Checks every rule and returns every problem (empty when the config is valid): the file's, then
+/// each environment's ([`crate::environments::check`]).
 pub fn validate(config: &Config) -> Vec<Diagnostic> {
+    let mut out = validate_deployment(config);
+    let environments = crate::environments::check(config, &out, validate_deployment);
+    out.extend(environments);
+    out
+}
+
+/// Every rule of one deployment's config (its `environments` are not looked at).
+fn validate_deployment(config: &Config) -> Vec<Diagnostic> {
     let mut v = Validator { out: Vec::new() };
     v.config(config);
     v.out

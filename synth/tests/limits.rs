@@ -511,7 +511,7 @@ fn names_that_fold_to_the_same_logical_id_are_reported() {
 #[test]
 fn the_119_job_type_fixture_fits_and_the_functions_policies_are_as_small_as_for_one_job_type() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-119.yaml");
-    let large = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default()).unwrap();
+    let large = jobgen_synth::synthesize_file(&fixture, None, &ModelOptions::default()).unwrap();
     assert_eq!(large.config.job_types.len(), LARGEST);
     assert_eq!(large.stack.resource_count(), FIXED_RESOURCES + 1 + 4 * LARGEST);
     assert!(large.config.job_types.keys().all(|k| k.len() == 29), "process-customer-invoices-NNN");

@@ -65,7 +65,7 @@ fn cfn_lint_reports_nothing_on_the_json_format() {
 /// The 119-job-type fixture, validated and synthesized into `dir` as `jobgen synth -o` writes it.
 fn synth_large_fixture(dir: &Path) -> PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/invoicing-119.yaml");
-    let s = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default())
+    let s = jobgen_synth::synthesize_file(&fixture, None, &ModelOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
     assert_eq!(s.config.job_types.len(), 119);
     let path = dir.join("template.yaml");
@@ -76,7 +76,7 @@ fn synth_large_fixture(dir: &Path) -> PathBuf {
 /// `tests/fixtures/valid/every-option.yaml` (every optional setting the other way), synthesized into `dir`.
 fn synth_every_option(dir: &Path) -> PathBuf {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
-    let s = jobgen_synth::synthesize_file(&fixture, &ModelOptions::default())
+    let s = jobgen_synth::synthesize_file(&fixture, None, &ModelOptions::default())
         .unwrap_or_else(|e| panic!("{}: {e}", fixture.display()));
     let path = dir.join("template.yaml");
     jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
@@ -138,4 +138,18 @@ fn checkov_fails_no_check_and_every_skip_has_a_reason() {
 fn checkov_fails_no_check_on_a_119_job_type_project() {
     let dir = tempfile::tempdir().unwrap();
     run_checkov(&synth_large_fixture(dir.path()), "the 119-job-type fixture");
+}
+
+/// An environment is its own deployment: the realistic example's `staging` (other names, network,
+/// sizes, limits and tags) passes both linters too.
+#[test]
+fn cfn_lint_and_checkov_report_nothing_on_an_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = repo_root().join("examples/realistic/jobgen.yaml");
+    let s = jobgen_synth::synthesize_file(&file, Some("staging"), &ModelOptions::default()).unwrap();
+    assert_eq!(s.config.project.name, "media-staging");
+    let path = dir.path().join("template.yaml");
+    jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
+    run_cfn_lint(&path);
+    run_checkov(&path, "examples/realistic, environment staging");
 }

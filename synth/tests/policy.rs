@@ -83,7 +83,7 @@ fn templates() -> Vec<(String, Synthesized)> {
     let every = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
     out.push((
         "tests/fixtures/valid/every-option.yaml".to_string(),
-        jobgen_synth::synthesize_file(&every, &options).unwrap(),
+        jobgen_synth::synthesize_file(&every, None, &options).unwrap(),
     ));
     out
 }

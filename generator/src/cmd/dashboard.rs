@@ -43,8 +43,8 @@ pub struct Args {
 
 /// The queues of the project file (key and limit): the project's queue alone when it has a
 /// limit, else each limited job type's (as the runtime's launch table decides).
-fn queues(path: &std::path::Path) -> Result<Vec<(String, Option<u32>)>, OpsError> {
-    let config = jobgen_synth::load(path).map_err(|report| OpsError::Usage {
+fn queues(path: &std::path::Path, environment: Option<&str>) -> Result<Vec<(String, Option<u32>)>, OpsError> {
+    let config = jobgen_synth::load_environment(path, environment).map_err(|report| OpsError::Usage {
         message: format!("-c {}: has {} problem(s)", path.display(), report.diagnostics.len()),
         help: format!("`jobgen validate -c {}` shows them", path.display()),
     })?;
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> i32 {
         let default = PathBuf::from(super::PROJECT_FILE);
         default.exists().then_some(default)
     });
-    let queues = match config.as_deref().map(queues).transpose() {
+    let queues = match config.as_deref().map(|c| queues(c, args.stack.environment.as_deref())).transpose() {
         Ok(q) => q.unwrap_or_default(),
         Err(e) => return fail(output, &e),
     };

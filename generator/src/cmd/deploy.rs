@@ -42,8 +42,9 @@ pub struct Args {
     /// Stack name (default: jobgen-<project>, or jobgen-<project>-<environment>).
     #[arg(long)]
     pub stack: Option<String>,
-    /// Environment name appended to the default stack name (jobgen-<project>-<environment>). Only the
-    /// name changes: the template is the same.
+    /// The environment to deploy (a key of `environments:` in the project file): its overrides,
+    /// its resource names (`<project>-<environment>-...`) and its stack
+    /// (`jobgen-<project>-<environment>`), beside the project's other environments.
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
     /// S3 bucket for the zips and templates (default: jobgen-artifacts-<project>-<region>, created
@@ -68,23 +69,10 @@ pub struct Args {
     pub timeout: u64,
 }
 
-/// The stack name: `--stack`, else `jobgen-<project>[-<environment>]`.
-pub fn stack_name(stack: Option<&str>, project: &str, environment: Option<&str>) -> String {
-    match (stack, environment) {
-        (Some(stack), _) => stack.to_string(),
-        (None, Some(env)) => format!("{}-{env}", jobgen_runtime::contract::default_stack_name(project)),
-        (None, None) => jobgen_runtime::contract::default_stack_name(project),
-    }
-}
-
-/// Checks an environment name: what a stack name allows (letters, digits, hyphens).
-fn check_environment(env: &str) -> Result<(), String> {
-    if env.is_empty() || env.len() > 32 || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
-            "--environment {env:?}: must be 1-32 letters, digits or hyphens (it becomes part of the stack name)"
-        ));
-    }
-    Ok(())
+/// The stack name: `--stack`, else `jobgen-<deployment>` for the deployment's name (the project's,
+/// `<project>-<environment>` for an environment: [`jobgen_synth::environments::resolve`]).
+pub fn stack_name(stack: Option<&str>, deployment: &str) -> String {
+    stack.map_or_else(|| jobgen_runtime::contract::default_stack_name(deployment), str::to_string)
 }
 
 /// Renders a deployment's progress: plain lines (stable, for logs and snapshots) when stderr is
@@ -225,13 +213,7 @@ pub fn summary_text(summary: &Summary) -> String {
 
 /// `jobgen deploy`.
 pub fn run(args: Args) -> i32 {
-    if let Some(env) = &args.environment
-        && let Err(e) = check_environment(env)
-    {
-        eprintln!("error: {e}");
-        return 2;
-    }
-    let config = match jobgen_synth::load(&args.config) {
+    let config = match jobgen_synth::load_environment(&args.config, args.environment.as_deref()) {
         Ok(c) => c,
         Err(report) => {
             crate::output::print_report(&report);
@@ -253,9 +235,10 @@ pub fn run(args: Args) -> i32 {
             jobgen_local::Target::Aws { region: args.region.clone() }
         }
     };
-    let stack = stack_name(args.stack.as_deref(), &config.project.name, args.environment.as_deref());
+    let stack = stack_name(args.stack.as_deref(), &config.project.name);
     let options = jobgen_local::DeployOptions {
         config: args.config.clone(),
+        environment: args.environment.clone(),
         target,
         stack: Some(stack.clone()),
         lambda_dir: zips.path,
@@ -354,12 +337,9 @@ mod tests {
     }
 
     #[test]
-    fn the_environment_goes_into_the_default_stack_name() {
-        assert_eq!(stack_name(None, "media", None), "jobgen-media");
-        assert_eq!(stack_name(None, "media", Some("staging")), "jobgen-media-staging");
-        assert_eq!(stack_name(Some("mine"), "media", Some("staging")), "mine");
-        assert!(
-            check_environment("prod-2").is_ok() && check_environment("a b").is_err() && check_environment("").is_err()
-        );
+    fn the_deployment_names_the_default_stack() {
+        assert_eq!(stack_name(None, "media"), "jobgen-media");
+        assert_eq!(stack_name(None, "media-staging"), "jobgen-media-staging");
+        assert_eq!(stack_name(Some("mine"), "media-staging"), "mine");
     }
 }

@@ -36,7 +36,7 @@ pub struct Args {
     /// Stack name (default: jobgen-<project>, or jobgen-<project>-<environment>).
     #[arg(long, env = "JOBGEN_STACK")]
     pub stack: Option<String>,
-    /// Environment name of the default stack name (as `jobgen deploy --environment`).
+    /// The environment whose stack to delete (as `jobgen deploy --environment`).
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
     /// Cancel the jobs that are running or queued, then delete.
@@ -64,8 +64,8 @@ const OPEN: [JobStatus; 6] = [
 pub fn run(args: Args) -> i32 {
     let stack = match &args.stack {
         Some(stack) => stack.clone(),
-        None => match jobgen_synth::load(&args.config) {
-            Ok(config) => stack_name(None, &config.project.name, args.environment.as_deref()),
+        None => match jobgen_synth::load_environment(&args.config, args.environment.as_deref()) {
+            Ok(config) => stack_name(None, &config.project.name),
             Err(report) => {
                 crate::output::print_report(&report);
                 return 2;

@@ -34,6 +34,10 @@ pub struct StackArgs {
     /// the name `jobgen dev` deploys under.
     #[arg(long, env = "JOBGEN_STACK", value_name = "NAME")]
     pub stack: Option<String>,
+    /// The stack of this environment of the project in ./jobgen.yaml
+    /// (`jobgen-<project>-<environment>`), in place of --stack and JOBGEN_STACK.
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
@@ -77,9 +81,12 @@ pub const PROJECT_FILE: &str = "jobgen.yaml";
 
 impl StackArgs {
     /// The stack's name: `--stack` or `JOBGEN_STACK`, else the default name of the project in
-    /// `./jobgen.yaml` ([`jobgen_runtime::contract::default_stack_name`]).
+    /// `./jobgen.yaml` ([`jobgen_runtime::contract::default_stack_name`]); with `--environment`,
+    /// always the stack of that environment of `./jobgen.yaml`.
     pub fn stack_name(&self) -> Result<String, OpsError> {
-        if let Some(stack) = &self.stack {
+        if let Some(stack) = &self.stack
+            && self.environment.is_none()
+        {
             return Ok(stack.clone());
         }
         let path = std::path::Path::new(PROJECT_FILE);
@@ -94,7 +101,7 @@ impl StackArgs {
                         .into(),
             });
         }
-        match jobgen_synth::load(path) {
+        match jobgen_synth::load_environment(path, self.environment.as_deref()) {
             Ok(config) => Ok(jobgen_runtime::contract::default_stack_name(&config.project.name)),
             Err(report) => Err(OpsError::Usage {
                 message: format!(

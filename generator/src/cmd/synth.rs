@@ -12,6 +12,10 @@ pub struct Args {
     /// Path to the project file.
     #[arg(short = 'c', long = "config", default_value = "jobgen.yaml")]
     pub config: PathBuf,
+    /// The environment to use (a key of `environments:` in the project file): its overrides, its
+    /// resource names and its stack `jobgen-<project>-<environment>`.
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
     /// Directory to write the template into (default: stdout).
     #[arg(short = 'o', long = "out-dir")]
     pub out_dir: Option<PathBuf>,
@@ -58,7 +62,7 @@ pub fn run(args: &Args) -> i32 {
     let options =
         jobgen_synth::model::ModelOptions { lambda_dir: write::relative_path(&template_dir, &zips.path, &cwd) };
     // The same pipeline as `jobgen validate`: config errors and limits, located in the file.
-    let synthesized = match jobgen_synth::synthesize_file(&args.config, &options) {
+    let synthesized = match jobgen_synth::synthesize_file(&args.config, args.environment.as_deref(), &options) {
         Ok(s) => s,
         Err(SynthError::Config(report)) => {
             print_report(&report);
