@@ -281,7 +281,7 @@ fn two_environments_deploy_side_by_side() {
     }
     let (code, _, err) = text(&jobgen(&moto, dir.path(), &["list", "--environment", "qa"]));
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("jobgen validate"), "{err}");
+    assert!(err.contains("`qa` is not an environment of this file") && err.contains("dev, prod"), "{err}");
 
     // Destroying dev leaves prod as it was.
     let (code, _, err) = text(&jobgen(&moto, dir.path(), &["destroy", "--environment", "dev", "--delete-data"]));

@@ -103,12 +103,18 @@ impl StackArgs {
         }
         match jobgen_synth::load_environment(path, self.environment.as_deref()) {
             Ok(config) => Ok(jobgen_runtime::contract::default_stack_name(&config.project.name)),
-            Err(report) => Err(OpsError::Usage {
-                message: format!(
-                    "no stack given, and ./{PROJECT_FILE}, where its name would come from, has {} problem(s)",
-                    report.diagnostics.len()
-                ),
-                help: format!("`jobgen validate -c {PROJECT_FILE}` shows them; or pass --stack NAME"),
+            Err(report) => Err(match (&self.environment, report.diagnostics.as_slice()) {
+                // The environment is what is wrong, not the file: say which ones there are.
+                (Some(_), [d]) if d.path == "environments" => {
+                    OpsError::Usage { message: d.message.clone(), help: d.help.clone() }
+                }
+                _ => OpsError::Usage {
+                    message: format!(
+                        "no stack given, and ./{PROJECT_FILE}, where its name would come from, has {} problem(s)",
+                        report.diagnostics.len()
+                    ),
+                    help: format!("`jobgen validate -c {PROJECT_FILE}` shows them; or pass --stack NAME"),
+                },
             }),
         }
     }
