@@ -796,3 +796,47 @@ async fn a_launch_whose_answer_was_lost_keeps_its_slot_and_relaunches_onto_its_t
     assert_eq!(world.task_arns().await, vec![a_now.attempt.task_arn.clone().unwrap()], "one task, the first");
     assert_eq!(job(&world, &b.job_id).await.status, JobStatus::Queued, "b still waits for the slot");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconciler_repair_never_shadows_the_event_it_stood_in_for() {
+    // The fault harness's job scripted to fail to start that ended SUCCEEDED. Its DEPROVISIONING
+    // event (version 2) was applied: STARTING, as a task that never ran is. Its STOPPED event
+    // (version 3) failed once and waited for its retry; meanwhile the reconciler read the task from
+    // DescribeTasks, which the emulator answers RUNNING and without a version (moto runs a task at
+    // once and keeps no version counter), and applied it as the lost RUNNING event at version
+    // recorded + 1 = 3. The STOPPED event's retry was then not newer than the record and changed
+    // nothing, and the next reconcile applied the emulator's STOPPED task (no stop code, exit code
+    // 0) as SUCCEEDED. A repair must keep the version it read, so every real event newer than that
+    // still applies after it.
+    let (world, scheduler) = timed_world("lc-repair-version", |_| {}).await;
+    let track = tracker(&world, &scheduler);
+    let submitted = submit(&world, &scheduler, REPORT, "fails-to-start").await;
+    let sequence = events(&world, "failed_to_start", &submitted, 1);
+    deliver(&track, &sequence[..2]).await;
+    let read = job(&world, &submitted.job_id).await;
+    assert_eq!((read.status, read.attempt.ecs_version), (JobStatus::Starting, Some(2)), "{read:?}");
+
+    let report = reconcile(&track).await;
+    assert_eq!(report.running_events, 1, "the emulator says RUNNING: {report:?}");
+    let repaired = job(&world, &submitted.job_id).await;
+    assert_eq!(repaired.attempt.ecs_version, Some(2), "a repair without a reported version keeps the one it read");
+
+    // The STOPPED event's retry: newer than anything the record holds, so it is the outcome.
+    let outcome = track.handle(sequence[2].clone(), Utc::now()).await.unwrap();
+    assert!(matches!(outcome, TrackOutcome::Applied { .. }), "{outcome:?}");
+    let stopped = job(&world, &submitted.job_id).await;
+    assert_eq!(
+        (stopped.status, stopped.attempt.failure_class, stopped.attempt.ecs_version),
+        (JobStatus::Failed, Some(FailureClass::FailedToStart), Some(3)),
+        "{stopped:?}"
+    );
+
+    // The emulator's task stopped (the simulator stops it after the STOPPED event): nothing left to
+    // repair, and the outcome stands.
+    let task = stopped.attempt.task_arn.clone().unwrap();
+    world.ecs.stop_task().cluster(&world.cluster_arn).task(&task).reason("stopped").send().await.unwrap();
+    let again = reconcile(&track).await;
+    assert_eq!((again.stopped_events, again.running_events), (0, 0), "{again:?}");
+    let end = job(&world, &submitted.job_id).await;
+    assert_eq!((end.status, end.attempt.failure_class), (JobStatus::Failed, Some(FailureClass::FailedToStart)));
+}

@@ -15,10 +15,10 @@
 //! | RecordLaunchFailure | launch service | Store::record_launch_failure | SUBMITTED | LAUNCH_FAILED | this attempt; no event applied (no ecsVersion) |
 //! | RecordCancelledLaunch | launch service | Store::record_cancelled_launch | CANCELLED | unchanged | this attempt; no task, or this task |
 //! | RecordCancelledLaunchFailure | launch service | Store::record_cancelled_launch_failure | CANCELLED | unchanged | this attempt; no task |
-//! | ApplyEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | the event's: STARTING or RUNNING | the record exists; this attempt; no task, or this task; a newer ecsVersion |
-//! | ApplyStoppedEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, SUCCEEDED, FAILED, RETRYING, TIMED_OUT | the event's: SUCCEEDED or FAILED or TIMED_OUT | the record exists; this attempt; no task, or this task; a newer ecsVersion |
-//! | ApplyRetryingEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, RETRYING | RETRYING | the record exists; this attempt; no task, or this task; a newer ecsVersion; retryAt set |
-//! | RecordEcsFactsOnCancelled | track | Store::apply_event_to_cancelled | CANCELLED | unchanged | the record exists; this attempt; no task, or this task; a newer ecsVersion |
+//! | ApplyEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED | the event's: STARTING or RUNNING | the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read) |
+//! | ApplyStoppedEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, SUCCEEDED, FAILED, RETRYING, TIMED_OUT | the event's: SUCCEEDED or FAILED or TIMED_OUT | the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read) |
+//! | ApplyRetryingEvent | track | Store::apply_event | SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, RETRYING | RETRYING | the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read); retryAt set |
+//! | RecordEcsFactsOnCancelled | track | Store::apply_event_to_cancelled | CANCELLED | unchanged | the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read) |
 //! | Release | track, launch service | Store::release | LAUNCH_FAILED, SUCCEEDED, FAILED, CANCELLED, RETRYING, TIMED_OUT | unchanged | the slot is this attempt's; in the same transaction, every counter of the job's limits above 0 (each counts one less) |
 //! | Cancel | jobgen cancel | Store::cancel | QUEUED, SUBMITTED, STARTING, RUNNING, LAUNCH_FAILED, RETRYING | CANCELLED | the record exists |
 //! | Retry | launch service (the retry timer, jobgen retry) | Store::start_next_attempt | RETRYING | SUBMITTED | this attempt; no slot; the attempt moves to history and the next one starts with a launch lease |
@@ -243,7 +243,8 @@ const RETRY_REQUIRES: &str =
     "this attempt; no slot; the attempt moves to history and the next one starts with a launch lease";
 
 /// The other conditions of the tracker's three writes.
-const EVENT_REQUIRES: &str = "the record exists; this attempt; no task, or this task; a newer ecsVersion";
+const EVENT_REQUIRES: &str =
+    "the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read)";
 
 /// Every transition of a job record. Indexed by [`Transition`] (rows in declaration order).
 pub const TRANSITIONS: [Rule; 20] = [
@@ -349,7 +350,7 @@ pub const TRANSITIONS: [Rule; 20] = [
         write: "Store::apply_event",
         from: RETRY_FROM,
         to: To::Status(Retrying),
-        requires: "the record exists; this attempt; no task, or this task; a newer ecsVersion; retryAt set",
+        requires: "the record exists; this attempt; no task, or this task; a newer ecsVersion (a repair: none newer than it read); retryAt set",
     },
     Rule {
         transition: Transition::RecordEcsFactsOnCancelled,
@@ -488,8 +489,10 @@ pub struct EventUpdate {
     pub attempt: u32,
     /// The event's task ARN.
     pub task_arn: String,
-    /// `detail.version`.
+    /// `detail.version`: ECS's version counter of the task, which DescribeTasks reports too.
     pub version: i64,
+    /// How `version` is ordered against the record's ([`EventOrder`]).
+    pub order: EventOrder,
     /// The job status derived from the event.
     pub status: JobStatus,
     /// Event-derived attributes (contract names) and their values; a `None` is removed, so the
@@ -499,6 +502,22 @@ pub struct EventUpdate {
     pub expires_at: Option<i64>,
     /// Write time.
     pub now: DateTime<Utc>,
+}
+
+/// How an [`EventUpdate`]'s version is compared with the record's `ecsVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventOrder {
+    /// An ECS event, or a task DescribeTasks reported with its version: applied only over an older
+    /// `ecsVersion` (duplicates and stale events change nothing), and its version is written.
+    #[default]
+    Newer,
+    /// The reconciler's repair from a task DescribeTasks reported without a version (the emulator
+    /// keeps none; ECS always reports one): `version` is the `ecsVersion` the reconciler read, and
+    /// the write applies only if no newer event was applied since, and keeps it. A repair must never
+    /// claim a version of its own: one above the record's could equal the version of the real
+    /// event it stands in for, still on its way (a retried delivery), which would then be refused
+    /// as not newer.
+    AsRead,
 }
 
 impl EventUpdate {

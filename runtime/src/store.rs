@@ -28,7 +28,7 @@ use crate::contract::{self, Capacity, Limit, attr};
 use crate::error::error_chain;
 use crate::job::{Attempt, Job, JobStatus, format_ts};
 use crate::launch::{LaunchFailure, Launched};
-use crate::machine::{EventUpdate, To, Transition};
+use crate::machine::{EventOrder, EventUpdate, To, Transition};
 use crate::progress;
 use crate::schedule;
 
@@ -1995,9 +1995,15 @@ fn event_write(update: &EventUpdate, transition: Transition) -> Result<Write, St
     }
     let status_guard = from_guard(&mut e, transition);
     let (task, version) = (e.name(attr::TASK_ARN), e.name(attr::ECS_VERSION));
+    // An event applies over an older version; a repair without a version of its own over the one it
+    // read (or none), which it keeps (see EventOrder).
+    let order = match update.order {
+        EventOrder::Newer => "<",
+        EventOrder::AsRead => "<=",
+    };
     let condition = format!(
         "attribute_exists({key}) AND {attempt_n} = {attempt_v} AND (attribute_not_exists({task}) OR {task} = {task_v}) \
-         AND (attribute_not_exists({version}) OR {version} < {version_v}) AND {status_guard}",
+         AND (attribute_not_exists({version}) OR {version} {order} {version_v}) AND {status_guard}",
         key = e.name(contract::KEY_ATTR),
         attempt_n = e.name(attr::ATTEMPT),
         attempt_v = e.n(update.attempt),
@@ -2147,6 +2153,7 @@ mod tests {
             attempt: 2,
             task_arn: "arn:task".into(),
             version: 7,
+            order: EventOrder::Newer,
             status,
             fields: vec![(attr::EXIT_CODE, Some(Value::from(0))), (attr::STOPPING_AT, None)],
             expires_at: Some(99),

@@ -197,7 +197,17 @@ pub fn plan(event: Value, config: &RuntimeConfig, now: DateTime<Utc>) -> Result<
         fields.push((contract::OPEN_SINCE_ATTR, None));
     }
     let expires_at = if status.is_terminal() { config.expires_at(now.timestamp()) } else { None };
-    Ok(EventUpdate { job_id: job_id.to_string(), attempt, task_arn, version, status, fields, expires_at, now })
+    Ok(EventUpdate {
+        job_id: job_id.to_string(),
+        attempt,
+        task_arn,
+        version,
+        order: crate::machine::EventOrder::Newer,
+        status,
+        fields,
+        expires_at,
+        now,
+    })
 }
 
 #[cfg(feature = "aws")]
@@ -216,7 +226,7 @@ mod handler {
     use crate::event::{self, TaskDetail};
     use crate::job::{Job, JobStatus};
     use crate::launcher::RunTaskApi;
-    use crate::machine::{self, Transition};
+    use crate::machine::{self, EventOrder, Transition};
     use crate::service::{AdmitBudget, Fault, Fired, LaunchService, Retried, ServiceError};
     use crate::store::{ApplyOutcome, ListFilter, RecountOutcome, ReleaseOutcome, Store, StoreError};
 
@@ -482,15 +492,70 @@ mod handler {
                     return Ok(TrackOutcome::Skipped(skip));
                 }
             };
-            let (outcome, record) = self.apply(&update).await?;
+            Box::pin(self.track_update(&update, deadline_ms)).await
+        }
+
+        /// The state DescribeTasks reports for `job`'s task (as the reconciler read the job),
+        /// applied as the event that was lost, through the same write, release and timers as an
+        /// event: `Ok(true)` when it changed the record.
+        ///
+        /// Its version is ECS's own: DescribeTasks reports the task's version counter, the one
+        /// its events carry in `detail.version`, so a reported state that is not newer than the
+        /// record's is already known (or superseded) and is not applied. A task reported without a
+        /// version (the emulator keeps none; ECS always reports one) is applied at the version the
+        /// reconciler read ([`EventOrder::AsRead`]): only if no event was applied since, and
+        /// without raising the version, so the real event it stands in for — a STOPPED event whose
+        /// delivery failed and is being retried — still applies after it and decides the outcome.
+        /// (A repair that claimed the record's version + 1 took the version of that very event,
+        /// which was then refused as not newer: the fault harness's job that failed to start and
+        /// ended SUCCEEDED from the emulator's description.)
+        async fn repair(
+            &self,
+            job: &Job,
+            task: &aws_sdk_ecs::types::Task,
+            now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
+        ) -> Result<bool, TrackError> {
+            let mut detail = TaskDetail::from_task(task);
+            let recorded = job.attempt.ecs_version;
+            let order = if task.version() > 0 {
+                if recorded.is_some_and(|r| task.version() <= r) {
+                    tracing::info!(job_id = %job.job_id, reported = task.version(), ?recorded, "reconcile: the record is as new as DescribeTasks");
+                    return Ok(false);
+                }
+                EventOrder::Newer
+            } else {
+                detail.version = Some(recorded.unwrap_or(0));
+                EventOrder::AsRead
+            };
+            let mut update = match plan(event::event_json(&detail), &self.config, now) {
+                Ok(update) => update,
+                Err(skip) => {
+                    tracing::warn!(job_id = %job.job_id, %skip, "reconcile: the described task is not one of ours");
+                    return Ok(false);
+                }
+            };
+            update.order = order;
+            let outcome = Box::pin(self.track_update(&update, deadline_ms)).await?;
+            Ok(matches!(outcome, TrackOutcome::Applied { .. }))
+        }
+
+        /// One planned update, as [`Tracker::handle_until`] handles an event: its write, then the
+        /// slot and the timers its record asks for.
+        async fn track_update(
+            &self,
+            update: &EventUpdate,
+            deadline_ms: Option<i64>,
+        ) -> Result<TrackOutcome, TrackError> {
+            let (outcome, record) = self.apply(update).await?;
             if let Some(job) = record {
                 let applied = matches!(outcome, TrackOutcome::Applied { .. });
-                self.settle(&job, &update, applied, deadline_ms).await.map_err(|source| {
+                self.settle(&job, update, applied, deadline_ms).await.map_err(|source| {
                     let retryable = source.is_retryable();
                     tracing::error!(job_id = %update.job_id, retryable, error = %source, "slot not released or next job not admitted");
                     TrackError::Slot { job_id: update.job_id.clone(), retryable, source }
                 })?;
-                self.arm(&job, &update, deadline_ms).await.map_err(|source| {
+                self.arm(&job, update, deadline_ms).await.map_err(|source| {
                     let retryable = source.is_retryable();
                     tracing::error!(job_id = %update.job_id, retryable, error = %source, "timer not armed or retry not started");
                     TrackError::Slot { job_id: update.job_id.clone(), retryable, source }
@@ -584,23 +649,19 @@ mod handler {
                         let arn = job.attempt.task_arn.as_deref().unwrap_or_default();
                         match tasks.iter().find(|t| t.task_arn() == Some(arn)) {
                             Some(task) if task.last_status() == Some("STOPPED") => {
-                                let mut detail = TaskDetail::from_task(task);
-                                let recorded = job.attempt.ecs_version.unwrap_or(0);
-                                detail.version = Some(detail.version.unwrap_or(0).max(recorded + 1));
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task stopped but its STOPPED event was not applied; applying it from DescribeTasks");
-                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
-                                report.stopped_events += 1;
+                                if Box::pin(self.repair(job, task, now, deadline_ms)).await? {
+                                    report.stopped_events += 1;
+                                }
                             }
                             // Running, but the record never heard (its RUNNING event was lost): the
                             // described state is applied as that event, so the job is RUNNING and
                             // its run deadline is armed.
                             Some(task) if task.last_status() == Some("RUNNING") && job.status != JobStatus::Running => {
-                                let mut detail = TaskDetail::from_task(task);
-                                let recorded = job.attempt.ecs_version.unwrap_or(0);
-                                detail.version = Some(detail.version.unwrap_or(0).max(recorded + 1));
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task runs but its RUNNING event was not applied; applying it from DescribeTasks");
-                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
-                                report.running_events += 1;
+                                if Box::pin(self.repair(job, task, now, deadline_ms)).await? {
+                                    report.running_events += 1;
+                                }
                             }
                             Some(_) => {}
                             None if job.attempt.launched_at.is_some_and(|t| t + RECONCILE_GRACE < now) => {
