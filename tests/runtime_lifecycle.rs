@@ -204,9 +204,20 @@ async fn a_spot_interruption_is_retried_after_its_backoff_on_on_demand_fargate()
         on: RetryOn::DEFAULT.to_vec(),
         spot_fallback: true,
     };
+    // The delay is full jitter drawn from the job id, which the idempotency key fixes: the key
+    // `spot` drew about 0.1 s, shorter than this test takes to look, and track then starts the
+    // retry at once (the test failed when the machine was busy). Use the first key whose delay
+    // leaves at least 10 s to see the job RETRYING with its timer armed.
+    let key = (0..)
+        .map(|n| format!("spot-{n}"))
+        .find(|key| {
+            let job_id = jobgen_runtime::create_job::job_id_for_key(key);
+            policy.delay(1, contract::jitter_seed(&job_id, 1)) >= std::time::Duration::from_secs(10)
+        })
+        .unwrap();
     let (world, scheduler) = timed_world("lc-retry", |e| e.retry = Some(policy.clone())).await;
+    let first = submit(&world, &scheduler, SPOT_REPORT, &key).await;
     let track = tracker(&world, &scheduler);
-    let first = submit(&world, &scheduler, SPOT_REPORT, "spot").await;
     assert_eq!(
         world.describe(first.attempt.task_arn.as_deref().unwrap()).await.capacity_provider_name(),
         Some("FARGATE_SPOT")
