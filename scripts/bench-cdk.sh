@@ -139,7 +139,8 @@ EOF
   )
   results+=("$n $j $js $c $a $u $cs")
   echo "N=$n jobgen: $j / $js | cdk cli: $c | cdk app: $a | cdk cli, check off: $u / $cs" >&2
-  cat "$WORK/cli-$n.err" "$WORK/unl-$n.err" 2>/dev/null | grep -i 'template size' | head -n1 | sed "s/^/  cdk N=$n: /" >&2 || true
+  cat "$WORK/cli-$n.err" "$WORK/unl-$n.err" 2>/dev/null | grep -o 'Template size [a-z ]*limit: [0-9/]*' | head -n1 |
+    sed "s/^/  cdk N=$n: /" >&2 || true
 done
 
 python3 - "${results[@]}" <<'EOF'
@@ -172,7 +173,8 @@ for n in $NS; do
 done
 
 # The first N whose CDK stack exceeds 500 resources: resources grow linearly with N; fit them from
-# the two smallest N measured, then synthesize N-1 and N (app alone, check off and on).
+# the two smallest N measured, then synthesize N-1 and N (app alone, check off and on; with the
+# CLI's version-reporting context, so the app writes the CDKMetadata resource the CLI's runs have).
 if [ "${BENCH_CDK_THRESHOLD:-1}" = 1 ]; then
   set -- $NS
   if [ $# -ge 2 ]; then
@@ -184,10 +186,11 @@ if [ "${BENCH_CDK_THRESHOLD:-1}" = 1 ]; then
     echo
     for n in $((first - 1)) $first; do
       cdkenv "$n"
-      (cd "$CDK_DIR" && "${CDKENV[@]}" CDK_OUTDIR="$WORK/out-thr-$n" CDK_CONTEXT_JSON='{"@aws-cdk/core:stackResourceLimit":0}' \
-        node app.js >/dev/null 2>&1) || true
+      (cd "$CDK_DIR" && "${CDKENV[@]}" CDK_OUTDIR="$WORK/out-thr-$n" \
+        CDK_CONTEXT_JSON='{"aws:cdk:version-reporting":true,"@aws-cdk/core:stackResourceLimit":0}' node app.js >/dev/null 2>&1) || true
       rc=0
-      (cd "$CDK_DIR" && "${CDKENV[@]}" CDK_OUTDIR="$WORK/out-thr2-$n" node app.js >/dev/null 2>&1) || rc=$?
+      (cd "$CDK_DIR" && "${CDKENV[@]}" CDK_OUTDIR="$WORK/out-thr2-$n" CDK_CONTEXT_JSON='{"aws:cdk:version-reporting":true}' \
+        node app.js >/dev/null 2>&1) || rc=$?
       project "$WORK/thr-$n.yaml" "$n"
       jrc=0
       "$JOBGEN" synth -c "$WORK/thr-$n.yaml" -o "$WORK/out-jthr-$n" >/dev/null 2>&1 || jrc=$?
