@@ -151,7 +151,7 @@ fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) f
 	  cargo test -p jobgen-tests --test fuzz -- --nocapture --test-threads 1
 
 .PHONY: bench
-bench: tools bench-synth bench-runtime bench-build bench-burst bench-dashboard ## benchmarks; numbers go in BENCHMARKS.md
+bench: tools bench-synth bench-cdk bench-runtime bench-build bench-burst bench-dashboard ## benchmarks; numbers go in BENCHMARKS.md
 
 .PHONY: bench-burst
 bench-burst: tools ## JOBS jobs (default 10000) at once drained at RunTask's rate (20/s, burst 100) on a simulated clock; SPREAD: Scheduler's spread in s (default 60)
@@ -170,6 +170,11 @@ bench-build: ## clean-build time of the synth library next to the whole workspac
 bench-synth: ## `jobgen synth` time: the largest valid project and a 500-job-type one (release build)
 	cargo build --release -p jobgen
 	JOBGEN=$(TARGET)/release/jobgen scripts/bench-synth.sh
+
+.PHONY: bench-cdk
+bench-cdk: ## `jobgen synth` next to `cdk synth` of the equivalent CDK app (bench/cdk) for N=1 42 120 500 job types (NS, RUNS)
+	cargo build --release -p jobgen
+	JOBGEN=$(TARGET)/release/jobgen scripts/bench-cdk.sh
 
 .PHONY: bench-runtime
 bench-runtime: tools ## handler zip sizes (both ARCHes), cold starts, calls and cost per job (BENCHMARKS.md, Runtime section)
