@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::shapes::get_att;
+use super::suppressions::{self, Suppressions};
 use super::table::JOBS_TABLE_ID;
 use super::task_definitions::TaskDefinition;
 use crate::config::Config;
@@ -48,8 +49,10 @@ pub struct NestedStack {
     pub description: String,
     /// The child's parameters.
     pub parameters: Vec<Parameter>,
-    /// The job types' task definitions (with their log groups and roles), in name order.
+    /// The job types' task definitions (with their log groups and roles), in config order.
     pub task_definitions: Vec<TaskDefinition>,
+    /// Scanner suppressions on the root's `AWS::CloudFormation::Stack`.
+    pub suppressions: Suppressions,
 }
 
 impl NestedStack {
@@ -101,6 +104,7 @@ pub fn split(config: &Config, task_definitions: Vec<TaskDefinition>) -> Vec<Nest
                 ),
                 parameters,
                 task_definitions,
+                suppressions: Suppressions::of(vec![suppressions::NESTED_STACK_LOCAL_TEMPLATE.here(None)]),
             }
         })
         .collect()
