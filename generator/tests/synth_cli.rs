@@ -140,8 +140,8 @@ fn many(n: usize) -> String {
     y
 }
 
-/// The resources of the stack of [`many`]`(n)`, as the model counts them: counted on a project small
-/// enough to build (a stack over 500 resources is refused), plus 4 per further job type.
+/// The resources of the one stack of [`many`]`(n)`, as the model counts them: counted on a project
+/// small enough to fit one stack (a larger one goes into nested stacks), plus 4 per further job type.
 fn resources(n: usize) -> usize {
     let config = jobgen_synth::check_text(&many(n.min(100)), "many.yaml").unwrap();
     let stack = jobgen_synth::model::build(&config, &jobgen_synth::model::ModelOptions::default()).unwrap();
@@ -160,24 +160,55 @@ fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 
 #[test]
 fn validate_reports_the_stack_limits_synth_reports_located_in_the_named_file() {
+    // 126 job types pinned into one nested stack: 504 resources in it, one over CloudFormation's 500.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("many.yaml"), many(600)).unwrap();
+    let text = many(126).replace("    task:\n", "    nested_stack: 4\n    task:\n");
+    std::fs::write(dir.path().join("many.yaml"), text).unwrap();
     let (code, stdout, validate) = run(dir.path(), &["validate", "-c", "many.yaml"]);
     assert_eq!(code, Some(2), "{stdout}{validate}");
     assert!(stdout.is_empty(), "validate said {stdout:?} about a project over a limit");
     assert!(
-        validate.contains(&format!(
-            "job_types: the stack would have {} resources: AWS allows at most 500 resources in one CloudFormation stack",
-            resources(600)
-        )),
+        validate.contains(
+            "job_types.process-customer-invoices-126: nested stack JobTypes04 (stacks/job-types-04.yaml, 126 job types with `task`) would have 504 resources: AWS allows at most 500 resources in one CloudFormation stack"
+        ),
         "{validate}"
     );
-    assert!(validate.contains("  --> many.yaml:10:1"), "the file as given and the line of `job_types:`:\n{validate}");
+    assert!(validate.contains("nested_stack: N"), "the fix is a pin: {validate}");
+    // `job_types:` is line 10, each job type 6 lines: the 126th starts on line 761.
+    assert!(validate.contains("  --> many.yaml:761:3"), "the file as given and the job type's line:\n{validate}");
     assert!(!validate.contains("jobgen.yaml"), "{validate}");
     let (code, _, synth) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out"]);
     assert_eq!(code, Some(2));
     assert_eq!(synth, validate, "synth and validate report the same problems");
     assert!(!dir.path().join("out").exists(), "nothing written");
+}
+
+#[test]
+fn synth_writes_the_nested_stacks_of_a_project_past_one_stack_and_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("many.yaml"), many(600)).unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["validate", "-c", "many.yaml"]);
+    assert_eq!((code, stdout), (Some(0), "ok: 600 job types, 1 clusters\n".to_string()), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("600 job types do not fit one stack"), "{stderr}");
+    let stacks: Vec<String> = std::fs::read_dir(dir.path().join("out/stacks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(stacks.len(), 16, "{stacks:?}");
+    let root = std::fs::read_to_string(dir.path().join("out/template.yaml")).unwrap();
+    assert_eq!(root.matches("Type: AWS::CloudFormation::Stack").count(), 16);
+    let (code, _, stderr) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out", "--check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // A child synth no longer writes is stale for --check and removed by synth.
+    std::fs::write(dir.path().join("out/stacks/job-types-99.yaml"), "x").unwrap();
+    let (code, _, stderr) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out", "--check"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("job-types-99.yaml is stale"), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["synth", "-c", "many.yaml", "-o", "out"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!dir.path().join("out/stacks/job-types-99.yaml").exists());
 }
 
 #[test]
@@ -210,10 +241,10 @@ fn validate_accepts_the_largest_single_stack() {
     std::fs::write(dir.path().join("max.yaml"), many(largest)).unwrap();
     let (code, stdout, stderr) = run(dir.path(), &["validate", "-c", "max.yaml"]);
     assert_eq!((code, stdout), (Some(0), format!("ok: {largest} job types, 1 clusters\n")), "{stderr}");
+    // One more goes into nested stacks (every job type moves once): still valid.
     std::fs::write(dir.path().join("over.yaml"), many(largest + 1)).unwrap();
-    let (code, _, stderr) = run(dir.path(), &["validate", "-c", "over.yaml"]);
-    assert_eq!(code, Some(2));
-    assert!(stderr.contains(&format!("{} resources", resources(largest + 1))), "{stderr}");
+    let (code, stdout, stderr) = run(dir.path(), &["validate", "-c", "over.yaml"]);
+    assert_eq!((code, stdout), (Some(0), format!("ok: {} job types, 1 clusters\n", largest + 1)), "{stderr}");
 }
 
 #[test]

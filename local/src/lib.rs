@@ -406,6 +406,17 @@ pub async fn deploy_project(
     }
     let synthesized = jobgen_synth::synth::synthesize(&config, &model::ModelOptions::default())
         .map_err(|e| DevError::Config(e.to_string()))?;
+    if !synthesized.nested.is_empty() {
+        // Not yet: the nested templates must be uploaded and their TemplateURLs rewritten first.
+        return Err(DevError::Config(format!(
+            "error: this project is {} nested stacks past one stack's 500 resources, and jobgen deploy cannot \
+             deploy nested stacks yet\n  help: `jobgen synth -c FILE -o DIR`, then `aws cloudformation package \
+             --template-file DIR/template.yaml --s3-bucket BUCKET --output-template-file packaged.yaml` (it uploads \
+             DIR/stacks/*.yaml) and `aws cloudformation deploy --template-file packaged.yaml --stack-name STACK \
+             --capabilities CAPABILITY_IAM`",
+            synthesized.nested.len()
+        )));
+    }
     let mut document = synthesized.document.clone();
     if emulator.is_some() {
         let dropped = deploy::emulator_copy(&mut document);

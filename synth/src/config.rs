@@ -299,6 +299,12 @@ pub struct JobType {
     /// the task's own progress, keyed by its role session, and nothing else.
     #[serde(default)]
     pub progress: bool,
+    /// Which nested stack holds this job type's resources when the project is split into nested
+    /// stacks (0 to 15; default: a stable hash of the name). Pin a job type only to move it out of
+    /// a nested stack that is full: pinning one that is already deployed moves its resources.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 15))]
+    pub nested_stack: Option<u32>,
 }
 
 /// A duration: a whole number and a unit, `s`, `m`, `h` or `d` (`90s`, `30m`, `6h`, `2d`). A plain

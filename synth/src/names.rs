@@ -151,9 +151,49 @@ pub fn task_log_group(project: &str, job_type: &str) -> String {
     format!("/jobgen/{project}/{job_type}")
 }
 
+/// How many nested stacks a project split into nested stacks may have: a fixed number, so a job
+/// type's stack ([`nested_stack_of`]) depends on its name alone, never on the other job types.
+pub const NESTED_STACKS: u32 = 16;
+
+/// The nested stack that holds job type `name`'s resources: 64-bit FNV-1a of the name's bytes,
+/// modulo [`NESTED_STACKS`]. Written out (not std's `Hash`, whose hasher is randomly seeded and may
+/// change between Rust releases) so the same name lands in the same stack on every machine and
+/// every jobgen version: adding or removing a job type never moves another one.
+pub fn nested_stack_of(name: &str) -> u32 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let hash = name.bytes().fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
+    (hash % u64::from(NESTED_STACKS)) as u32
+}
+
+/// The logical ID of nested stack `index` in the root template.
+pub fn nested_stack_id(index: u32) -> String {
+    format!("JobTypes{index:02}")
+}
+
+/// Where nested stack `index`'s template is written, relative to the root template (its
+/// `TemplateURL` before packaging), with `/` separators.
+pub fn nested_stack_file(index: u32) -> String {
+    format!("{NESTED_STACKS_DIR}/job-types-{index:02}.yaml")
+}
+
+/// The directory beside the root template that holds the nested stacks' templates.
+pub const NESTED_STACKS_DIR: &str = "stacks";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_stack_assignment_is_fnv1a_and_fixed() {
+        // FNV-1a 64 test vectors (the empty string is the offset basis; "a" from the reference).
+        assert_eq!(nested_stack_of(""), (0xcbf2_9ce4_8422_2325_u64 % 16) as u32);
+        assert_eq!(nested_stack_of("a"), (0xaf63_dc4c_8601_ec8c_u64 % 16) as u32);
+        assert_eq!(nested_stack_of("foobar"), (0x8594_4171_f739_67e8_u64 % 16) as u32);
+        assert!((0..1000).all(|i| nested_stack_of(&format!("job-{i}")) < NESTED_STACKS));
+        assert_eq!(nested_stack_id(3), "JobTypes03");
+        assert_eq!(nested_stack_file(12), "stacks/job-types-12.yaml");
+    }
 
     #[test]
     fn names() {

@@ -97,6 +97,9 @@ pub const CFN_OUTPUTS: Quota =
 /// CloudFormation refuses more than 1,000,000 bytes.
 pub const CFN_TEMPLATE_BODY_S3: Quota =
     Quota { scope: "in a CloudFormation template read from S3", max: 1_000_000, unit: "bytes", source: CFN_QUOTAS };
+/// Parameters per template (a nested stack's template takes what the root passes it).
+pub const CFN_PARAMETERS: Quota =
+    Quota { scope: "in one nested stack's template", max: 200, unit: "parameters", source: CFN_QUOTAS };
 /// The template's `Description`.
 pub const CFN_TEMPLATE_DESCRIPTION: Quota =
     Quota { scope: "in a CloudFormation template description", max: 1024, unit: "bytes", source: CFN_QUOTAS };
@@ -252,9 +255,10 @@ pub const TAGS_PER_RESOURCE: Quota = Quota {
 };
 
 /// Every quota the model checks, for documentation and for the test that each has a boundary test.
-pub const MODEL_QUOTAS: [Quota; 26] = [
+pub const MODEL_QUOTAS: [Quota; 27] = [
     CFN_RESOURCES,
     CFN_OUTPUTS,
+    CFN_PARAMETERS,
     CFN_TEMPLATE_BODY_S3,
     CFN_TEMPLATE_DESCRIPTION,
     CFN_LOGICAL_ID,

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
-use crate::model::Stack;
+use crate::model::nested::Parameter;
+use crate::model::{Header, Tag, TaskDefinition};
+use crate::model::{NestedStack, Stack};
 
 /// The root template's name.
 pub const ROOT: &str = "stack.yaml.j2";
@@ -32,7 +34,12 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("task_definitions.yaml.j2", include_str!("../../templates/task_definitions.yaml.j2")),
     ("iam.yaml.j2", include_str!("../../templates/iam.yaml.j2")),
     ("outputs.yaml.j2", include_str!("../../templates/outputs.yaml.j2")),
+    ("nested_stacks.yaml.j2", include_str!("../../templates/nested_stacks.yaml.j2")),
+    ("job_types_stack.yaml.j2", include_str!("../../templates/job_types_stack.yaml.j2")),
 ];
+
+/// The template of each nested stack of job types.
+pub const NESTED_ROOT: &str = "job_types_stack.yaml.j2";
 
 /// A template failed to render: a bug in jobgen (the model and templates disagree), not in the
 /// user's file.
@@ -93,6 +100,38 @@ pub fn render(stack: &Stack) -> Result<Rendered, RenderError> {
     Ok(Rendered { text: tidy(&raw), used })
 }
 
+/// What a nested stack's template sees: the child's own job types and what every resource shares.
+#[derive(serde::Serialize)]
+struct NestedView<'a> {
+    header: &'a Header,
+    description: &'a str,
+    project: &'a str,
+    index: u32,
+    parameters: &'a [Parameter],
+    tags: &'a [Tag],
+    task_definitions: &'a [TaskDefinition],
+    log_stream_prefix: &'a str,
+}
+
+/// Renders one nested stack of `stack`. Deterministic like [`render`].
+pub fn render_nested(stack: &Stack, nested: &NestedStack) -> Result<Rendered, RenderError> {
+    let used = Arc::new(Mutex::new(BTreeSet::new()));
+    let env = environment(used.clone());
+    let template = env.get_template(NESTED_ROOT)?;
+    let raw = template.render(NestedView {
+        header: &stack.header,
+        description: &nested.description,
+        project: &stack.project,
+        index: nested.index,
+        parameters: &nested.parameters,
+        tags: &stack.tags,
+        task_definitions: &nested.task_definitions,
+        log_stream_prefix: stack.log_stream_prefix,
+    })?;
+    let used = used.lock().map(|u| u.clone()).unwrap_or_default();
+    Ok(Rendered { text: tidy(&raw), used })
+}
+
 /// Normalizes whitespace so the templates' whitespace control only has to be right, not perfect:
 /// trailing spaces and blank lines go, then one blank line separates the sections `Rules`,
 /// `Resources` and `Outputs` and their entries. LF only, one final newline.
@@ -105,7 +144,7 @@ fn tidy(raw: &str) -> String {
             continue;
         }
         let top_level = !line.starts_with(' ') && !line.starts_with('#');
-        let sectioned = ["Rules:", "Resources:", "Outputs:"].contains(&line);
+        let sectioned = ["Parameters:", "Rules:", "Resources:", "Outputs:"].contains(&line);
         if top_level {
             in_entries = sectioned;
         }

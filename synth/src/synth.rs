@@ -41,17 +41,49 @@ pub struct Synthesized {
     /// inside [`jobgen_runtime::contract::CONFIG_LAYER_DIR`] beside the template): exactly the bytes
     /// whose SHA-256 the functions' environment names.
     pub config_document: String,
-    /// Template files used to render it.
+    /// Template files used to render it (the nested stacks' too).
     pub templates_used: std::collections::BTreeSet<String>,
+    /// The nested stacks' templates, in stack order (none when the project fits one stack).
+    pub nested: Vec<NestedTemplate>,
+}
+
+/// A nested stack's template, written beside the root template at [`NestedTemplate::file`].
+#[derive(Debug, Clone)]
+pub struct NestedTemplate {
+    /// Logical ID of its `AWS::CloudFormation::Stack` in the root.
+    pub id: String,
+    /// Its path relative to the root template (the root's `TemplateURL` before packaging).
+    pub file: String,
+    /// The CloudFormation YAML.
+    pub yaml: String,
+    /// The same template parsed.
+    pub document: Value,
 }
 
 /// Builds, renders and checks the stack for a validated config.
 pub fn synthesize(config: &Config, options: &ModelOptions) -> Result<Synthesized, SynthError> {
     let stack = model::build(config, options).map_err(SynthError::Config)?;
     let rendered = render::render(&stack)?;
-    model::check_template_size(rendered.text.len()).map_err(SynthError::Config)?;
+    let mut templates_used = rendered.used;
+    let mut nested = Vec::with_capacity(stack.nested_stacks.len());
+    for n in &stack.nested_stacks {
+        let child = render::render_nested(&stack, n)?;
+        templates_used.extend(child.used);
+        nested.push((n, child.text));
+    }
+    let sizes: Vec<(String, usize)> = nested.iter().map(|(n, yaml)| (n.file.clone(), yaml.len())).collect();
+    model::limits::check_template_sizes(rendered.text.len(), stack.nested_stacks.len(), &sizes)
+        .map_err(SynthError::Config)?;
     let document = check::parse(&rendered.text)?;
     check::check(&document)?;
+    let nested = nested
+        .into_iter()
+        .map(|(n, yaml)| {
+            let document = check::parse(&yaml)?;
+            check::check(&document)?;
+            Ok(NestedTemplate { id: n.id.clone(), file: n.file.clone(), yaml, document })
+        })
+        .collect::<Result<Vec<_>, CheckError>>()?;
     let config_document = stack.launch_table.to_json();
     Ok(Synthesized {
         config: config.clone(),
@@ -59,7 +91,8 @@ pub fn synthesize(config: &Config, options: &ModelOptions) -> Result<Synthesized
         yaml: rendered.text,
         document,
         config_document,
-        templates_used: rendered.used,
+        templates_used,
+        nested,
     })
 }
 

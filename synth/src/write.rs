@@ -60,6 +60,27 @@ pub fn config_document_path(dir: &Path) -> PathBuf {
     dir.join(jobgen_runtime::contract::CONFIG_LAYER_DIR).join(jobgen_runtime::contract::CONFIG_LAYER_ENTRY)
 }
 
+/// Nested-stack templates in `dir`'s [`crate::names::NESTED_STACKS_DIR`] that a synthesis no
+/// longer writes (`keep`: the files it writes, relative to `dir`): a job-type stack that became
+/// empty, or the whole directory when the project fits one stack again. `jobgen synth -o` removes
+/// them, `--check` reports them, so no stale child is packaged beside the root.
+pub fn stale_nested_templates(dir: &Path, keep: &[String]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir.join(crate::names::NESTED_STACKS_DIR)) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with("job-types-") && name.ends_with(".yaml");
+            let relative = format!("{}/{name}", crate::names::NESTED_STACKS_DIR);
+            (ours && !keep.contains(&relative)).then(|| e.path())
+        })
+        .collect();
+    stale.sort();
+    stale
+}
+
 /// Writes `contents` to `path` atomically: a temporary file beside it, flushed, then renamed over it.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), WriteError> {
     let io = |source| WriteError::Io { path: path.to_path_buf(), source };
@@ -152,6 +173,18 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path)?, "b");
         let leftovers = std::fs::read_dir(dir.path().join("sub"))?.count();
         assert_eq!(leftovers, 1, "no temporary file is left behind");
+        Ok(())
+    }
+
+    #[test]
+    fn stale_nested_templates_are_ours_and_not_kept() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        assert!(stale_nested_templates(dir.path(), &[]).is_empty());
+        for f in ["job-types-00.yaml", "job-types-07.yaml", "notes.txt"] {
+            write_atomic(&dir.path().join("stacks").join(f), "x")?;
+        }
+        let stale = stale_nested_templates(dir.path(), &["stacks/job-types-00.yaml".to_string()]);
+        assert_eq!(stale, [dir.path().join("stacks/job-types-07.yaml")]);
         Ok(())
     }
 }

@@ -138,9 +138,40 @@ fn cloudformation_resources() {
         }
         c
     };
-    let (n_at, paths) = boundary(&quotas::CFN_RESOURCES, 20, with_clusters);
-    assert_eq!(n_at, quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 4 * LARGEST);
-    assert_eq!(paths, ["job_types"]);
+    // Up to exactly 500 in one stack; one cluster more and the job types move to nested stacks.
+    let single = quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 4 * LARGEST;
+    let at = build(&with_clusters(single)).unwrap();
+    assert_eq!((at.resource_count(), at.nested_stacks.len()), (quotas::CFN_RESOURCES.max, 0));
+    let nested = build(&with_clusters(single + 1)).unwrap();
+    assert!(nested.task_definitions.is_empty() && !nested.nested_stacks.is_empty());
+    // Then the root holds the fixed resources, the clusters and one stack per nested stack: its
+    // limit is blamed on the clusters.
+    let (n_at, paths) = boundary(&quotas::CFN_RESOURCES, 600, with_clusters);
+    assert_eq!(n_at, quotas::CFN_RESOURCES.max - FIXED_RESOURCES - nested.nested_stacks.len());
+    assert_eq!(paths, ["clusters"]);
+}
+
+#[test]
+fn cloudformation_parameters() {
+    // A nested stack takes one parameter at most (the table's ARN); the quota is checked all the same.
+    let mut config = project(LARGEST + 1);
+    config.job_types.get_index_mut(0).unwrap().1.progress = true;
+    let mut stack = build(&config).unwrap();
+    let first = &mut stack.nested_stacks[0];
+    let template = first.parameters.first().cloned().unwrap_or(model::nested::Parameter {
+        name: "P".into(),
+        description: "p".into(),
+        value: json!("x"),
+    });
+    first.parameters = (0..quotas::CFN_PARAMETERS.max)
+        .map(|i| model::nested::Parameter { name: format!("P{i}"), ..template.clone() })
+        .collect();
+    let hits = |stack: &Stack| {
+        limits::check(stack, &config).into_iter().filter(|d| d.message.contains(quotas::CFN_PARAMETERS.scope)).count()
+    };
+    assert_eq!(hits(&stack), 0);
+    stack.nested_stacks[0].parameters.push(template);
+    assert_eq!(hits(&stack), 1);
 }
 
 #[test]
@@ -440,18 +471,15 @@ fn every_model_quota_has_a_boundary_test() {
 
 #[test]
 fn the_largest_single_stack_is_bounded_by_the_resource_limit() {
-    // The resource count, not IAM or the template size, is what stops a single stack now.
-    let largest = (100..200).take_while(|n| build(&project(*n)).is_ok()).last().unwrap();
+    // The resource count, not IAM or the template size, is what ends a single stack: one job type
+    // more and the job types go into nested stacks.
+    let largest = (100..200).take_while(|n| build(&project(*n)).unwrap().nested_stacks.is_empty()).last().unwrap();
     assert_eq!(largest, (quotas::CFN_RESOURCES.max - FIXED_RESOURCES - 1) / 4);
-    let report = build(&project(largest + 1)).unwrap_err();
-    let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    assert!(messages[0].contains(quotas::CFN_RESOURCES.scope), "{messages:?}");
-    let report = build(&project(500)).unwrap_err();
-    let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
-    assert_eq!(messages.len(), 1, "only the resource count, at 500 job types too: {messages:?}");
-    assert!(messages[0].contains(&format!("{} resources", FIXED_RESOURCES + 1 + 2000)), "{messages:?}");
-    // And the largest one renders well under the template size limit.
+    let nested = build(&project(largest + 1)).unwrap();
+    assert_eq!(nested.all_task_definitions().count(), largest + 1);
+    let nested = build(&project(500)).unwrap();
+    assert_eq!(nested.all_task_definitions().count(), 500, "500 job types fit nested stacks");
+    // And the largest single one renders well under the template size limit.
     let s = jobgen_synth::synth::synthesize(&project(largest), &ModelOptions::default()).unwrap();
     assert!(s.yaml.len() < quotas::CFN_TEMPLATE_BODY_S3.max / 2, "{} bytes", s.yaml.len());
 }

@@ -1,5 +1,6 @@
 //! The real linters on every example, on the largest fixture (119 job types,
-//! `tests/fixtures/valid/invoicing-119.yaml`) and on `tests/fixtures/valid/every-option.yaml`:
+//! `tests/fixtures/valid/invoicing-119.yaml`), on `tests/fixtures/valid/every-option.yaml` and on
+//! a 500-job-type project in nested stacks (its root and two of its children):
 //! cfn-lint (errors AND warnings fail) on the YAML and the JSON output, and checkov (any failed
 //! check fails; every suppression must carry a reason).
 //! Tools come from the pinned venvs `make tools` builds.
@@ -152,4 +153,48 @@ fn cfn_lint_and_checkov_report_nothing_on_an_environment() {
     jobgen_synth::write::write_atomic(&path, &s.yaml).unwrap();
     run_cfn_lint(&path);
     run_checkov(&path, "examples/realistic, environment staging");
+}
+
+/// A 500-job-type project (every 50th reporting progress, every 7th with a secret), synthesized
+/// into `dir` as `jobgen synth -o` writes it: the root and its nested stacks under `stacks/`.
+/// Returns the root and the nested templates to lint: the first, and one that takes the table's ARN.
+fn synth_nested_project(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+    let mut y = String::from(
+        "version: 1\nproject:\n  name: media\n  tags:\n    team: video\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\njob_types:\n",
+    );
+    for i in 1..=500 {
+        y.push_str(&format!(
+            "  resize-image-{i:03}:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n"
+        ));
+        if i % 7 == 3 {
+            y.push_str("      secrets: { TOKEN: arn:aws:ssm:us-east-1:123456789012:parameter/media/token }\n");
+        }
+        if i % 50 == 10 {
+            y.push_str("    progress: true\n");
+        }
+    }
+    let s = jobgen_synth::synthesize_text(&y, "jobgen.yaml", None, &ModelOptions::default()).unwrap();
+    assert!(s.nested.len() > 1, "500 job types are in nested stacks");
+    let root = dir.join("template.yaml");
+    jobgen_synth::write::write_atomic(&root, &s.yaml).unwrap();
+    for n in &s.nested {
+        jobgen_synth::write::write_atomic(&dir.join(&n.file), &n.yaml).unwrap();
+    }
+    let progress = s.nested.iter().find(|n| n.document.get("Parameters").is_some()).unwrap();
+    let plain = s.nested.iter().find(|n| n.document.get("Parameters").is_none()).unwrap();
+    (root, vec![dir.join(&plain.file), dir.join(&progress.file)])
+}
+
+#[test]
+fn cfn_lint_and_checkov_report_nothing_on_a_500_job_type_project_in_nested_stacks() {
+    // The root and two children (one with the table's ARN as a parameter): every child is the same
+    // partials with other job types, and `tests/nested.rs` checks the structure of all of them.
+    let dir = tempfile::tempdir().unwrap();
+    let (root, children) = synth_nested_project(dir.path());
+    run_cfn_lint(&root);
+    run_checkov(&root, "the root of a 500-job-type project");
+    for child in &children {
+        run_cfn_lint(child);
+        run_checkov(child, &child.display().to_string());
+    }
 }

@@ -80,6 +80,11 @@ fn templates() -> Vec<(String, Synthesized)> {
         "a generated project of 119 job types".to_string(),
         jobgen_synth::synth::synthesize(&config, &options).unwrap(),
     ));
+    // Past one stack: the root of a project in nested stacks.
+    let config: Config = jobgen_synth::check_text(&generated(130), "generated.yaml").unwrap_or_else(|r| panic!("{r}"));
+    let nested = jobgen_synth::synth::synthesize(&config, &options).unwrap();
+    assert!(!nested.nested.is_empty());
+    out.push(("a generated project of 130 job types in nested stacks".to_string(), nested));
     let every = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/every-option.yaml");
     out.push((
         "tests/fixtures/valid/every-option.yaml".to_string(),

@@ -24,7 +24,14 @@ fn every_template_file_is_embedded_and_used() {
     // partial has something to render; the loader records every template it hands out.
     let config =
         jobgen_synth::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/realistic/jobgen.yaml")).unwrap();
-    let s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+    let mut s = jobgen_synth::synth::synthesize(&config, &ModelOptions::default()).unwrap();
+    // The nested stacks' template renders for a project split into nested stacks: the same
+    // project with one job type pinned to one.
+    let mut pinned = config.clone();
+    pinned.job_types.values_mut().find(|jt| jt.task.is_some()).unwrap().nested_stack = Some(0);
+    let nested = jobgen_synth::synth::synthesize(&pinned, &ModelOptions::default()).unwrap();
+    assert!(!nested.nested.is_empty());
+    s.templates_used.extend(nested.templates_used);
     assert_eq!(s.templates_used, on_disk, "a template under templates/ is never included");
 }
 

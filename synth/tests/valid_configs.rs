@@ -75,7 +75,7 @@ job_types:
 }
 
 #[test]
-fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refuses_them() {
+fn five_hundred_job_types_pass_every_field_rule_and_go_into_nested_stacks() {
     let mut text = String::from(
         "version: 1\nproject: { name: big }\ndefaults:\n  network: { subnets: [subnet-0123456789abcdef0] }\nclusters:\n  main: { create: {} }\njob_types:\n",
     );
@@ -88,15 +88,14 @@ fn five_hundred_job_types_pass_every_field_rule_and_only_the_resource_limit_refu
     let doc = jobgen_synth::parse::parse_document(&text, "big.yaml").unwrap_or_else(|r| panic!("rejected:\n{r}"));
     assert_eq!(doc.config.job_types.len(), 500);
     assert_eq!(jobgen_synth::validate::validate(&doc.config), vec![]);
-    // ...and the model refuses it on one limit only, located at `job_types:` in the named file.
-    let report =
-        jobgen_synth::check_text(&text, "big.yaml").err().unwrap_or_else(|| panic!("500 job types fit one stack?"));
-    assert_eq!(report.diagnostics.len(), 1, "{report}");
-    let d = &report.diagnostics[0];
-    assert_eq!((d.path.as_str(), d.span.map(|l| l.line)), ("job_types", Some(7)), "{report}");
-    // The fixed resources, the cluster and 4 per job type.
-    assert!(d.message.contains("2023 resources"), "{}", d.message);
-    assert!(report.render_plain().contains("--> big.yaml:7:1"), "{report}");
+    // ...and so does the model: 2,023 resources do not fit one stack, so the job types' 2,000
+    // go into nested stacks and the root keeps the rest.
+    let s = jobgen_synth::synthesize_text(&text, "big.yaml", None, &jobgen_synth::model::ModelOptions::default())
+        .unwrap_or_else(|e| panic!("500 job types refused: {e}"));
+    assert!(s.stack.task_definitions.is_empty());
+    let nested: usize = s.stack.nested_stacks.iter().map(|n| n.resource_count()).sum();
+    assert_eq!(nested, 2000);
+    assert_eq!(s.stack.resource_count(), 23 + s.stack.nested_stacks.len());
 }
 
 #[test]

@@ -99,15 +99,32 @@ pub fn run(args: &Args) -> i32 {
             "note: the template's config layer reads {}/ beside it: write both with -o DIR",
             jobgen_runtime::contract::CONFIG_LAYER_DIR
         );
+        if !synthesized.nested.is_empty() {
+            eprintln!(
+                "note: the template names {} nested stacks' templates under {}/ beside it: write them with -o DIR",
+                synthesized.nested.len(),
+                jobgen_synth::names::NESTED_STACKS_DIR
+            );
+        }
         return 0;
     };
     // The configuration document first, then the template that names its hash: each write is atomic,
     // and if the second one fails the old template's hash no longer matches, which the handlers
     // refuse at start-up instead of running with the wrong table.
-    let files = [
-        (write::config_document_path(dir), synthesized.config_document.as_str()),
-        (dir.join(format.file_name()), text.as_str()),
-    ];
+    // The nested stacks' templates (a project past one stack) go before the root that names them.
+    let mut files = vec![(write::config_document_path(dir), synthesized.config_document.as_str())];
+    files.extend(synthesized.nested.iter().map(|n| (dir.join(&n.file), n.yaml.as_str())));
+    files.push((dir.join(format.file_name()), text.as_str()));
+    let kept: Vec<String> = synthesized.nested.iter().map(|n| n.file.clone()).collect();
+    let stale = write::stale_nested_templates(dir, &kept);
+    if !synthesized.nested.is_empty() {
+        eprintln!(
+            "note: {} job types do not fit one stack beside the rest: they are in {} nested stacks ({}/); a stack deployed as one stack moves every job type's resources once",
+            synthesized.stack.all_task_definitions().count(),
+            synthesized.nested.len(),
+            dir.join(jobgen_synth::names::NESTED_STACKS_DIR).display()
+        );
+    }
     if args.check {
         let mut code = 0;
         for (path, contents) in &files {
@@ -141,7 +158,24 @@ pub fn run(args: &Args) -> i32 {
                 }
             });
         }
+        for path in &stale {
+            eprintln!(
+                "error: {} is stale: {} writes no such nested stack\n  help: run `jobgen synth -c {} -o {}` (it removes it) and commit the result",
+                path.display(),
+                args.config.display(),
+                args.config.display(),
+                dir.display()
+            );
+            code = code.max(1);
+        }
         return code;
+    }
+    for path in &stale {
+        if let Err(source) = std::fs::remove_file(path) {
+            eprintln!("error: {}", write::WriteError::Io { path: path.clone(), source });
+            return 2;
+        }
+        eprintln!("removed {}", path.display());
     }
     for (path, contents) in &files {
         if let Err(e) = write::write_atomic(path, contents) {

@@ -42,14 +42,27 @@ pub fn check(stack: &Stack, config: &Config) -> Vec<Diagnostic> {
     let mut c = Checker { diags: Vec::new() };
     let project_help = "use a shorter project name";
 
-    // CloudFormation.
-    c.over(
-        &quotas::CFN_RESOURCES,
-        stack.resource_count(),
-        "job_types",
-        "the stack",
-        "split the job types into several projects, or reference existing task definitions with `task_definition` (each job type with `task` adds 4 resources: task definition, log group, task role, execution role)",
-    );
+    // CloudFormation. A project past one stack's resources has its job types in nested stacks
+    // already; what still fills the root is its schedules and clusters.
+    if stack.nested_stacks.is_empty() {
+        c.over(
+            &quotas::CFN_RESOURCES,
+            stack.resource_count(),
+            "job_types",
+            "the stack",
+            "split the job types into several projects, or reference existing task definitions with `task_definition` (each job type with `task` adds 4 resources: task definition, log group, task role, execution role)",
+        );
+    } else {
+        let path = if stack.schedules.resource_count() > stack.clusters.len() { "schedules" } else { "clusters" };
+        c.over(
+            &quotas::CFN_RESOURCES,
+            stack.resource_count(),
+            path,
+            "the root stack (its job types are in nested stacks)",
+            "use fewer schedules or created clusters, or split the project into several projects",
+        );
+    }
+    nested_stacks(&mut c, stack, config);
     c.over(
         &quotas::CFN_OUTPUTS,
         stack.outputs.len(),
@@ -220,7 +233,7 @@ pub fn check(stack: &Stack, config: &Config) -> Vec<Diagnostic> {
             "use a shorter cluster or project name",
         );
     }
-    for td in &stack.task_definitions {
+    for td in stack.all_task_definitions() {
         let path = format!("job_types.{}", td.job_type);
         let help = "use a shorter job type or project name";
         c.over(&quotas::ECS_FAMILY, td.family.len(), &path, format!("the family `{}`", td.family), help);
@@ -245,15 +258,77 @@ pub fn check(stack: &Stack, config: &Config) -> Vec<Diagnostic> {
 /// Checks the rendered template's size (plus what packaging adds) against CloudFormation's limit
 /// for a template read from S3.
 pub fn check_template_size(bytes: usize) -> Result<(), Report> {
+    check_template_sizes(bytes, 0, &[])
+}
+
+/// What `aws cloudformation package` adds to the root for each nested stack: its `TemplateURL`
+/// from a local path to an S3 URL (`https://s3.REGION.amazonaws.com/BUCKET/KEY`, a bucket name of
+/// at most 63 characters and a key of at most 1,024).
+pub const NESTED_URL_ALLOWANCE: usize = "https://s3..amazonaws.com//".len() + WORST_REGION + 63 + 1024;
+
+/// Checks the root template's size (`root`, plus what packaging adds to it, the nested stacks'
+/// `TemplateURL`s among it) and each nested template's (`nested`: its file and size) against
+/// CloudFormation's limit for a template read from S3. Packaging changes nothing in a nested
+/// template: it holds no local artifact.
+pub fn check_template_sizes(root: usize, nested_stacks: usize, nested: &[(String, usize)]) -> Result<(), Report> {
     let mut c = Checker { diags: Vec::new() };
     c.over(
         &quotas::CFN_TEMPLATE_BODY_S3,
-        bytes + PACKAGING_ALLOWANCE,
+        root + PACKAGING_ALLOWANCE + nested_stacks * NESTED_URL_ALLOWANCE,
         "job_types",
         "the packaged template",
         "split the job types into several projects",
     );
+    for (file, bytes) in nested {
+        c.over(
+            &quotas::CFN_TEMPLATE_BODY_S3,
+            *bytes,
+            "job_types",
+            format!("the nested template {file}"),
+            "pin some of its job types to another nested stack with `job_types.NAME.nested_stack: N`, or move large values out of their `environment` and `command`",
+        );
+    }
     if c.diags.is_empty() { Ok(()) } else { Err(Report::from(c.diags)) }
+}
+
+/// Each nested stack's resources and parameters; the blame goes to its job types, the fix is a
+/// pin to a stack with room.
+fn nested_stacks(c: &mut Checker, stack: &Stack, config: &Config) {
+    let per_job_type = 4;
+    let capacity = quotas::CFN_RESOURCES.max / per_job_type;
+    let room: Vec<String> = (0..crate::names::NESTED_STACKS)
+        .filter_map(|i| {
+            let used = stack.nested_stacks.iter().find(|n| n.index == i).map_or(0, |n| n.task_definitions.len());
+            (used < capacity).then(|| format!("{i} ({} free)", capacity - used))
+        })
+        .collect();
+    for n in &stack.nested_stacks {
+        let names: Vec<&str> = n.task_definitions.iter().map(|td| td.job_type.as_str()).collect();
+        // The unpinned job types are the ones a pin can move without moving a pinned one again.
+        let movable: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| config.job_types.get(*name).is_some_and(|jt| jt.nested_stack.is_none()))
+            .collect();
+        let path = movable.last().or(names.last()).map_or("job_types".to_string(), |name| format!("job_types.{name}"));
+        c.over(
+            &quotas::CFN_RESOURCES,
+            n.resource_count(),
+            path,
+            format!("nested stack {} ({}, {} job types with `task`)", n.id, n.file, names.len()),
+            format!(
+                "move some of its job types to a nested stack with room with `job_types.NAME.nested_stack: N` (stacks with room: {}); pinning a deployed job type replaces its resources once",
+                if room.is_empty() { "none: split the project into several projects".to_string() } else { room.join(", ") }
+            ),
+        );
+        c.over(
+            &quotas::CFN_PARAMETERS,
+            n.parameters.len(),
+            "job_types",
+            format!("nested stack {}'s template", n.id),
+            "this is a jobgen bug: a nested stack takes at most one parameter",
+        );
+    }
 }
 
 /// The size IAM counts for a role's inline policies: every policy document, whitespace not
@@ -320,7 +395,7 @@ fn roles<'a>(stack: &'a Stack, config: &Config) -> Vec<(&'a Role, String, String
         // Fixed statements (track's ARN and its queue's): only a longer project name grows it.
         (&stack.timers.role, "project.name".to_string(), "use a shorter project name".to_string()),
     ];
-    for td in &stack.task_definitions {
+    for td in stack.all_task_definitions() {
         let path = format!("job_types.{}.task", td.job_type);
         out.push((
             &td.task_role,
@@ -342,8 +417,7 @@ fn logical_ids(stack: &Stack) -> Vec<(String, String)> {
     let clusters: BTreeMap<&str, String> =
         stack.clusters.iter().map(|c| (c.id.as_str(), format!("clusters.{}", c.config_name))).collect();
     let job_types: BTreeMap<String, String> = stack
-        .task_definitions
-        .iter()
+        .all_task_definitions()
         .flat_map(|td| {
             let path = format!("job_types.{}", td.job_type);
             [&td.id, &td.log_group.id, &td.task_role.id, &td.execution_role.id].map(|id| (id.clone(), path.clone()))
@@ -492,7 +566,15 @@ impl Resolver {
         }
         let mut roles: Vec<&Role> = vec![&stack.create_job.role, &stack.track.role, &stack.timers.role];
         roles.extend(stack.schedules.role.as_ref());
-        for td in &stack.task_definitions {
+        // A nested stack's parameter for the table's ARN resolves to the table's ARN.
+        let table_arn = arn_len("dynamodb", true, "table/".len() + WORST_TABLE_NAME);
+        add(super::nested::JOBS_TABLE_ARN_PARAMETER, table_arn, table_arn);
+        for n in &stack.nested_stacks {
+            // Ref of a nested stack is its stack ID.
+            let id = Self::pseudo("AWS::StackId").unwrap_or(UNKNOWN_VALUE);
+            add(&n.id, id, id);
+        }
+        for td in stack.all_task_definitions() {
             // Ref of a task definition is its ARN, `…:task-definition/FAMILY:REVISION` (at most
             // 1,000,000 revisions per family).
             let td_arn = arn_len("ecs", true, "task-definition/".len() + td.family.len() + 1 + 7);

@@ -10,7 +10,8 @@
 //! One submodule per resource group, mirroring `templates/`: [`table`], [`config_layer`],
 //! [`functions`] (create-job and track), [`timers`] (the schedule group, the role that delivers
 //! timers and the reconciler's recurring schedule), [`rule`], [`alarms`], [`clusters`], [`task_definitions`],
-//! [`iam`] (every role, and the callers' managed policy), [`outputs`], and the template's
+//! [`iam`] (every role, and the callers' managed policy), [`outputs`], [`nested`] (the job types'
+//! nested stacks of a project past one stack's resources), and the template's
 //! [`rules`]; [`shapes`] holds what several share (`macros.yaml.j2`), [`suppressions`] is the
 //! allow-list of every scanner suppression a resource may carry, [`job_types`] resolves each job
 //! type to its launch-table entry, [`stack`] is the whole, and [`build`] runs the groups in order.
@@ -25,6 +26,7 @@ pub mod functions;
 pub mod iam;
 pub mod job_types;
 pub mod limits;
+pub mod nested;
 pub mod outputs;
 pub mod rule;
 pub mod rules;
@@ -42,6 +44,7 @@ pub use config_layer::ConfigLayer;
 pub use functions::{CREATE_JOB_TIMEOUT_SECONDS, EnvVar, Function, TRACK_TIMEOUT_SECONDS};
 pub use iam::{ManagedPolicy, Policy, Role, Statement};
 pub use limits::check_template_size;
+pub use nested::NestedStack;
 pub use outputs::Output;
 pub use rule::{Rule, TRACKED_STATUSES};
 pub use rules::TemplateRule;
@@ -83,6 +86,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
     diags.extend(names::logical_id_collisions(config.job_types.keys(), "job_types"));
     diags.extend(names::logical_id_collisions(config.schedules.keys(), "schedules"));
 
+    diags.extend(nested::pin_problems(config));
     let (clusters, cluster_refs) = clusters::clusters(config, &mut diags);
     let job_types::JobTypes { mut launch, task_definitions, grants, used_clusters } =
         job_types::job_types(config, &cluster_refs, &mut diags);
@@ -152,7 +156,7 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         &cluster_refs,
     );
 
-    let stack = Stack {
+    let mut stack = Stack {
         header: Header { generator: "jobgen", version: env!("CARGO_PKG_VERSION") },
         description: format!(
             "jobgen {project}: on-demand ECS Fargate jobs (jobs table, create-job and track functions, task state rule)"
@@ -175,12 +179,18 @@ pub fn build(config: &Config, options: &ModelOptions) -> Result<Stack, Report> {
         rule,
         clusters,
         task_definitions,
+        nested_stacks: Vec::new(),
         alarms,
         rules: rules::rules(config),
         outputs,
         log_stream_prefix: LOG_STREAM_PREFIX,
         launch_table: launch,
     };
+
+    // Past one stack's resources (or with a job type pinned), the job types go into nested stacks.
+    if nested::wanted(config, stack.resource_count(), crate::quotas::CFN_RESOURCES.max) {
+        stack.nested_stacks = nested::split(config, std::mem::take(&mut stack.task_definitions));
+    }
 
     diags.extend(limits::check(&stack, config));
     if diags.is_empty() { Ok(stack) } else { Err(Report::from(diags)) }

@@ -8,6 +8,7 @@ use super::clusters::Cluster;
 use super::config_layer::ConfigLayer;
 use super::functions::Function;
 use super::iam::ManagedPolicy;
+use super::nested::NestedStack;
 use super::outputs::Output;
 use super::rule::Rule;
 use super::rules::TemplateRule;
@@ -66,8 +67,10 @@ pub struct Stack {
     pub rule: Rule,
     /// Clusters the stack creates.
     pub clusters: Vec<Cluster>,
-    /// Task definitions the stack creates.
+    /// Task definitions the root template creates (none when the job types are in nested stacks).
     pub task_definitions: Vec<TaskDefinition>,
+    /// The nested stacks of job types (none when the project fits one stack).
+    pub nested_stacks: Vec<NestedStack>,
     /// The alarms.
     pub alarms: Vec<Alarm>,
     /// The template's `Rules`: ARNs that must be in the stack's region or account.
@@ -93,10 +96,16 @@ impl Stack {
             + self.alarms.len()
             + self.clusters.len()
             + self.task_definitions.len() * 4
+            + self.nested_stacks.len()
             + self.schedules.resource_count()
     }
 
-    /// Every logical ID the model defines, for the consistency check.
+    /// Every task definition the project creates, the root's and the nested stacks'.
+    pub fn all_task_definitions(&self) -> impl Iterator<Item = &TaskDefinition> {
+        self.task_definitions.iter().chain(self.nested_stacks.iter().flat_map(|n| &n.task_definitions))
+    }
+
+    /// Every logical ID the root template defines, for the consistency check.
     pub fn logical_ids(&self) -> Vec<String> {
         let mut ids = vec![
             self.table.id.clone(),
@@ -122,6 +131,7 @@ impl Stack {
         ids.extend(self.alarms.iter().map(|a| a.id.clone()));
         ids.extend(self.schedules.logical_ids());
         ids.extend(self.clusters.iter().map(|c| c.id.clone()));
+        ids.extend(self.nested_stacks.iter().map(|n| n.id.clone()));
         for td in &self.task_definitions {
             ids.extend([td.id.clone(), td.log_group.id.clone(), td.task_role.id.clone(), td.execution_role.id.clone()]);
         }

@@ -206,6 +206,15 @@ pub const LAYER_LOCAL_CONTENT: Suppression = Suppression {
     reason: "Content is the jobgen-config directory `jobgen synth` writes beside the template; `aws cloudformation package` zips and uploads it and rewrites Content to S3Bucket/S3Key",
 };
 
+/// A nested stack's `TemplateURL` is a local path.
+pub const NESTED_STACK_LOCAL_TEMPLATE: Suppression = Suppression {
+    resource_type: "AWS::CloudFormation::Stack",
+    scanner: Scanner::CfnLint,
+    id: "W3002",
+    guard: None,
+    reason: "TemplateURL is the nested template `jobgen synth` writes under stacks/ beside this one; `aws cloudformation package` (or `jobgen deploy`) uploads it and rewrites TemplateURL to its S3 URL",
+};
+
 /// A dead-letter queue with SQS-managed encryption.
 pub const QUEUE_SQS_MANAGED_SSE: Suppression = Suppression {
     resource_type: "AWS::SQS::Queue",
@@ -252,7 +261,7 @@ pub const TASK_WRITABLE_ROOT: Suppression = Suppression {
 };
 
 /// Every entry: the allow-list the policy test enforces.
-pub const SUPPRESSIONS: [&Suppression; 15] = [
+pub const SUPPRESSIONS: [&Suppression; 16] = [
     &LOG_GROUP_SERVICE_KEY,
     &LOG_GROUP_SHORT_RETENTION,
     &FUNCTION_NO_VPC,
@@ -262,6 +271,7 @@ pub const SUPPRESSIONS: [&Suppression; 15] = [
     &FUNCTION_SYNCHRONOUS_NO_DLQ,
     &FUNCTION_LOCAL_CODE,
     &LAYER_LOCAL_CONTENT,
+    &NESTED_STACK_LOCAL_TEMPLATE,
     &QUEUE_SQS_MANAGED_SSE,
     &TABLE_AWS_MANAGED_KEY,
     &TABLE_NO_PITR,
