@@ -33,18 +33,9 @@ trap 'rm -rf "$WORK"' EXIT
 [ -x "$JOBGEN" ] || { echo "bench-cdk: no $JOBGEN: build it (cargo build --release -p jobgen)" >&2; exit 1; }
 [ -x "$CDK_DIR/node_modules/.bin/cdk" ] || (cd "$CDK_DIR" && npm ci --no-audit --no-fund)
 
-# The same project bench-synth.sh synthesizes: one created cluster, N small job types j-001...
-project() {
-  local file=$1 n=$2 i
-  {
-    printf 'version: 1\nproject:\n  name: bench\nclusters:\n  main:\n    create: {}\n'
-    printf 'defaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\n'
-    printf 'job_types:\n'
-    for ((i = 1; i <= n; i++)); do
-      printf '  j-%03d:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n' "$i"
-    done
-  } >"$file"
-}
+# project FILE N: the benchmarks' generated project.
+# shellcheck source=scripts/bench-project.sh
+source scripts/bench-project.sh
 
 # cdkenv N: the environment a CDK run gets (the command follows).
 cdkenv() {
