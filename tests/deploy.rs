@@ -442,3 +442,111 @@ fn realistic_deploys_and_its_rule_matches_only_its_jobs() {
 fn existing_task_definition_deploys_and_its_rule_matches_only_its_jobs() {
     deploy_example("existing-task-definition");
 }
+
+/// `aws cloudformation package` handles the nested templates of a project past one stack: it
+/// uploads each `stacks/job-types-NN.yaml` the root names, rewrites every `TemplateURL` to its S3
+/// object (the same template), and the packaged root creates in the emulator with all its nested
+/// stacks and every job type's task definition.
+#[test]
+fn aws_cloudformation_package_uploads_the_nested_templates() {
+    let moto = Moto::shared();
+    let mut yaml = String::from(
+        "version: 1\nproject:\n  name: packaged\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\njob_types:\n",
+    );
+    for i in 1..=500 {
+        yaml.push_str(&format!(
+            "  p-{i:03}:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n"
+        ));
+    }
+    let config = jobgen_synth::check_text(&yaml, "jobgen.yaml").unwrap_or_else(|r| panic!("{r}"));
+    let synth =
+        jobgen_synth::synth::synthesize(&config, &ModelOptions { lambda_dir: "../dist/lambda".into() }).unwrap();
+    assert_eq!(synth.nested.len(), 16);
+
+    // The layout `jobgen synth -o project` writes, beside the zips the root names.
+    let tmp = tempfile::tempdir().unwrap();
+    placeholder_zips(&tmp.path().join("dist/lambda"));
+    let dir = tmp.path().join("project");
+    std::fs::create_dir_all(dir.join(jobgen_synth::names::NESTED_STACKS_DIR)).unwrap();
+    std::fs::write(dir.join("template.yaml"), &synth.yaml).unwrap();
+    for child in &synth.nested {
+        std::fs::write(dir.join(&child.file), &child.yaml).unwrap();
+    }
+    let document_path = jobgen_synth::write::config_document_path(&dir);
+    std::fs::create_dir_all(document_path.parent().unwrap()).unwrap();
+    std::fs::write(&document_path, &synth.config_document).unwrap();
+
+    let bucket = "jobgen-artifacts-packaged";
+    aws(moto, &["s3api", "create-bucket", "--bucket", bucket]);
+    let packaged = tmp.path().join("packaged.yaml");
+    let template = dir.join("template.yaml");
+    aws(
+        moto,
+        &[
+            "cloudformation",
+            "package",
+            "--template-file",
+            template.to_str().unwrap(),
+            "--s3-bucket",
+            bucket,
+            "--output-template-file",
+            packaged.to_str().unwrap(),
+        ],
+    );
+    let mut doc = jobgen_synth::check::parse(&std::fs::read_to_string(&packaged).unwrap()).unwrap();
+    for child in &synth.nested {
+        let url = &mut doc["Resources"][child.id.as_str()]["Properties"]["TemplateURL"];
+        // The CLI writes the path-style URL of its S3 endpoint: here the emulator's
+        // `http://127.0.0.1:PORT/BUCKET/KEY`, which moto's CloudFormation misreads (it takes the
+        // host's first label for the bucket unless the host is `localhost`); on AWS the endpoint
+        // is `https://s3.REGION.amazonaws.com`, the URL written back here.
+        let prefix = format!("{}/{bucket}/", moto.endpoint.trim_end_matches('/'));
+        let key = url.as_str().and_then(|u| u.strip_prefix(&prefix)).map(str::to_string);
+        let key = key.unwrap_or_else(|| panic!("{}: TemplateURL {url} is not an object of {bucket}", child.id));
+        *url = json!(format!("https://s3.{REGION}.amazonaws.com/{bucket}/{key}"));
+        let copy = tmp.path().join("child.template");
+        aws(moto, &["s3api", "get-object", "--bucket", bucket, "--key", &key, copy.to_str().unwrap()]);
+        let uploaded = jobgen_synth::check::parse(&std::fs::read_to_string(&copy).unwrap()).unwrap();
+        assert_eq!(uploaded, child.document, "{}: the uploaded template is the child's", child.id);
+    }
+
+    jobgen_local::deploy::emulator_copy(&mut doc);
+    let moto_template = tmp.path().join("moto.json");
+    std::fs::write(&moto_template, serde_json::to_string(&doc).unwrap()).unwrap();
+    let stack_name = "jobgen-packaged";
+    let body = format!("file://{}", moto_template.display());
+    aws(
+        moto,
+        &[
+            "cloudformation",
+            "create-stack",
+            "--stack-name",
+            stack_name,
+            "--template-body",
+            &body,
+            "--capabilities",
+            "CAPABILITY_IAM",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        let d = aws_json(moto, &["cloudformation", "describe-stacks", "--stack-name", stack_name]);
+        let s = d["Stacks"][0]["StackStatus"].clone();
+        if s != json!("CREATE_IN_PROGRESS") || Instant::now() > deadline {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(status, json!("CREATE_COMPLETE"));
+    let resources = aws_json(moto, &["cloudformation", "describe-stack-resources", "--stack-name", stack_name]);
+    let nested: Vec<&Value> = resources["StackResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ResourceType"] == "AWS::CloudFormation::Stack")
+        .collect();
+    assert_eq!(nested.len(), 16);
+    assert!(nested.iter().all(|r| r["ResourceStatus"] == "CREATE_COMPLETE"), "{nested:?}");
+    let families = aws_json(moto, &["ecs", "list-task-definition-families", "--family-prefix", "packaged_"]);
+    assert_eq!(families["families"].as_array().unwrap().len(), 500);
+}

@@ -371,3 +371,130 @@ fn destroy_with_delete_data_removes_the_table() {
     let tables = moto.aws_cli(&["dynamodb", "list-tables", "--query", "TableNames"]);
     assert!(!tables.contains(&table), "{tables}");
 }
+
+/// A project of `n` small job types named `j-001`… (one created cluster), as the synth
+/// benchmarks generate it (`scripts/bench-project.sh`).
+fn numbered_project(n: usize) -> String {
+    let mut y = String::from(
+        "version: 1\nproject:\n  name: bench\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\njob_types:\n",
+    );
+    for i in 1..=n {
+        y.push_str(&numbered_job_type(i));
+    }
+    y
+}
+
+fn numbered_job_type(i: usize) -> String {
+    format!(
+        "  j-{i:03}:\n    task:\n      image: public.ecr.aws/docker/library/busybox:1.36\n      cpu: 256\n      memory: 512\n"
+    )
+}
+
+/// Stack name → status of every stack in the emulator (nested ones included), deleted ones left out.
+fn live_stacks(moto: &Moto) -> std::collections::BTreeMap<String, String> {
+    let text = moto.aws_cli(&["cloudformation", "list-stacks", "--query", "StackSummaries[].[StackId,StackStatus]"]);
+    text.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(_, status)| *status != "DELETE_COMPLETE")
+        .map(|(id, status)| (id.to_string(), status.to_string()))
+        .collect()
+}
+
+/// The artifacts a deploy's output says it uploaded (not those it found already there).
+fn uploaded(err: &str) -> Vec<String> {
+    err.lines()
+        .filter_map(|l| l.strip_prefix("uploaded   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// 500 job types do not fit one stack: `jobgen deploy` uploads the root's 16 nested stacks'
+/// templates and the emulator creates them, with every job type's task definition; adding one job
+/// type uploads and modifies exactly one nested stack (the others keep their stack ids); a deploy
+/// of the unchanged project uploads nothing and changes nothing.
+#[test]
+fn five_hundred_job_types_deploy_as_nested_stacks_and_an_added_one_changes_one_of_them() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobgen.yaml");
+    std::fs::write(&path, numbered_project(500)).unwrap();
+    let (code, stdout, created) = text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint]));
+    assert_eq!(code, 0, "{created}");
+    assert!(stdout.contains("export JOBGEN_STACK=jobgen-bench\n"), "{stdout}");
+    let children: Vec<String> = (0..16).map(|i| format!("stacks/job-types-{i:02}")).collect();
+    assert_eq!(
+        uploaded(&created),
+        [&["create-job", "track", "config"][..], &children.iter().map(String::as_str).collect::<Vec<_>>()].concat()
+    );
+    assert!(created.contains("(CREATE): 34 to add"), "the root: 18 resources and 16 nested stacks: {created}");
+    let before = live_stacks(&moto);
+    assert_eq!(before.len(), 17, "the root and 16 nested stacks: {before:?}");
+    assert!(before.values().all(|s| s == "CREATE_COMPLETE" || s == "UPDATE_COMPLETE"), "{before:?}");
+    let families = moto.aws_cli(&["ecs", "list-task-definition-families", "--query", "length(families)"]);
+    assert_eq!(families, "500");
+
+    // j-501 goes to the nested stack its name hashes to; nothing else moves.
+    let added = jobgen_synth::names::nested_stack_of("j-501");
+    std::fs::write(&path, numbered_project(500) + &numbered_job_type(501)).unwrap();
+    let (code, _, updated) = text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint]));
+    assert_eq!(code, 0, "{updated}");
+    assert_eq!(uploaded(&updated), ["config".to_string(), format!("stacks/job-types-{added:02}")], "{updated}");
+    let stacks: Vec<&str> =
+        updated.lines().filter(|l| l.contains("AWS::CloudFormation::Stack") && l.starts_with("  ")).collect();
+    assert_eq!(stacks.len(), 1, "one nested stack changes: {updated}");
+    assert!(stacks[0].contains("~ Modify") && stacks[0].contains(&format!("JobTypes{added:02} ")), "{updated}");
+    let after = live_stacks(&moto);
+    let kept = before.keys().filter(|id| after.contains_key(*id)).count();
+    // The emulator replaces a modified nested stack (AWS updates it in place); the 15 others stay.
+    assert!(kept >= 16, "the root and 15 unchanged nested stacks keep their ids: {before:?} → {after:?}");
+    assert_eq!(after.len(), 17, "{after:?}");
+    let families = moto.aws_cli(&["ecs", "list-task-definition-families", "--query", "length(families)"]);
+    assert_eq!(families, "501");
+
+    let (code, _, noop) = text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint]));
+    assert_eq!(code, 0, "{noop}");
+    assert!(noop.contains("stack jobgen-bench: no changes") && noop.contains(" 0 bytes uploaded)"), "{noop}");
+    assert!(uploaded(&noop).is_empty(), "{noop}");
+}
+
+/// A deployed one-stack project that goes nested (here a pin; past 500 resources the same) moves
+/// every job type into a nested stack in one update. Each moved log group takes a new name
+/// (`/jobgen/PROJECT/stack-NN/JOB_TYPE`): on AWS a moved resource is created before the old one is
+/// deleted, so the same name would fail with "already exists" (the emulator deletes first, so it
+/// cannot show that failure; `synth/tests/nested.rs` proves no name stays).
+#[test]
+fn a_deployed_single_stack_moves_into_nested_stacks_in_one_update() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_example("quickstart", dir.path());
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint]));
+    assert_eq!(code, 0, "{err}");
+    let groups = || {
+        let text = moto.aws_cli(&["logs", "describe-log-groups", "--query", "logGroups[].logGroupName"]);
+        let mut v: Vec<String> =
+            text.split_whitespace().filter(|g| g.starts_with("/jobgen/")).map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(groups(), ["/jobgen/quickstart/hello", "/jobgen/quickstart/sleep"]);
+
+    let yaml = std::fs::read_to_string(&path).unwrap().replace("  sleep:\n", "  sleep:\n    nested_stack: 5\n");
+    std::fs::write(&path, yaml).unwrap();
+    let (code, _, err) = text(&jobgen(&moto, dir.path(), &["deploy", "--endpoint-url", &moto.endpoint]));
+    assert_eq!(code, 0, "{err}");
+    let hello = jobgen_synth::names::nested_stack_of("hello");
+    assert!(err.contains("+ Add      JobTypes05") && err.contains(&format!("+ Add      JobTypes{hello:02}")), "{err}");
+    assert!(err.contains("- Remove   TaskDefinitionHello"), "{err}");
+    assert_eq!(
+        groups(),
+        [format!("/jobgen/quickstart/stack-05/sleep"), format!("/jobgen/quickstart/stack-{hello:02}/hello")]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(live_stacks(&moto).len(), 3, "the root and two nested stacks");
+    let families = moto.aws_cli(&["ecs", "list-task-definition-families", "--query", "families"]);
+    assert_eq!(lines(&families), ["quickstart_hello", "quickstart_sleep"]);
+}

@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType};
 
 use crate::deploy::DeployError;
@@ -217,14 +218,16 @@ pub async fn create_change_set(
         .change_set_name(&name)
         .change_set_type(kind.clone())
         .capabilities(Capability::CapabilityIam)
-        .capabilities(Capability::CapabilityNamedIam);
+        .capabilities(Capability::CapabilityNamedIam)
+        // The nested stacks' own changes too (on AWS each gets a change set of its own, named by
+        // its resource change), so a replacement inside one is flagged like one in the root.
+        .include_nested_stacks(true);
     request = match template {
         TemplateSource::Body(body) => request.template_body(body),
         TemplateSource::Url(url) => request.template_url(url),
     };
     calls.add("CreateChangeSet");
     request.send().await.map_err(|e| step(format!("CloudFormation CreateChangeSet {stack}"), aws_error(&e)))?;
-    let mut changes = Vec::new();
     let mut delay = Duration::from_millis(200);
     loop {
         calls.add("DescribeChangeSet");
@@ -238,43 +241,7 @@ pub async fn create_change_set(
         let status = out.status().map(|s| s.as_str().to_string()).unwrap_or_default();
         match status.as_str() {
             "CREATE_COMPLETE" => {
-                changes.extend(out.changes().iter().filter_map(|c| c.resource_change()).map(|r| {
-                    let replacement = r.replacement().map(|x| x.as_str().to_string());
-                    let action = r.action().map(|a| a.as_str().to_string()).unwrap_or_default();
-                    let action = if action == "Modify" && replacement.as_deref() == Some("True") {
-                        "Replace".into()
-                    } else {
-                        action
-                    };
-                    Change {
-                        action,
-                        logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-                        resource_type: r.resource_type().unwrap_or_default().to_string(),
-                        replacement,
-                    }
-                }));
-                if let Some(token) = out.next_token() {
-                    // More changes: page through them (each page is read once it is complete).
-                    let mut token = Some(token.to_string());
-                    while let Some(t) = token {
-                        calls.add("DescribeChangeSet");
-                        let page = cfn
-                            .describe_change_set()
-                            .stack_name(stack)
-                            .change_set_name(&name)
-                            .next_token(t)
-                            .send()
-                            .await
-                            .map_err(|e| step(format!("CloudFormation DescribeChangeSet {name}"), aws_error(&e)))?;
-                        changes.extend(page.changes().iter().filter_map(|c| c.resource_change()).map(|r| Change {
-                            action: r.action().map(|a| a.as_str().to_string()).unwrap_or_default(),
-                            logical_id: r.logical_resource_id().unwrap_or_default().to_string(),
-                            resource_type: r.resource_type().unwrap_or_default().to_string(),
-                            replacement: r.replacement().map(|x| x.as_str().to_string()),
-                        }));
-                        token = page.next_token().map(str::to_string);
-                    }
-                }
+                let changes = read_changes(cfn, stack, &name, "", Some(out), calls).await?;
                 return Ok(Some(Summary { change_set: name, kind: kind.as_str().to_string(), changes }));
             }
             "FAILED" => {
@@ -292,6 +259,64 @@ pub async fn create_change_set(
             }
         }
     }
+}
+
+/// Every resource change of a complete change set (`stack`, `change_set`: names or ARNs), page by
+/// page, followed by those of each nested stack's change set, their logical ids prefixed with the
+/// nested stack's (`prefix`, e.g. `JobTypes03/`). `first`: the first page, already read. The
+/// emulator makes no nested change sets: its nested stacks show as one change each.
+async fn read_changes(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    change_set: &str,
+    prefix: &str,
+    mut first: Option<DescribeChangeSetOutput>,
+    calls: &mut Calls,
+) -> Result<Vec<Change>, DeployError> {
+    let mut changes = Vec::new();
+    let mut nested = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match first.take() {
+            Some(page) => page,
+            None => {
+                calls.add("DescribeChangeSet");
+                let mut request = cfn.describe_change_set().change_set_name(change_set);
+                if !change_set.starts_with("arn:") {
+                    request = request.stack_name(stack);
+                }
+                request
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| step(format!("CloudFormation DescribeChangeSet {change_set}"), aws_error(&e)))?
+            }
+        };
+        for r in page.changes().iter().filter_map(|c| c.resource_change()) {
+            let replacement = r.replacement().map(|x| x.as_str().to_string());
+            let action = r.action().map(|a| a.as_str().to_string()).unwrap_or_default();
+            let action =
+                if action == "Modify" && replacement.as_deref() == Some("True") { "Replace".into() } else { action };
+            let logical_id = format!("{prefix}{}", r.logical_resource_id().unwrap_or_default());
+            if let Some(id) = r.change_set_id().filter(|id| !id.is_empty()) {
+                nested.push((format!("{logical_id}/"), id.to_string()));
+            }
+            changes.push(Change {
+                action,
+                logical_id,
+                resource_type: r.resource_type().unwrap_or_default().to_string(),
+                replacement,
+            });
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    for (prefix, id) in nested {
+        changes.extend(Box::pin(read_changes(cfn, stack, &id, &prefix, None, calls)).await?);
+    }
+    Ok(changes)
 }
 
 /// Executes the change set and follows the stack until a terminal status, reporting every new

@@ -384,16 +384,54 @@ pub async fn package(
                 ));
             }
         };
-        let key = put(s3, bucket, zip_name, bytes, calls, progress).await?;
+        let key = put(s3, bucket, zip_name, "zip", bytes, calls, progress).await?;
         document["Resources"][*logical_id]["Properties"]["Code"] = json!({ "S3Bucket": bucket, "S3Key": key });
         uploaded.insert(logical_id.to_string(), what);
     }
     let (layer_id, config_document) = layer;
     let bytes = crate::zip::single_file(contract::CONFIG_LAYER_ENTRY, config_document.as_bytes());
-    let key = put(s3, bucket, "config", bytes, calls, progress).await?;
+    let key = put(s3, bucket, "config", "zip", bytes, calls, progress).await?;
     document["Resources"][layer_id]["Properties"]["Content"] = json!({ "S3Bucket": bucket, "S3Key": key });
     uploaded.insert(layer_id.to_string(), format!("the configuration document ({} bytes)", config_document.len()));
     Ok(uploaded)
+}
+
+/// Uploads each nested stack's template (the emulator's copy when `for_emulator`, as for the root)
+/// under a content-addressed key, skipping templates already there, and points the root's
+/// `TemplateURL` of each at its object, as `aws cloudformation package` does. An unchanged child
+/// so keeps its URL, and CloudFormation updates only the children whose bytes changed.
+#[allow(clippy::too_many_arguments)]
+pub async fn package_nested(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    region: &str,
+    document: &mut Value,
+    nested: &[jobgen_synth::synth::NestedTemplate],
+    for_emulator: bool,
+    calls: &mut crate::apply::Calls,
+    progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
+) -> Result<(), DeployError> {
+    for child in nested {
+        let mut template = child.document.clone();
+        if for_emulator {
+            emulator_copy(&mut template);
+        }
+        let body = serde_json::to_vec(&template).unwrap_or_default();
+        let name = child.file.trim_end_matches(".yaml");
+        let key = put(s3, bucket, name, "json", body, calls, progress).await?;
+        let properties = &mut document["Resources"][child.id.as_str()]["Properties"];
+        if !properties.is_object() {
+            return Err(emulator("packaging the nested stacks", format!("the root template has no {}", child.id)));
+        }
+        properties["TemplateURL"] = json!(object_url(bucket, region, &key));
+    }
+    Ok(())
+}
+
+/// The virtual-hosted-style URL of an artifact, which CloudFormation reads `TemplateURL`s from
+/// (the emulator reads the bucket from the host the same way).
+pub fn object_url(bucket: &str, region: &str, key: &str) -> String {
+    format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
 }
 
 /// Puts `bytes` under a content-addressed key (`NAME-HASH.EXT`) unless an object is already there
@@ -402,11 +440,11 @@ pub async fn put(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     name: &str,
+    ext: &str,
     bytes: Vec<u8>,
     calls: &mut crate::apply::Calls,
     progress: &mut (dyn FnMut(crate::apply::Progress) + Send),
 ) -> Result<String, DeployError> {
-    let ext = if name == "template" { "json" } else { "zip" };
     let key = format!("{name}-{}.{ext}", short_hash(&bytes));
     let size = bytes.len() as u64;
     calls.add("HeadObject");

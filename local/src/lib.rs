@@ -406,17 +406,6 @@ pub async fn deploy_project(
     }
     let synthesized = jobgen_synth::synth::synthesize(&config, &model::ModelOptions::default())
         .map_err(|e| DevError::Config(e.to_string()))?;
-    if !synthesized.nested.is_empty() {
-        // Not yet: the nested templates must be uploaded and their TemplateURLs rewritten first.
-        return Err(DevError::Config(format!(
-            "error: this project is {} nested stacks past one stack's 500 resources, and jobgen deploy cannot \
-             deploy nested stacks yet\n  help: `jobgen synth -c FILE -o DIR`, then `aws cloudformation package \
-             --template-file DIR/template.yaml --s3-bucket BUCKET --output-template-file packaged.yaml` (it uploads \
-             DIR/stacks/*.yaml) and `aws cloudformation deploy --template-file packaged.yaml --stack-name STACK \
-             --capabilities CAPABILITY_IAM`",
-            synthesized.nested.len()
-        )));
-    }
     let mut document = synthesized.document.clone();
     if emulator.is_some() {
         let dropped = deploy::emulator_copy(&mut document);
@@ -455,12 +444,24 @@ pub async fn deploy_project(
         &mut count,
     )
     .await?;
+    deploy::package_nested(
+        &s3,
+        &bucket,
+        &region,
+        &mut document,
+        &synthesized.nested,
+        emulator.is_some(),
+        &mut calls,
+        &mut count,
+    )
+    .await?;
     let body = serde_json::to_string(&document).unwrap_or_default();
     // CloudFormation takes at most 51,200 bytes inline; a larger template goes through S3 (the
     // emulator takes any size inline).
     let template = if emulator.is_none() && body.len() > 51_200 {
-        let key = deploy::put(&s3, &bucket, "template", body.clone().into_bytes(), &mut calls, &mut count).await?;
-        apply::TemplateSource::Url(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
+        let key =
+            deploy::put(&s3, &bucket, "template", "json", body.clone().into_bytes(), &mut calls, &mut count).await?;
+        apply::TemplateSource::Url(deploy::object_url(&bucket, &region, &key))
     } else {
         apply::TemplateSource::Body(body.clone())
     };

@@ -151,6 +151,16 @@ pub fn task_log_group(project: &str, job_type: &str) -> String {
     format!("/jobgen/{project}/{job_type}")
 }
 
+/// A job type's task log group when it lives in nested stack `index`: the stack's number is part
+/// of the name because log group names are unique per account and region, and CloudFormation
+/// creates a moved resource before it deletes the old one. A job type moving between the root and
+/// a nested stack (a project growing past one stack) or between nested stacks (a changed pin) so
+/// gets a new log group instead of failing on "already exists". The jobs' log readers take the
+/// group from the task definition, never from this name.
+pub fn nested_task_log_group(project: &str, index: u32, job_type: &str) -> String {
+    format!("/jobgen/{project}/stack-{index:02}/{job_type}")
+}
+
 /// How many nested stacks a project split into nested stacks may have: a fixed number, so a job
 /// type's stack ([`nested_stack_of`]) depends on its name alone, never on the other job types.
 pub const NESTED_STACKS: u32 = 16;
@@ -193,6 +203,8 @@ mod tests {
         assert!((0..1000).all(|i| nested_stack_of(&format!("job-{i}")) < NESTED_STACKS));
         assert_eq!(nested_stack_id(3), "JobTypes03");
         assert_eq!(nested_stack_file(12), "stacks/job-types-12.yaml");
+        assert_eq!(nested_task_log_group("media", 3, "etl"), "/jobgen/media/stack-03/etl");
+        assert_ne!(nested_task_log_group("media", 3, "etl"), task_log_group("media", "etl"));
     }
 
     #[test]

@@ -208,3 +208,46 @@ fn a_full_nested_stack_is_reported_on_a_job_type_with_a_pin_as_the_fix() {
     // Located in the file like every other diagnostic.
     assert!(d.span.is_some(), "{report}");
 }
+
+/// `LogGroupName` of every task log group in `doc`.
+fn log_group_names(doc: &Value) -> BTreeSet<String> {
+    resources(doc)
+        .values()
+        .filter(|r| r["Type"] == "AWS::Logs::LogGroup")
+        .filter_map(|r| r["Properties"]["LogGroupName"].as_str())
+        .filter(|n| !n.starts_with("/aws/lambda/"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn all_log_group_names(s: &Synthesized) -> BTreeSet<String> {
+    let mut all = log_group_names(&s.document);
+    for n in &s.nested {
+        all.extend(log_group_names(&n.document));
+    }
+    all
+}
+
+#[test]
+fn a_job_type_that_moves_to_another_stack_gets_a_log_group_of_a_new_name() {
+    // CloudFormation creates a moved resource before it deletes the old one, and log group names
+    // are unique per account and region: a moved log group of the same name fails the update
+    // with "already exists". So no name may stay where a job type changes stacks.
+    let single = synth(119);
+    let nested = synth(120);
+    let before = all_log_group_names(&single);
+    let after = all_log_group_names(&nested);
+    assert_eq!((before.len(), after.len()), (119, 120));
+    assert!(before.is_disjoint(&after), "growing past one stack keeps {:?}", before.intersection(&after).next());
+    assert!(after.contains(&format!("/jobgen/media/stack-{:02}/{}", names::nested_stack_of(&name(1)), name(1))));
+
+    // A re-pin between nested stacks: that job type's group is renamed, no other's.
+    let text = project_text(1..=3, &[]).replace("  resize-image-002:\n", "  resize-image-002:\n    nested_stack: 9\n");
+    let pinned = synthesize(&config(&text), &ModelOptions::default()).unwrap();
+    let repinned =
+        synthesize(&config(&text.replace("nested_stack: 9", "nested_stack: 10")), &ModelOptions::default()).unwrap();
+    let (a, b) = (all_log_group_names(&pinned), all_log_group_names(&repinned));
+    let moved: Vec<&String> = a.difference(&b).collect();
+    assert_eq!(moved, [&format!("/jobgen/media/stack-09/{}", name(2))]);
+    assert!(b.contains(&format!("/jobgen/media/stack-10/{}", name(2))));
+}

@@ -119,7 +119,7 @@ pub fn run(args: &Args) -> i32 {
     let stale = write::stale_nested_templates(dir, &kept);
     if !synthesized.nested.is_empty() {
         eprintln!(
-            "note: {} job types do not fit one stack beside the rest: they are in {} nested stacks ({}/); a stack deployed as one stack moves every job type's resources once",
+            "note: {} job types do not fit one stack beside the rest: they are in {} nested stacks ({}/); a stack deployed as one stack moves every job type's resources once, each into a log group of a new name",
             synthesized.stack.all_task_definitions().count(),
             synthesized.nested.len(),
             dir.join(jobgen_synth::names::NESTED_STACKS_DIR).display()

@@ -80,7 +80,9 @@ pub fn split(config: &Config, task_definitions: Vec<TaskDefinition>) -> Vec<Nest
     let mut buckets: std::collections::BTreeMap<u32, Vec<TaskDefinition>> = std::collections::BTreeMap::new();
     for mut td in task_definitions {
         child_references(&mut td);
-        buckets.entry(assignment(config, &td.job_type)).or_default().push(td);
+        let index = assignment(config, &td.job_type);
+        td.log_group.name = names::nested_task_log_group(project, index, &td.job_type);
+        buckets.entry(index).or_default().push(td);
     }
     buckets
         .into_iter()
