@@ -1,6 +1,6 @@
 //! The real linters on every example, on the largest fixture (119 job types,
 //! `tests/fixtures/valid/invoicing-119.yaml`), on `tests/fixtures/valid/every-option.yaml` and on
-//! a 500-job-type project in nested stacks (its root and two of its children):
+//! a 500-job-type project in nested stacks (its root and all 16 nested stacks):
 //! cfn-lint (errors AND warnings fail) on the YAML and the JSON output, and checkov (any failed
 //! check fails; every suppression must carry a reason).
 //! Tools come from the pinned venvs `make tools` builds.
@@ -32,12 +32,17 @@ fn checkov() -> PathBuf {
 }
 
 fn run_cfn_lint(path: &Path) {
-    let out = Command::new(cfn_lint()).arg(path).output().expect("run cfn-lint (make tools)");
+    run_cfn_lint_all(&[path.to_path_buf()]);
+}
+
+/// cfn-lint on several templates in one run (its start-up is most of a small template's time).
+fn run_cfn_lint_all(paths: &[PathBuf]) {
+    let out = Command::new(cfn_lint()).args(paths).output().expect("run cfn-lint (make tools)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.trim().is_empty(),
-        "cfn-lint {} (exit {:?}):\n{stdout}{}",
-        path.display(),
+        "cfn-lint {} templates (exit {:?}):\n{stdout}{}",
+        paths.len(),
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -99,9 +104,14 @@ fn cfn_lint_reports_nothing_on_a_119_job_type_project() {
 }
 
 fn run_checkov(path: &Path, name: &str) {
+    run_checkov_all(&[path.to_path_buf()], name);
+}
+
+/// checkov on several templates in one run: one report, every check of every file in it.
+fn run_checkov_all(paths: &[PathBuf], name: &str) {
     let out = Command::new(checkov())
         .args(["--framework", "cloudformation", "--output", "json", "--skip-download", "-f"])
-        .arg(path)
+        .args(paths)
         // Never phone home: checkov's platform integration is off without an API key, this makes sure.
         .env("BC_SKIP_MAPPING", "TRUE")
         .output()
@@ -157,7 +167,7 @@ fn cfn_lint_and_checkov_report_nothing_on_an_environment() {
 
 /// A 500-job-type project (every 50th reporting progress, every 7th with a secret), synthesized
 /// into `dir` as `jobgen synth -o` writes it: the root and its nested stacks under `stacks/`.
-/// Returns the root and the nested templates to lint: the first, and one that takes the table's ARN.
+/// Returns the root and every nested template.
 fn synth_nested_project(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
     let mut y = String::from(
         "version: 1\nproject:\n  name: media\n  tags:\n    team: video\nclusters:\n  main:\n    create: {}\ndefaults:\n  network:\n    subnets: [subnet-0123456789abcdef0]\n    security_groups: [sg-0123456789abcdef0]\njob_types:\n",
@@ -180,21 +190,19 @@ fn synth_nested_project(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
     for n in &s.nested {
         jobgen_synth::write::write_atomic(&dir.join(&n.file), &n.yaml).unwrap();
     }
-    let progress = s.nested.iter().find(|n| n.document.get("Parameters").is_some()).unwrap();
-    let plain = s.nested.iter().find(|n| n.document.get("Parameters").is_none()).unwrap();
-    (root, vec![dir.join(&plain.file), dir.join(&progress.file)])
+    // Both kinds of child are among them: with the table's ARN as a parameter, and without.
+    assert!(s.nested.iter().any(|n| n.document.get("Parameters").is_some()));
+    assert!(s.nested.iter().any(|n| n.document.get("Parameters").is_none()));
+    (root, s.nested.iter().map(|n| dir.join(&n.file)).collect())
 }
 
 #[test]
 fn cfn_lint_and_checkov_report_nothing_on_a_500_job_type_project_in_nested_stacks() {
-    // The root and two children (one with the table's ARN as a parameter): every child is the same
-    // partials with other job types, and `tests/nested.rs` checks the structure of all of them.
+    // The root and all 16 children, each linter in one run over the 17 templates.
     let dir = tempfile::tempdir().unwrap();
     let (root, children) = synth_nested_project(dir.path());
-    run_cfn_lint(&root);
-    run_checkov(&root, "the root of a 500-job-type project");
-    for child in &children {
-        run_cfn_lint(child);
-        run_checkov(child, &child.display().to_string());
-    }
+    assert_eq!(children.len(), 16);
+    let all: Vec<PathBuf> = std::iter::once(root).chain(children).collect();
+    run_cfn_lint_all(&all);
+    run_checkov_all(&all, "a 500-job-type project's root and 16 nested stacks");
 }
