@@ -3,8 +3,9 @@
 #
 # Extracts TARBALL into an empty directory, then, from another empty directory outside the
 # checkout, with only the bundle's bin/jobgen: `jobgen init`, `jobgen synth` (the template's Code
-# must name the bundle's zips, with no warning), and `jobgen deploy` into a moto server (the one
-# thing taken from the checkout: the emulator from the pinned tools venv). Fails on any deviation.
+# must name the bundle's zips, with no warning), and `jobgen deploy` into a moto server; then the
+# same for a copy of examples/quickstart/jobgen.yaml in an empty directory of its own. Taken from
+# the checkout: the emulator (from the pinned tools venv) and that example file. Fails on any deviation.
 set -euo pipefail
 
 TARBALL=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -53,4 +54,13 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 cat deploy.err deploy.out
 grep -q '^export JOBGEN_STACK=' deploy.out || fail "no export line"
 grep -q 'uploaded   create-job' deploy.err || fail "the bundle's create-job zip was not uploaded"
-echo "dist-smoke: ok (bundle $(basename "$TARBALL") installed in an empty directory, synth and deploy from outside the checkout)"
+# An example project, copied alone into an empty directory, deployed from there.
+mkdir -p "$WORK/example"
+cp "$ROOT/examples/quickstart/jobgen.yaml" "$WORK/example/"
+cd "$WORK/example"
+"$JOBGEN" synth -o build 2>synth.err || { cat synth.err >&2; fail "jobgen synth of examples/quickstart"; }
+! grep -q warning synth.err || fail "jobgen synth warned about the zips (examples/quickstart)"
+"$JOBGEN" deploy --endpoint-url "http://127.0.0.1:$port" >deploy.out 2>deploy.err || { cat deploy.err >&2; fail "jobgen deploy of examples/quickstart"; }
+cat deploy.err deploy.out
+grep -q '^export JOBGEN_STACK=jobgen-quickstart$' deploy.out || fail "no export line for examples/quickstart"
+echo "dist-smoke: ok (bundle $(basename "$TARBALL") installed in an empty directory; the starter and examples/quickstart synthesized and deployed from outside the checkout)"
