@@ -96,6 +96,15 @@ fn policy_document(document: &Value) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// `aws cloudformation package` of `template` into a new `bucket`, writing `packaged`; returns it parsed.
+fn package(moto: &Moto, template: &Path, bucket: &str, packaged: &Path) -> Value {
+    aws(moto, &["s3api", "create-bucket", "--bucket", bucket]);
+    let (template, output) = (template.to_str().unwrap(), packaged.to_str().unwrap());
+    let args = ["--template-file", template, "--s3-bucket", bucket, "--output-template-file", output];
+    aws(moto, &[&["cloudformation", "package"][..], &args].concat());
+    jobgen_synth::check::parse(&std::fs::read_to_string(packaged).unwrap()).unwrap()
+}
+
 struct Case {
     marker: String,
     event: Value,
@@ -128,22 +137,7 @@ fn deploy_example(name: &str) {
     std::fs::write(&document_path, &committed_document).unwrap();
 
     let bucket = format!("jobgen-artifacts-{name}");
-    aws(moto, &["s3api", "create-bucket", "--bucket", &bucket]);
-    let packaged = tmp.path().join("packaged.yaml");
-    aws(
-        moto,
-        &[
-            "cloudformation",
-            "package",
-            "--template-file",
-            template.to_str().unwrap(),
-            "--s3-bucket",
-            &bucket,
-            "--output-template-file",
-            packaged.to_str().unwrap(),
-        ],
-    );
-    let mut doc = jobgen_synth::check::parse(&std::fs::read_to_string(&packaged).unwrap()).unwrap();
+    let mut doc = package(moto, &template, &bucket, &tmp.path().join("packaged.yaml"));
     for f in [&synth.stack.create_job.id, &synth.stack.track.id] {
         let code = &doc["Resources"][f.as_str()]["Properties"]["Code"];
         assert_eq!(code["S3Bucket"], json!(bucket), "package uploaded {f}'s zip: {code}");
@@ -477,23 +471,7 @@ fn aws_cloudformation_package_uploads_the_nested_templates() {
     std::fs::write(&document_path, &synth.config_document).unwrap();
 
     let bucket = "jobgen-artifacts-packaged";
-    aws(moto, &["s3api", "create-bucket", "--bucket", bucket]);
-    let packaged = tmp.path().join("packaged.yaml");
-    let template = dir.join("template.yaml");
-    aws(
-        moto,
-        &[
-            "cloudformation",
-            "package",
-            "--template-file",
-            template.to_str().unwrap(),
-            "--s3-bucket",
-            bucket,
-            "--output-template-file",
-            packaged.to_str().unwrap(),
-        ],
-    );
-    let mut doc = jobgen_synth::check::parse(&std::fs::read_to_string(&packaged).unwrap()).unwrap();
+    let mut doc = package(moto, &dir.join("template.yaml"), bucket, &tmp.path().join("packaged.yaml"));
     for child in &synth.nested {
         let url = &mut doc["Resources"][child.id.as_str()]["Properties"]["TemplateURL"];
         // The CLI writes the path-style URL of its S3 endpoint: here the emulator's

@@ -121,6 +121,10 @@ pub struct JobStats {
     pub errors: u32,
     /// Events whose every try failed: dead-lettered, as on AWS; the reconciler repairs their job.
     pub dead_lettered: u32,
+    /// Timer deliveries (run or start deadline, retry, relaunch) whose every try failed:
+    /// dead-lettered, as on AWS; the reconciler fires the timer once it is overdue by
+    /// `RECONCILE_GRACE`, a time the simulator does not scale.
+    pub timers_dead_lettered: u32,
 }
 
 /// How often Lambda retries an asynchronous invocation (EventBridge's and Scheduler's targets)
@@ -421,7 +425,12 @@ impl Simulator {
             if !deleted {
                 continue;
             }
-            match self.invoke_track(input).await.0 {
+            let job_id = jobgen_runtime::contract::Timer::from_payload(&input).map(|t| t.job_id);
+            let (result, _) = self.invoke_track(input).await;
+            if let (Err(_), Some(job_id)) = (&result, &job_id) {
+                self.with_stats(job_id, |s| s.timers_dead_lettered += 1);
+            }
+            match result {
                 Ok(outcome) => tracing::info!(schedule = %name, outcome = %outcome.to_json(), "simulator: timer fired"),
                 Err(e) => tracing::warn!(schedule = %name, error = %e, "simulator: timer fired, track failed"),
             }
