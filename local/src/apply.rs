@@ -342,7 +342,8 @@ pub async fn execute(
     cfn.execute_change_set().stack_name(stack).change_set_name(&summary.change_set).send().await.map_err(|e| {
         DeployError::Stack { stack: stack.into(), status: "ExecuteChangeSet failed".into(), reason: readable(&e) }
     })?;
-    let total = summary.changes.len();
+    // The root's own resources: a nested stack's changes (`JobTypesNN/...`) come as its events.
+    let total = summary.changes.iter().filter(|c| !c.logical_id.contains('/')).count();
     let mut done = BTreeSet::new();
     let mut first_failure: Option<String> = None;
     let mut delay = Duration::from_millis(200);
