@@ -190,22 +190,30 @@ async fn run(jobs: usize, seed: u64) {
     // free, longer when the release failed and waits for the event's redelivery or the reconciler.
     // Bounded by progress, not by a fixed time (the drain rate depends on the limit, the faults
     // and the machine: 1,000 jobs with DynamoDB faults take far longer than 100 without): the run
-    // fails when no job has ended for longer than the reconciler needs to repair anything lost
-    // (its grace, then a few of its rounds), or past a generous whole-run cap.
+    // fails when no job has ended and no record changed for longer than the reconciler needs to
+    // repair anything lost (its grace or a launch's lease, then a few of its rounds), or past a
+    // generous whole-run cap.
     let stall = Duration::from_secs(180);
     assert!(stall > jobgen_runtime::track::RECONCILE_GRACE.to_std().unwrap() + Duration::from_secs(30));
+    assert!(stall > Duration::from_millis(jobgen_runtime::service::DEFAULT_LEASE_MS as u64) + Duration::from_secs(30));
     let cap = Instant::now() + Duration::from_secs(600.max(3 * jobs as u64));
     let mut progressed = Instant::now();
     // Finished records without a slot are final (but for a retry by hand, which the harness never
     // makes): read again only the others, so the polling does not crowd the emulator.
+    // Progress is a job that ended or a record that changed: a job left waiting out a lease
+    // (admitted, then its launcher lost: claimable 2 min later) has its own 180 s from its last
+    // change, not what is left of the window since the last job ended.
     let mut done: BTreeMap<String, Job> = BTreeMap::new();
+    let mut newest_change = None;
     while Instant::now() < cap && progressed.elapsed() < stall {
         let before = done.len();
+        let mut newest = None;
         for id in &ids {
             if done.contains_key(id) {
                 continue;
             }
             let job = store.get(id).await.unwrap().unwrap();
+            newest = newest.max(Some(job.updated_at));
             if job.status.is_terminal() && job.slot.is_none() {
                 done.insert(id.clone(), job);
             }
@@ -213,8 +221,9 @@ async fn run(jobs: usize, seed: u64) {
         if done.len() == ids.len() {
             break;
         }
-        if done.len() > before {
+        if done.len() > before || newest > newest_change {
             progressed = Instant::now();
+            newest_change = newest_change.max(newest);
         }
         eprintln!(
             "fault harness: {} of {} ended after {:.1} s",
