@@ -129,7 +129,7 @@ fn events(world: &World, sequence: &str, job: &Job, attempt: u32) -> Vec<Value> 
         .collect()
 }
 
-async fn deliver(tracker: &Tracker, events: &[Value]) {
+async fn deliver<A: RunTaskApi>(tracker: &Tracker<A>, events: &[Value]) {
     for e in events {
         tracker.handle(e.clone(), Utc::now()).await.unwrap();
     }
@@ -233,6 +233,178 @@ async fn a_lost_run_deadline_is_fired_by_the_reconciler_and_the_job_ends_timed_o
     let recent = job(&world, &jobs[1].job_id).await;
     assert_eq!(recent.status, JobStatus::Running);
     assert_ne!(world.describe(recent.attempt.task_arn.as_deref().unwrap()).await.desired_status(), Some("STOPPED"));
+}
+
+/// The handlers' DynamoDB as a dropped connection leaves it: once armed, the next UpdateItem is
+/// applied and its answer lost (the caller gets an error and cannot know the write happened).
+#[derive(Debug, Default)]
+struct LoseAnswer {
+    armed: std::sync::atomic::AtomicBool,
+    losing: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Debug)]
+struct LoseAnswerInterceptor(Arc<LoseAnswer>);
+
+impl aws_sdk_dynamodb::config::Intercept for LoseAnswerInterceptor {
+    fn name(&self) -> &'static str {
+        "lose-the-answer"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let update = context.request().headers().get("x-amz-target").is_some_and(|t| t.ends_with(".UpdateItem"));
+        if update && self.0.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.0.losing.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if self.0.losing.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err("connection reset after the request was sent".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repaired_running_event_whose_answer_was_lost_still_has_its_run_deadline() {
+    // The fault harness's hung job that ran to its end: its RUNNING event was lost, the
+    // reconciler applied the running task's state, the write was applied but its answer lost, and
+    // the next runs found the job RUNNING with nothing to repair, and no deadline armed.
+    let (world, scheduler) = timed_world("lc-repair-lost-answer", |e| e.timeout_seconds = Some(60)).await;
+    let lose = Arc::new(LoseAnswer::default());
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        world.ddb.config().to_builder().interceptor(LoseAnswerInterceptor(lose.clone())).build(),
+    );
+    let store = jobgen_runtime::store::Store::new(ddb, world.config.table_name.clone());
+    let track = Tracker::with_service(
+        LaunchService::new(store, Launcher::new(world.ecs.clone(), RetryPolicy::immediate(3)), world.config.clone())
+            .with_timers(timers(&world, &scheduler)),
+    );
+    let submitted = submit(&world, &scheduler, REPORT, "running-unheard").await;
+    assert_eq!(submitted.status, JobStatus::Starting);
+    let running = world.describe(submitted.attempt.task_arn.as_deref().unwrap()).await;
+    assert_eq!(running.last_status(), Some("RUNNING"), "the emulator's task runs from RunTask on");
+    let timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
+    assert!(schedule(&scheduler, &world, &timer).await.is_none(), "no deadline before it runs");
+
+    lose.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = track.handle(contract::reconcile_payload(), Utc::now()).await.unwrap_err();
+    assert!(matches!(err, jobgen_runtime::track::TrackError::Reconcile { .. }), "{err}");
+    assert!(!lose.losing.load(std::sync::atomic::Ordering::SeqCst), "the repair's write was the one made");
+    assert_eq!(job(&world, &submitted.job_id).await.status, JobStatus::Running, "the write was applied");
+    assert!(schedule(&scheduler, &world, &timer).await.is_some(), "armed before the write");
+    // The next run has nothing to repair; the deadline stops the job.
+    let report = reconcile(&track).await;
+    assert_eq!((report.running_events, report.failed), (0, 0), "{report:?}");
+    assert_eq!(fire(&scheduler, &world, &tracker(&world, &scheduler), &timer).await, "stopped");
+    let task = world.describe(submitted.attempt.task_arn.as_deref().unwrap()).await;
+    assert!(task.stopped_reason().unwrap_or_default().starts_with(contract::STOP_REASON_TIMEOUT), "{task:?}");
+}
+
+/// The emulator's ECS, but StopTask of one task (when set) is denied: one job's repair fails.
+#[derive(Clone)]
+struct StopDenied {
+    ecs: aws_sdk_ecs::Client,
+    task_arn: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl RunTaskApi for StopDenied {
+    async fn run_task(&self, spec: &LaunchSpec) -> RunTaskAnswer {
+        RunTaskApi::run_task(&self.ecs, spec).await
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> Result<(), EcsError> {
+        if self.task_arn.lock().unwrap().as_deref() == Some(task_arn) {
+            return Err(EcsError {
+                kind: jobgen_runtime::launch::classify_error_code(Some("AccessDeniedException")),
+                code: Some("AccessDeniedException".into()),
+                message: "not authorized to perform ecs:StopTask".into(),
+            });
+        }
+        RunTaskApi::stop_task(&self.ecs, cluster, task_arn, reason).await
+    }
+
+    async fn describe_tasks(
+        &self,
+        cluster: &str,
+        task_arns: &[String],
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, EcsError> {
+        RunTaskApi::describe_tasks(&self.ecs, cluster, task_arns).await
+    }
+
+    async fn list_running_tasks(&self, cluster: &str, started_by: &str) -> Result<Vec<String>, EcsError> {
+        RunTaskApi::list_running_tasks(&self.ecs, cluster, started_by).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repair_that_fails_fails_alone_and_the_reconciler_repairs_the_other_jobs() {
+    let (world, scheduler) = timed_world("lc-reconcile-fails", |e| e.timeout_seconds = Some(60)).await;
+    let denied = StopDenied { ecs: world.ecs.clone(), task_arn: Default::default() };
+    let track = Tracker::with_service(
+        LaunchService::new(
+            world.store(),
+            Launcher::new(denied.clone(), RetryPolicy::immediate(1)),
+            world.config.clone(),
+        )
+        .with_timers(timers(&world, &scheduler)),
+    );
+    let group = world.config.timers.as_ref().unwrap().group.clone();
+    // Three hung jobs whose run deadlines were lost, all overdue.
+    let mut jobs = Vec::new();
+    for key in ["hung-a", "hung-b", "hung-c"] {
+        let submitted = submit(&world, &scheduler, REPORT, key).await;
+        deliver(&track, &events(&world, "success", &submitted, 1)[..3]).await;
+        let timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
+        scheduler.delete_schedule().group_name(&group).name(timer.schedule_name()).send().await.unwrap();
+        let at = Utc::now() - chrono::Duration::minutes(10);
+        set(
+            &world,
+            &submitted.job_id,
+            "startedAt",
+            aws_sdk_dynamodb::types::AttributeValue::S(jobgen_runtime::job::format_ts(&at)),
+        )
+        .await;
+        jobs.push(job(&world, &submitted.job_id).await);
+    }
+    // StopTask of the middle one's task is denied: whichever order the run takes, the other two
+    // are stopped, and the run reports the one failure as its error.
+    let denied_task = jobs[1].attempt.task_arn.clone().unwrap();
+    *denied.task_arn.lock().unwrap() = Some(denied_task.clone());
+    let err = track.handle(contract::reconcile_payload(), Utc::now()).await.unwrap_err();
+    let jobgen_runtime::track::TrackError::Reconcile { report, .. } = &err else {
+        panic!("a run with a failed repair is a reconcile error: {err}");
+    };
+    assert_eq!((report.failed, report.overdue_timers), (1, 2), "{report:?}");
+    assert!(!err.is_retryable(), "access denied: {err}");
+    for (n, hung) in jobs.iter().enumerate() {
+        let task = world.describe(hung.attempt.task_arn.as_deref().unwrap()).await;
+        let stopped = task.stopped_reason().unwrap_or_default().starts_with(contract::STOP_REASON_TIMEOUT);
+        assert_eq!(stopped, n != 1, "job {n}: {task:?}");
+    }
+    // Allowed again: the next run repairs it, and only it.
+    *denied.task_arn.lock().unwrap() = None;
+    for hung in &jobs[..] {
+        if hung.job_id != jobs[1].job_id {
+            deliver(&track, &[stopped_by_jobgen(&world, hung).await]).await;
+        }
+    }
+    let report = reconcile(&track).await;
+    assert_eq!((report.failed, report.overdue_timers), (0, 1), "{report:?}");
+    let task = world.describe(&denied_task).await;
+    assert!(task.stopped_reason().unwrap_or_default().starts_with(contract::STOP_REASON_TIMEOUT), "{task:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -593,7 +765,7 @@ async fn set(world: &World, job_id: &str, attribute: &str, value: aws_sdk_dynamo
         .unwrap();
 }
 
-async fn reconcile(track: &Tracker) -> jobgen_runtime::track::Reconciled {
+async fn reconcile<A: RunTaskApi>(track: &Tracker<A>) -> jobgen_runtime::track::Reconciled {
     match track.handle(contract::reconcile_payload(), Utc::now()).await.unwrap() {
         TrackOutcome::Reconciled(report) => report,
         other => panic!("not a reconcile outcome: {other:?}"),

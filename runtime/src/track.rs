@@ -258,6 +258,26 @@ mod handler {
         pub counters_suspected: usize,
         /// Counters set to the slots held: they disagreed twice with nothing moving them between.
         pub counters_repaired: usize,
+        /// Repairs whose call failed (one job's, one chunk's, one step's): the rest of the run went
+        /// on, and the next run (or the invocation's retry) tries them again.
+        pub failed: usize,
+    }
+
+    /// The failures of one reconciler run: counted and logged as they happen, the first kept as
+    /// the run's error ([`TrackError::Reconcile`]).
+    #[derive(Default)]
+    struct Failures {
+        count: usize,
+        first: Option<TrackError>,
+    }
+
+    impl Failures {
+        /// Records a failed repair.
+        fn note(&mut self, error: TrackError) {
+            self.count += 1;
+            tracing::error!(retryable = error.is_retryable(), error = %error, "reconcile: a repair failed; the run goes on");
+            self.first.get_or_insert(error);
+        }
     }
 
     /// Jobs listed per run, at most (a larger backlog is worked through over the next runs).
@@ -381,13 +401,36 @@ mod handler {
             /// The service error.
             source: ServiceError,
         },
+        /// One of the reconciler's reads or repairs failed.
+        #[error("reconcile: cannot repair {what} (retryable: {retryable}): {source}")]
+        Repair {
+            /// The job, or the step (`DescribeTasks`, `admission`, ...).
+            what: String,
+            /// Whether a retry may succeed.
+            retryable: bool,
+            /// The service error.
+            source: ServiceError,
+        },
+        /// A reconciler run did every repair it could, but some failed (see
+        /// [`Reconciled::failed`]): returned as an error so the function's error metric and alarm
+        /// see it, and Lambda's retry (or the next run) tries the failed ones again.
+        #[error("the reconciler ran, but {} of its repairs failed; the first: {source}", report.failed)]
+        Reconcile {
+            /// What the run did, failures included.
+            report: Box<Reconciled>,
+            /// The first failure.
+            source: Box<TrackError>,
+        },
     }
 
     impl TrackError {
         /// Whether a retry may succeed (a DynamoDB throttle: yes; access denied: no).
         pub fn is_retryable(&self) -> bool {
             match self {
-                TrackError::Store { retryable, .. } | TrackError::Slot { retryable, .. } => *retryable,
+                TrackError::Store { retryable, .. }
+                | TrackError::Slot { retryable, .. }
+                | TrackError::Repair { retryable, .. } => *retryable,
+                TrackError::Reconcile { source, .. } => source.is_retryable(),
             }
         }
     }
@@ -536,6 +579,19 @@ mod handler {
                 }
             };
             update.order = order;
+            // A repair has no redelivery: a write applied whose answer was lost leaves the job
+            // RUNNING, and the next run, finding it RUNNING, repairs nothing, so a deadline armed
+            // after the write would never be armed. It is armed first instead: a timer acts only on
+            // the state it was armed for, so one whose write then failed does nothing when it fires
+            // (the next run repairs the job and finds it armed).
+            if update.status == JobStatus::Running {
+                self.arm_run_deadline(&job.job_type, &job.job_id, update.attempt, detail.started_at).await.map_err(
+                    |source| {
+                        let retryable = source.is_retryable();
+                        TrackError::Slot { job_id: job.job_id.clone(), retryable, source }
+                    },
+                )?;
+            }
             let outcome = Box::pin(self.track_update(&update, deadline_ms)).await?;
             Ok(matches!(outcome, TrackOutcome::Applied { .. }))
         }
@@ -586,11 +642,15 @@ mod handler {
         ///    job does not own it (no such job, another attempt, or a finished job) is stopped.
         /// 5. Admission from every queue.
         /// 6. The counters, recounted ([`Self::recount`]).
+        ///
+        /// A call that fails fails only the repair it belongs to (one job's, one DescribeTasks
+        /// chunk's, the admission's, the recount's): the run goes on with the others, then
+        /// returns [`TrackError::Reconcile`] with its report, so the failures reach the error
+        /// metric and are tried again. Only a listing that fails ends the run at once.
         pub async fn reconcile(&self, now: DateTime<Utc>, deadline_ms: Option<i64>) -> Result<Reconciled, TrackError> {
-            let fail = |source: ServiceError| {
+            let fail = |what: &str, source: ServiceError| {
                 let retryable = source.is_retryable();
-                tracing::error!(retryable, error = %source, "reconcile failed");
-                TrackError::Slot { job_id: "*".into(), retryable, source }
+                TrackError::Repair { what: what.to_string(), retryable, source }
             };
             let Some(service) = self.service.clone() else {
                 return Ok(Reconciled::default());
@@ -603,11 +663,11 @@ mod handler {
             let since = now - chrono::Duration::days(RECONCILE_LOOKBACK_DAYS);
             let mut page: Option<String> = None;
             loop {
-                let listed = self
-                    .store
-                    .list(&ListFilter::open(), Some(since), 100, page.as_deref())
-                    .await
-                    .map_err(|e| fail(e.into()))?;
+                let listed =
+                    self.store.list(&ListFilter::open(), Some(since), 100, page.as_deref()).await.map_err(|e| {
+                        tracing::error!(error = %e, "reconcile failed: the open jobs cannot be listed");
+                        fail("the open jobs' listing", e.into())
+                    })?;
                 jobs.extend(listed.jobs.into_iter().filter(|j| j.status != JobStatus::Queued));
                 page = listed.next;
                 if page.is_none() || jobs.len() >= RECONCILE_MAX_JOBS {
@@ -615,6 +675,10 @@ mod handler {
                 }
             }
             report.checked = jobs.len();
+            // A failing call fails the repair it belongs to, not the run: the other jobs' repairs
+            // go on (under a share of failing calls a run that stopped at its first failure would
+            // seldom reach the jobs at the end of its list), and the run reports it at the end.
+            let mut failures = Failures::default();
             // 2. Their tasks, as ECS sees them.
             let mut by_cluster: std::collections::BTreeMap<String, Vec<&Job>> = Default::default();
             for job in jobs
@@ -634,100 +698,61 @@ mod handler {
             for (cluster, cluster_jobs) in &by_cluster {
                 for chunk in cluster_jobs.chunks(100) {
                     let arns: Vec<String> = chunk.iter().filter_map(|j| j.attempt.task_arn.clone()).collect();
-                    let tasks = api.describe_tasks(cluster, &arns).await.map_err(|e| {
-                        fail(ServiceError::Stop {
-                            job_id: "*".into(),
-                            failure: crate::launcher::StopFailure {
+                    let tasks = match api.describe_tasks(cluster, &arns).await {
+                        Ok(tasks) => tasks,
+                        Err(e) => {
+                            let failure = crate::launcher::StopFailure {
                                 kind: e.kind,
                                 code: e.code,
                                 reason: e.message,
                                 tries: 1,
-                            },
-                        })
-                    })?;
+                            };
+                            failures.note(fail("DescribeTasks", ServiceError::Stop { job_id: "*".into(), failure }));
+                            continue;
+                        }
+                    };
                     for job in chunk {
                         let arn = job.attempt.task_arn.as_deref().unwrap_or_default();
-                        match tasks.iter().find(|t| t.task_arn() == Some(arn)) {
+                        let repaired = match tasks.iter().find(|t| t.task_arn() == Some(arn)) {
                             Some(task) if task.last_status() == Some("STOPPED") => {
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task stopped but its STOPPED event was not applied; applying it from DescribeTasks");
-                                if Box::pin(self.repair(job, task, now, deadline_ms)).await? {
-                                    report.stopped_events += 1;
-                                }
+                                Box::pin(self.repair(job, task, now, deadline_ms))
+                                    .await
+                                    .map(|applied| applied.then_some(&mut report.stopped_events))
                             }
                             // Running, but the record never heard (its RUNNING event was lost): the
                             // described state is applied as that event, so the job is RUNNING and
                             // its run deadline is armed.
                             Some(task) if task.last_status() == Some("RUNNING") && job.status != JobStatus::Running => {
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: the task runs but its RUNNING event was not applied; applying it from DescribeTasks");
-                                if Box::pin(self.repair(job, task, now, deadline_ms)).await? {
-                                    report.running_events += 1;
-                                }
+                                Box::pin(self.repair(job, task, now, deadline_ms))
+                                    .await
+                                    .map(|applied| applied.then_some(&mut report.running_events))
                             }
-                            Some(_) => {}
+                            Some(_) => Ok(None),
                             None if job.attempt.launched_at.is_some_and(|t| t + RECONCILE_GRACE < now) => {
                                 tracing::warn!(job_id = %job.job_id, task_arn = arn, "reconcile: ECS no longer knows the task; ending the attempt TASK_LOST");
                                 let detail = lost_task(job, arn, cluster, &self.config);
-                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms)).await?;
-                                report.lost_tasks += 1;
+                                Box::pin(self.handle_until(event::event_json(&detail), now, deadline_ms))
+                                    .await
+                                    .map(|_| Some(&mut report.lost_tasks))
                             }
-                            None => {}
+                            None => Ok(None),
+                        };
+                        match repaired {
+                            Ok(Some(count)) => *count += 1,
+                            Ok(None) => {}
+                            Err(e) => failures.note(e),
                         }
                     }
                 }
             }
             // 3. Overdue timers, abandoned launches, spent slots (on the records as they are now).
             for listed in &jobs {
-                let Some(job) = self.store.get(&listed.job_id).await.map_err(|e| fail(e.into()))? else { continue };
-                let entry = self.config.launch_table.job_types.get(&job.job_type);
-                let overdue = |due: Option<DateTime<Utc>>| due.is_some_and(|d| d + RECONCILE_GRACE < now);
-                let seconds = |s: Option<u32>| s.map(|s| chrono::Duration::seconds(i64::from(s)));
-                let timer = match job.status {
-                    JobStatus::Running
-                        if overdue(
-                            job.attempt
-                                .started_at
-                                .zip(seconds(entry.and_then(|e| e.timeout_seconds)))
-                                .map(|(t, d)| t + d),
-                        ) =>
-                    {
-                        Some(Timer::new(TimerKind::RunDeadline, &job.job_id, job.attempt.number))
-                    }
-                    JobStatus::Starting | JobStatus::Submitted
-                        if overdue(
-                            job.attempt
-                                .launched_at
-                                .zip(seconds(entry.and_then(|e| e.start_timeout_seconds)))
-                                .map(|(t, d)| t + d),
-                        ) =>
-                    {
-                        Some(Timer::new(TimerKind::StartDeadline, &job.job_id, job.attempt.number))
-                    }
-                    JobStatus::Retrying if overdue(job.attempt.retry_at) => {
-                        Some(Timer::new(TimerKind::Retry, &job.job_id, job.attempt.number))
-                    }
-                    JobStatus::LaunchFailed if overdue(job.attempt.relaunch_at) => Some(Timer {
-                        round: job.attempt.launch_round.unwrap_or(0),
-                        ..Timer::new(TimerKind::Relaunch, &job.job_id, job.attempt.number)
-                    }),
-                    _ => None,
-                };
-                if let Some(timer) = timer {
-                    tracing::warn!(job_id = %job.job_id, kind = ?timer.kind, "reconcile: overdue timer fired");
-                    Box::pin(service.fire(&timer, now, &budget())).await.map_err(fail)?;
-                    report.overdue_timers += 1;
-                } else if machine::holds_spent_slot(&job, now.timestamp_millis()) {
-                    Box::pin(service.release_and_admit(&job, &budget())).await.map_err(fail)?;
-                    report.released += 1;
-                } else if job.status == JobStatus::Submitted
-                    && machine::claimable(&job, now.timestamp_millis()).is_some()
+                if let Err(e) =
+                    Box::pin(self.repair_record(&service, &listed.job_id, now, deadline_ms, &mut report)).await
                 {
-                    Box::pin(service.resume(job, now, &budget())).await.map_err(fail)?;
-                    report.claimed += 1;
-                } else if machine::closable(&job, now.timestamp_millis()) {
-                    // Finished, slot given back, no task left: out of the open jobs' index.
-                    if self.store.close(&job.job_id).await.map_err(|e| fail(e.into()))?.is_ok() {
-                        report.closed += 1;
-                    }
+                    failures.note(e);
                 }
             }
             // 4. Orphans.
@@ -743,7 +768,13 @@ mod handler {
                         let Some((job_id, attempt)) = task.group().and_then(contract::parse_task_group) else {
                             continue;
                         };
-                        let job = self.store.get(job_id).await.map_err(|e| fail(e.into()))?;
+                        let job = match self.store.get(job_id).await {
+                            Ok(job) => job,
+                            Err(e) => {
+                                failures.note(fail(job_id, e.into()));
+                                continue;
+                            }
+                        };
                         let owned = job.as_ref().is_some_and(|j| {
                             j.attempt.number == attempt && !j.status.is_terminal() && j.status != JobStatus::Retrying
                         });
@@ -759,13 +790,87 @@ mod handler {
                 }
             }
             // 5. Every queue.
-            let admissions =
-                Box::pin(service.admit_all(&self.config.launch_table.queue_keys(), &budget())).await.map_err(fail)?;
-            report.launched = admissions.iter().map(|a| a.launched.len()).sum();
+            match Box::pin(service.admit_all(&self.config.launch_table.queue_keys(), &budget())).await {
+                Ok(admissions) => report.launched = admissions.iter().map(|a| a.launched.len()).sum(),
+                Err(e) => failures.note(fail("admission", e)),
+            }
             // 6. The counters, recounted from the slots the open jobs hold.
-            self.recount(&mut report).await.map_err(|e| fail(e.into()))?;
+            if let Err(e) = self.recount(&mut report).await {
+                failures.note(fail("the counters' recount", e.into()));
+            }
+            report.failed = failures.count;
             tracing::info!(?report, "reconciled");
-            Ok(report)
+            match failures.first {
+                None => Ok(report),
+                Some(first) => Err(TrackError::Reconcile { report: Box::new(report), source: Box::new(first) }),
+            }
+        }
+
+        /// Step 3 of [`Self::reconcile`] for one job, on its record as it is now: an overdue
+        /// timer fired, a spent slot released, an abandoned launch claimed, or a finished job
+        /// closed.
+        async fn repair_record(
+            &self,
+            service: &LaunchService<A>,
+            job_id: &str,
+            now: DateTime<Utc>,
+            deadline_ms: Option<i64>,
+            report: &mut Reconciled,
+        ) -> Result<(), TrackError> {
+            let fail = |source: ServiceError| {
+                let retryable = source.is_retryable();
+                TrackError::Repair { what: job_id.to_string(), retryable, source }
+            };
+            let budget =
+                AdmitBudget::for_invocation(deadline_ms, Utc::now().timestamp_millis(), ADMIT_LAUNCHES_PER_EVENT);
+            let Some(job) = self.store.get(job_id).await.map_err(|e| fail(e.into()))? else { return Ok(()) };
+            let entry = self.config.launch_table.job_types.get(&job.job_type);
+            let overdue = |due: Option<DateTime<Utc>>| due.is_some_and(|d| d + RECONCILE_GRACE < now);
+            let seconds = |s: Option<u32>| s.map(|s| chrono::Duration::seconds(i64::from(s)));
+            let timer = match job.status {
+                JobStatus::Running
+                    if overdue(
+                        job.attempt.started_at.zip(seconds(entry.and_then(|e| e.timeout_seconds))).map(|(t, d)| t + d),
+                    ) =>
+                {
+                    Some(Timer::new(TimerKind::RunDeadline, &job.job_id, job.attempt.number))
+                }
+                JobStatus::Starting | JobStatus::Submitted
+                    if overdue(
+                        job.attempt
+                            .launched_at
+                            .zip(seconds(entry.and_then(|e| e.start_timeout_seconds)))
+                            .map(|(t, d)| t + d),
+                    ) =>
+                {
+                    Some(Timer::new(TimerKind::StartDeadline, &job.job_id, job.attempt.number))
+                }
+                JobStatus::Retrying if overdue(job.attempt.retry_at) => {
+                    Some(Timer::new(TimerKind::Retry, &job.job_id, job.attempt.number))
+                }
+                JobStatus::LaunchFailed if overdue(job.attempt.relaunch_at) => Some(Timer {
+                    round: job.attempt.launch_round.unwrap_or(0),
+                    ..Timer::new(TimerKind::Relaunch, &job.job_id, job.attempt.number)
+                }),
+                _ => None,
+            };
+            if let Some(timer) = timer {
+                tracing::warn!(job_id = %job.job_id, kind = ?timer.kind, "reconcile: overdue timer fired");
+                Box::pin(service.fire(&timer, now, &budget)).await.map_err(fail)?;
+                report.overdue_timers += 1;
+            } else if machine::holds_spent_slot(&job, now.timestamp_millis()) {
+                Box::pin(service.release_and_admit(&job, &budget)).await.map_err(fail)?;
+                report.released += 1;
+            } else if job.status == JobStatus::Submitted && machine::claimable(&job, now.timestamp_millis()).is_some() {
+                Box::pin(service.resume(job, now, &budget)).await.map_err(fail)?;
+                report.claimed += 1;
+            } else if machine::closable(&job, now.timestamp_millis()) {
+                // Finished, slot given back, no task left: out of the open jobs' index.
+                if self.store.close(&job.job_id).await.map_err(|e| fail(e.into()))?.is_ok() {
+                    report.closed += 1;
+                }
+            }
+            Ok(())
         }
 
         /// The reconciler's recount ([`Store::recount`]): every counter of this stack's limits is
@@ -857,7 +962,9 @@ mod handler {
         }
 
         /// The timers an event's record asks for, armed after its write (so a timer always refers
-        /// to a stored state, and a redelivery of the event arms it again after a crash):
+        /// to a stored state, and a redelivery of the event arms it again after a crash; a
+        /// reconciler's repair, which nothing redelivers, arms the run deadline before its write
+        /// as well, see [`Self::repair`]):
         /// - RUNNING with a `timeout`: the run deadline, at the earlier of the task's start and
         ///   now, plus the timeout;
         /// - RETRYING: the retry timer at `retryAt`, or, when that has passed already, the next
@@ -867,7 +974,6 @@ mod handler {
             if job.attempt.number != update.attempt {
                 return Ok(());
             }
-            let entry = self.config.launch_table.job_types.get(&job.job_type);
             let now = Utc::now();
             // The attempt is over: its deadlines have nothing left to guard.
             if update.status.is_terminal() || update.status == JobStatus::Retrying {
@@ -875,10 +981,8 @@ mod handler {
             }
             match job.status {
                 JobStatus::Running if update.status == JobStatus::Running => {
-                    let Some(seconds) = entry.and_then(|e| e.timeout_seconds) else { return Ok(()) };
-                    let from = job.attempt.started_at.map_or(now, |started| started.min(now));
-                    let timer = Timer::new(TimerKind::RunDeadline, &job.job_id, job.attempt.number);
-                    service.arm(&timer, from + chrono::Duration::seconds(i64::from(seconds))).await?;
+                    self.arm_run_deadline(&job.job_type, &job.job_id, job.attempt.number, job.attempt.started_at)
+                        .await?;
                 }
                 JobStatus::Retrying => match job.attempt.retry_at.filter(|at| *at > now) {
                     Some(at) => {
@@ -892,6 +996,26 @@ mod handler {
                 },
                 _ => {}
             }
+            Ok(())
+        }
+
+        /// Arms the run deadline of `job_id`'s `attempt` when its type has a `timeout`: at the
+        /// earlier of the task's start and now, plus the timeout (1 CreateSchedule; one armed
+        /// already is left as it is).
+        async fn arm_run_deadline(
+            &self,
+            job_type: &str,
+            job_id: &str,
+            attempt: u32,
+            started_at: Option<DateTime<Utc>>,
+        ) -> Result<(), ServiceError> {
+            let Some(service) = &self.service else { return Ok(()) };
+            let entry = self.config.launch_table.job_types.get(job_type);
+            let Some(seconds) = entry.and_then(|e| e.timeout_seconds) else { return Ok(()) };
+            let now = Utc::now();
+            let from = started_at.map_or(now, |started| started.min(now));
+            let timer = Timer::new(TimerKind::RunDeadline, job_id, attempt);
+            service.arm(&timer, from + chrono::Duration::seconds(i64::from(seconds))).await?;
             Ok(())
         }
 
