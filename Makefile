@@ -150,6 +150,14 @@ fault-harness: tools ## every fault at once on JOBS jobs (default 1000) under jo
 	JOBGEN_HARNESS_JOBS=$(or $(JOBS),1000) JOBGEN_HARNESS_SEED=$(or $(SEED),1) JOBGEN_HARNESS_DYNAMO=$(or $(DYNAMO),0) \
 	  cargo test -p jobgen-tests --test fault_harness -- --nocapture
 
+.PHONY: policy
+policy: tools ## the policy tests over every synthesized template, and cfn-lint + checkov on them (RELIABILITY.md)
+	cargo test -p jobgen-synth --test policy --test lint -- --nocapture
+
+.PHONY: bad-requests
+bad-requests: tools ## the corpus of malformed create-job requests against jobgen dev: each a 4xx, nothing written or launched
+	cargo test -p jobgen-tests --test bad_requests -- --nocapture
+
 .PHONY: fuzz
 fuzz: ## the three fuzz targets (jobgen.yaml, ECS events, create-job requests) for SECONDS each (default 60), seed SEED
 	JOBGEN_FUZZ_SECONDS=$(or $(SECONDS),60) JOBGEN_FUZZ_SEED=$(or $(SEED),1) \
