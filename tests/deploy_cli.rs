@@ -488,7 +488,7 @@ fn a_deployed_single_stack_moves_into_nested_stacks_in_one_update() {
     assert!(err.contains("- Remove   TaskDefinitionHello"), "{err}");
     assert_eq!(
         groups(),
-        [format!("/jobgen/quickstart/stack-05/sleep"), format!("/jobgen/quickstart/stack-{hello:02}/hello")]
+        ["/jobgen/quickstart/stack-05/sleep".to_string(), format!("/jobgen/quickstart/stack-{hello:02}/hello")]
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()

@@ -198,27 +198,39 @@ async fn a_job_running_past_its_timeout_is_stopped_and_ends_timed_out() {
 /// job is overdue by the grace: the hung job is stopped, and ends TIMED_OUT; a job not yet overdue
 /// by the grace is left to its timer. (The fault harness runs on a scaled clock the grace does not
 /// follow, so it cannot show this backstop: it leaves jobs with a lost timer out of its outcome check.)
+/// A job of `REPORT` that runs (its events up to RUNNING delivered), started `minutes_ago`, whose
+/// run deadline was armed and then lost (its schedule deleted).
+async fn running_with_lost_deadline<A: RunTaskApi>(
+    world: &World,
+    scheduler: &aws_sdk_scheduler::Client,
+    track: &Tracker<A>,
+    key: &str,
+    minutes_ago: i64,
+) -> Job {
+    let submitted = submit(world, scheduler, REPORT, key).await;
+    deliver(track, &events(world, "success", &submitted, 1)[..3]).await;
+    let timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
+    assert!(schedule(scheduler, world, &timer).await.is_some(), "armed while it runs");
+    let group = &world.config.timers.as_ref().unwrap().group;
+    scheduler.delete_schedule().group_name(group).name(timer.schedule_name()).send().await.unwrap();
+    let at = Utc::now() - chrono::Duration::minutes(minutes_ago);
+    set(
+        world,
+        &submitted.job_id,
+        "startedAt",
+        aws_sdk_dynamodb::types::AttributeValue::S(jobgen_runtime::job::format_ts(&at)),
+    )
+    .await;
+    job(world, &submitted.job_id).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_run_deadline_is_fired_by_the_reconciler_and_the_job_ends_timed_out() {
     let (world, scheduler) = timed_world("lc-lost-deadline", |e| e.timeout_seconds = Some(60)).await;
     let track = tracker(&world, &scheduler);
-    let group = world.config.timers.as_ref().unwrap().group.clone();
     let mut jobs = Vec::new();
     for (key, minutes_ago) in [("hung", 10), ("recent", 2)] {
-        let submitted = submit(&world, &scheduler, REPORT, key).await;
-        deliver(&track, &events(&world, "success", &submitted, 1)[..3]).await;
-        let timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
-        assert!(schedule(&scheduler, &world, &timer).await.is_some(), "armed while it runs");
-        scheduler.delete_schedule().group_name(&group).name(timer.schedule_name()).send().await.unwrap();
-        let at = Utc::now() - chrono::Duration::minutes(minutes_ago);
-        set(
-            &world,
-            &submitted.job_id,
-            "startedAt",
-            aws_sdk_dynamodb::types::AttributeValue::S(jobgen_runtime::job::format_ts(&at)),
-        )
-        .await;
-        jobs.push(submitted);
+        jobs.push(running_with_lost_deadline(&world, &scheduler, &track, key, minutes_ago).await);
     }
     let report = reconcile(&track).await;
     assert_eq!(report.overdue_timers, 1, "only the job past timeout + grace: {report:?}");
@@ -361,23 +373,10 @@ async fn a_repair_that_fails_fails_alone_and_the_reconciler_repairs_the_other_jo
         )
         .with_timers(timers(&world, &scheduler)),
     );
-    let group = world.config.timers.as_ref().unwrap().group.clone();
     // Three hung jobs whose run deadlines were lost, all overdue.
     let mut jobs = Vec::new();
     for key in ["hung-a", "hung-b", "hung-c"] {
-        let submitted = submit(&world, &scheduler, REPORT, key).await;
-        deliver(&track, &events(&world, "success", &submitted, 1)[..3]).await;
-        let timer = Timer::new(TimerKind::RunDeadline, &submitted.job_id, 1);
-        scheduler.delete_schedule().group_name(&group).name(timer.schedule_name()).send().await.unwrap();
-        let at = Utc::now() - chrono::Duration::minutes(10);
-        set(
-            &world,
-            &submitted.job_id,
-            "startedAt",
-            aws_sdk_dynamodb::types::AttributeValue::S(jobgen_runtime::job::format_ts(&at)),
-        )
-        .await;
-        jobs.push(job(&world, &submitted.job_id).await);
+        jobs.push(running_with_lost_deadline(&world, &scheduler, &track, key, 10).await);
     }
     // StopTask of the middle one's task is denied: whichever order the run takes, the other two
     // are stopped, and the run reports the one failure as its error.

@@ -588,7 +588,7 @@ mod handler {
                 self.arm_run_deadline(&job.job_type, &job.job_id, update.attempt, detail.started_at).await.map_err(
                     |source| {
                         let retryable = source.is_retryable();
-                        TrackError::Slot { job_id: job.job_id.clone(), retryable, source }
+                        TrackError::Repair { what: job.job_id.clone(), retryable, source }
                     },
                 )?;
             }
